@@ -1,0 +1,147 @@
+package registry
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/Masterminds/semver/v3"
+)
+
+// MaxBaseNameLen is the longest base name, in bytes, that a name may have.
+// The version after "@" does not count towards it.
+const MaxBaseNameLen = 128
+
+// ParseName validates name and returns its base name and version in lower
+// case; version is "" when name has no "@". For example
+// ParseName("MLP@1.2.0-RC.1") returns "mlp", "1.2.0-rc.1".
+//
+// The base name must be 1 to [MaxBaseNameLen] ASCII letters, digits, '.',
+// '_' or '-'. The version, if present, must be a strict semantic version:
+// MAJOR.MINOR.PATCH with an optional pre-release, no "v" prefix and no build
+// metadata (semantic versioning ignores build metadata when ordering, so
+// "1.2.0+a" and "1.2.0+b" could not be told apart by a bare lookup).
+//
+// An invalid name returns an error that wraps [ErrInvalidName] and says why.
+// ParseName is safe for concurrent use by multiple goroutines.
+func ParseName(name string) (base, version string, err error) {
+	n, err := parseName(name)
+	if err != nil {
+		return "", "", fmt.Errorf("registry: parse name %q: %w", name, err)
+	}
+	return n.base, n.version, nil
+}
+
+// parsedName is a validated, lower-case name.
+type parsedName struct {
+	full    string          // base, or base@version
+	base    string          // before "@"
+	version string          // after "@"; "" when unversioned
+	semver  *semver.Version // nil when unversioned
+}
+
+// parseName validates name. Its error wraps ErrInvalidName with the reason
+// but not the name, so that callers can say which operation failed without
+// repeating the name.
+func parseName(name string) (parsedName, error) {
+	if name == "" {
+		return parsedName{}, invalidName("empty name")
+	}
+	base, version, versioned := strings.Cut(name, "@")
+	if err := checkBase(base); err != nil {
+		return parsedName{}, err
+	}
+	// Lower-case only after checkBase has rejected everything but ASCII:
+	// strings.ToLower would map the Kelvin sign U+212A to 'k'.
+	n := parsedName{full: lowerASCII(name)}
+	n.base, n.version, _ = strings.Cut(n.full, "@")
+	if !versioned {
+		return n, nil
+	}
+	if version == "" {
+		return parsedName{}, invalidName(`empty version after "@"`)
+	}
+	if strings.Contains(version, "@") {
+		return parsedName{}, invalidName(`more than one "@"`)
+	}
+	if version[0] == 'v' || version[0] == 'V' {
+		return parsedName{}, invalidName("version %q starts with %q; write %q", version, version[:1], version[1:])
+	}
+	v, err := semver.StrictNewVersion(n.version)
+	if err != nil {
+		return parsedName{}, fmt.Errorf("%w: version %q is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE]: %w",
+			ErrInvalidName, version, err)
+	}
+	if v.Metadata() != "" {
+		return parsedName{}, invalidName("version %q has build metadata, which does not order versions", version)
+	}
+	n.semver = v
+	return n, nil
+}
+
+// checkBase validates a base name before it is lower-cased.
+func checkBase(base string) error {
+	if base == "" {
+		return invalidName("empty base name")
+	}
+	if len(base) > MaxBaseNameLen {
+		return invalidName("base name is %d bytes, more than %d", len(base), MaxBaseNameLen)
+	}
+	for i := 0; i < len(base); i++ {
+		if c := base[i]; !isNameByte(c) {
+			r, _ := utf8.DecodeRuneInString(base[i:])
+			return invalidName("base name has %q at byte %d; allowed are ASCII letters, digits, '.', '_' and '-'", r, i)
+		}
+	}
+	return nil
+}
+
+func isNameByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '.' || c == '_' || c == '-'
+}
+
+func invalidName(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidName, fmt.Sprintf(format, args...))
+}
+
+// lowerASCII maps 'A'-'Z' to 'a'-'z' and leaves every other byte alone. It
+// returns s itself, without allocating, when s has no upper-case ASCII,
+// which keeps the lookup path allocation-free; unlike strings.ToLower it
+// never maps a non-ASCII rune onto an ASCII letter, so an invalid name can
+// not alias a valid one.
+func lowerASCII(s string) string {
+	i := 0
+	for i < len(s) && !('A' <= s[i] && s[i] <= 'Z') {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	b := []byte(s)
+	for ; i < len(b); i++ {
+		if 'A' <= b[i] && b[i] <= 'Z' {
+			b[i] += 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// compareNames orders names of one base: the unversioned name first, then
+// versions by semantic version precedence. Precedence is total here because
+// parseName rejects build metadata, but the full name breaks any tie anyway
+// so that the order never depends on insertion.
+func compareNames(a, b *parsedName) int {
+	switch {
+	case a.semver == nil && b.semver == nil:
+		return 0
+	case a.semver == nil:
+		return -1
+	case b.semver == nil:
+		return 1
+	}
+	if c := a.semver.Compare(b.semver); c != 0 {
+		return c
+	}
+	return strings.Compare(a.full, b.full)
+}
