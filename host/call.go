@@ -1,0 +1,225 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+)
+
+// call is the state of one guest call: instantiation (with its start
+// functions and _initialize) or one export call. The host functions find it
+// in their context with callFrom. A call is used by one goroutine: the one
+// running the guest.
+type call struct {
+	ctx     context.Context // the request scope; never changed
+	f       *Factory
+	model   *Model // nil during Load and Build
+	export  string // exportInstantiate during instantiation
+	input   []byte
+	out     []byte
+	errMsg  string
+	logs    int // lines logged in this call
+	dropped int // lines dropped over the quota
+}
+
+type callKey struct{}
+
+// callCtx is the context a guest runs under: immutable, because wazero
+// watches its Done channel from another goroutine.
+type callCtx struct {
+	context.Context
+	c *call
+}
+
+// Value implements context.Context: the context answers callKey with its call.
+func (x *callCtx) Value(key any) any {
+	if key == (callKey{}) {
+		return x.c
+	}
+	return x.Context.Value(key)
+}
+
+// under returns the context to run the guest under, bounded by the host's
+// call timeout, and its cancel function.
+func (c *call) under() (context.Context, context.CancelFunc) {
+	ctx, cancel := c.ctx, context.CancelFunc(func() {})
+	if t := c.f.h.cfg.callTimeout; t > 0 {
+		ctx, cancel = context.WithTimeout(ctx, t)
+	}
+	return &callCtx{Context: ctx, c: c}, cancel
+}
+
+func (c *call) inExport() bool { return c.export != exportInstantiate }
+
+// callFrom returns the call that ctx carries. Host functions are only ever
+// called by guests running under a call, but fail cleanly if not.
+func callFrom(ctx context.Context) *call {
+	if x, ok := ctx.(*callCtx); ok {
+		return x.c
+	}
+	if c, ok := ctx.Value(callKey{}).(*call); ok {
+		return c
+	}
+	panic(errors.New("host: guest called an import outside a host call"))
+}
+
+// hostPanic aborts the guest with err; wazero turns it into a trap that the
+// export call returns, wrapping err.
+func hostPanic(err error) { panic(err) }
+
+func (c *call) requireExport(imp string) {
+	if !c.inExport() {
+		hostPanic(fmt.Errorf("%w: %s called from a start function or _initialize", ErrOutsideCall, imp))
+	}
+}
+
+func memoryOf(mod api.Module, imp string) api.Memory {
+	mem := mod.Memory()
+	if mem == nil {
+		hostPanic(fmt.Errorf("%w: %s: the module has no memory", ErrOutOfBounds, imp))
+	}
+	return mem
+}
+
+// read returns a view of guest memory, or aborts the call.
+func read(mod api.Module, imp string, ptr, n uint32) []byte {
+	mem := memoryOf(mod, imp)
+	b, ok := mem.Read(ptr, n)
+	if !ok {
+		hostPanic(fmt.Errorf("%w: %s: %d bytes at %d, memory is %d bytes", ErrOutOfBounds, imp, n, ptr, mem.Size()))
+	}
+	return b
+}
+
+func write(mod api.Module, imp string, ptr uint32, b []byte) {
+	mem := memoryOf(mod, imp)
+	if !mem.Write(ptr, b) {
+		hostPanic(fmt.Errorf("%w: %s: %d bytes at %d, memory is %d bytes", ErrOutOfBounds, imp, len(b), ptr, mem.Size()))
+	}
+}
+
+func (c *call) requireGrant(capability, imp string) {
+	if !c.f.granted(capability) {
+		hostPanic(fmt.Errorf("%w: import %s needs capability %q", ErrNotGranted, imp, capability))
+	}
+}
+
+// invoke calls fn with the stack under c, bounded by the host's call
+// timeout, and turns every failure into a *CallError. trapped reports
+// whether the instance can no longer be used.
+func (h *Host) invoke(c *call, fn api.Function, stack []uint64) (trapped bool, err error) {
+	ctx, cancel := c.under()
+	cerr := fn.CallWithStack(ctx, stack)
+	cancel()
+	c.flushDropped()
+	if cerr != nil {
+		return true, h.classify(c, cerr)
+	}
+	return false, nil
+}
+
+// classify turns an error of wazero's into a *CallError.
+func (h *Host) classify(c *call, err error) *CallError {
+	ce := &CallError{Factory: c.f.fullName, Export: c.export, Cause: err}
+	var exit *sys.ExitError
+	switch {
+	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
+		ce.Kind = ErrTimeout
+		ce.Message = fmt.Sprintf("stopped after the time limit (host call timeout %s, or the caller's deadline)", h.cfg.callTimeout)
+	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled:
+		ce.Kind = context.Canceled
+		ce.Message = "stopped: the caller's context was canceled"
+	case errors.As(err, &exit):
+		ce.Kind = ErrTrap
+		ce.Message = fmt.Sprintf("the module exited with code %d", exit.ExitCode())
+		if c.model != nil && c.model.closedByOwner.Load() {
+			ce.Kind = ErrModelClosed
+			ce.Message = "the model was closed during the call"
+		}
+	default:
+		ce.Message = firstLine(err.Error())
+		for _, kind := range []error{ErrOutputLimit, ErrOutOfBounds, ErrOutsideCall, ErrNotGranted, ErrMemoryLimit, ErrInputLimit} {
+			if errors.Is(err, kind) {
+				ce.Kind = kind
+				break
+			}
+		}
+		if ce.Kind == nil {
+			ce.Kind = ErrTrap
+		}
+	}
+	return ce
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	s = strings.TrimSuffix(s, " (recovered by wazero)")
+	return truncate(s, MaxErrorMessage)
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && cut < len(s) && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + "…[truncated]"
+}
+
+// sanitize makes guest text safe for one log line: valid UTF-8, control
+// characters escaped, at most limit bytes.
+func sanitize(b []byte, limit int) string {
+	truncated := false
+	if len(b) > limit {
+		b, truncated = b[:limit], true
+	}
+	var sb strings.Builder
+	sb.Grow(len(b))
+	for _, r := range strings.ToValidUTF8(string(b), "\uFFFD") {
+		switch {
+		case r == '\t':
+			sb.WriteRune(r)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			fmt.Fprintf(&sb, "\\x%02x", r)
+		case r == 0x2028 || r == 0x2029 || r == 0x202e:
+			fmt.Fprintf(&sb, "\\u%04x", r)
+		default:
+			sb.WriteRune(r)
+		}
+	}
+	if truncated {
+		sb.WriteString("…[truncated]")
+	}
+	return sb.String()
+}
+
+// guestLog writes one guest line to the logger, counting it against the
+// call's quota.
+func (c *call) guestLog(ctx context.Context, logger *slog.Logger, level slog.Level, msg string, attrs ...slog.Attr) {
+	if c.logs >= c.f.h.cfg.logLinesPerCall {
+		c.dropped++
+		return
+	}
+	c.logs++
+	attrs = append(attrs, slog.String("factory", c.f.fullName), slog.String("export", c.export))
+	logger.LogAttrs(ctx, level, msg, attrs...)
+}
+
+func (c *call) flushDropped() {
+	if c.dropped > 0 {
+		c.f.h.logger().LogAttrs(c.ctx, slog.LevelWarn, "guest log lines dropped over the per-call quota",
+			slog.String("factory", c.f.fullName), slog.String("export", c.export),
+			slog.Int("dropped", c.dropped), slog.Int("quota", c.f.h.cfg.logLinesPerCall))
+		c.dropped = 0
+	}
+}

@@ -1,0 +1,104 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors returned (wrapped) by this package. Check them with
+// [errors.Is].
+var (
+	// ErrInvalidModule means the bytes are not a WebAssembly module wazero
+	// can compile, or the module does not follow the ABI's structure.
+	ErrInvalidModule = errors.New("host: invalid module")
+	// ErrModuleTooLarge means the module file is over the size limit.
+	ErrModuleTooLarge = errors.New("host: module too large")
+	// ErrABIVersion means wasmreg_abi_version returned a version this host
+	// does not speak.
+	ErrABIVersion = errors.New("host: unsupported abi version")
+	// ErrMissingExport means a required export is absent or has the wrong type.
+	ErrMissingExport = errors.New("host: missing or mistyped export")
+	// ErrUnknownImport means the module imports something the host does not
+	// provide.
+	ErrUnknownImport = errors.New("host: unknown import")
+	// ErrUnknownCapability means a capability name is not one of the
+	// capabilities this host knows.
+	ErrUnknownCapability = errors.New("host: unknown capability")
+	// ErrNotGranted means the module needs a capability the host has not
+	// granted.
+	ErrNotGranted = errors.New("host: capability not granted")
+	// ErrBadMetadata means wasmreg_info did not produce valid metadata.
+	ErrBadMetadata = errors.New("host: bad metadata")
+	// ErrMemoryLimit means a module wants more linear memory than allowed.
+	ErrMemoryLimit = errors.New("host: memory limit exceeded")
+	// ErrOutputLimit means a guest wrote more output in one call than allowed.
+	ErrOutputLimit = errors.New("host: output limit exceeded")
+	// ErrInputLimit means a config or request is larger than allowed.
+	ErrInputLimit = errors.New("host: input limit exceeded")
+	// ErrTimeout means a guest call ran past its time limit or its
+	// context's deadline; the instance was closed.
+	ErrTimeout = errors.New("host: guest call timed out")
+	// ErrTrap means the guest trapped (unreachable, out-of-bounds access,
+	// division by zero, stack overflow, proc_exit, …); the instance was closed.
+	ErrTrap = errors.New("host: guest trapped")
+	// ErrGuest means the guest returned a non-zero status from an export.
+	ErrGuest = errors.New("host: guest returned an error")
+	// ErrOutOfBounds means the guest passed a pointer and length outside its
+	// memory to a host import.
+	ErrOutOfBounds = errors.New("host: guest pointer out of bounds")
+	// ErrOutsideCall means the guest called input, output or error outside an
+	// export call (from a start function or _initialize).
+	ErrOutsideCall = errors.New("host: import called outside an export call")
+	// ErrModelClosed means the model was closed, by its owner or after a
+	// trap or timeout.
+	ErrModelClosed = errors.New("host: model closed")
+	// ErrClosed means the host was closed.
+	ErrClosed = errors.New("host: host closed")
+	// ErrInvalidOption means an option was given an invalid value.
+	ErrInvalidOption = errors.New("host: invalid option")
+)
+
+// CallError is the error of a failed guest call: it names the factory, the
+// export and what went wrong. Its Unwrap returns the kind ([ErrGuest],
+// [ErrTrap], [ErrTimeout], [ErrOutputLimit], …) and the underlying cause, so
+// [errors.Is] works with both.
+//
+// A CallError is immutable and safe for concurrent use.
+type CallError struct {
+	// Factory is the factory's full name, such as "mlp@1.2.0".
+	Factory string
+	// Export is the export being called ("wasmreg_build", …), or
+	// "instantiate" for instantiation and _initialize.
+	Export string
+	// Code is the export's non-zero return status, or 0 if it did not return.
+	Code int32
+	// Message is the guest's error message, or the first line of the trap.
+	Message string
+	// Kind is the sentinel that classifies the failure.
+	Kind error
+	// Cause is the underlying error, if any (a wazero trap, a context error).
+	Cause error
+}
+
+// Error implements error.
+func (e *CallError) Error() string {
+	if e.Message == "" {
+		return fmt.Sprintf("host: factory %q export %s returned code %d", e.Factory, e.Export, e.Code)
+	}
+	if e.Code != 0 {
+		return fmt.Sprintf("host: factory %q export %s returned code %d: %s", e.Factory, e.Export, e.Code, e.Message)
+	}
+	return fmt.Sprintf("host: factory %q export %s: %s", e.Factory, e.Export, e.Message)
+}
+
+// Unwrap returns the kind and the cause.
+func (e *CallError) Unwrap() []error {
+	errs := make([]error, 0, 2)
+	if e.Kind != nil {
+		errs = append(errs, e.Kind)
+	}
+	if e.Cause != nil {
+		errs = append(errs, e.Cause)
+	}
+	return errs
+}

@@ -1,0 +1,110 @@
+package host_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/wasmreg/wasmreg/host"
+	"github.com/wasmreg/wasmreg/registry"
+)
+
+// Load a factory, register it, build models from many goroutines and
+// predict.
+func Example() {
+	ctx := context.Background()
+	h, err := host.New(ctx, host.WithGrants(host.CapRandom))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Close(ctx)
+
+	wasm, err := os.ReadFile("testdata/echo.wasm")
+	if err != nil {
+		log.Fatal(err)
+	}
+	f, err := h.Load(ctx, wasm) // compiled once
+	if err != nil {
+		log.Fatal(err)
+	}
+	reg := registry.New()
+	if err := reg.Register(f.Name(), f); err != nil {
+		log.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	answers := make([]string, 3)
+	for i := range answers {
+		wg.Go(func() {
+			// Each build is a fresh, private instance of the module.
+			m, err := reg.Build(ctx, "echo", fmt.Appendf(nil, `{"model":%d}`, i))
+			if err != nil {
+				log.Fatal(err)
+			}
+			defer m.Close(ctx)
+			out, err := m.Predict(ctx, []byte("hello"))
+			if err != nil {
+				log.Fatal(err)
+			}
+			answers[i] = string(out)
+		})
+	}
+	wg.Wait()
+	fmt.Println(reg.Names())
+	for _, a := range answers {
+		fmt.Println(a)
+	}
+	// Output:
+	// [echo@1.0.0]
+	// {"model":0}
+	// {"model":1}
+	// {"model":2}
+}
+
+func ExampleHost_Load() {
+	ctx := context.Background()
+	h, err := host.New(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Close(ctx)
+	wasm, _ := os.ReadFile("testdata/echo.wasm")
+	f, err := h.Load(ctx, wasm)
+	if err != nil {
+		log.Fatal(err)
+	}
+	info := f.Info()
+	fmt.Println(info.Name, info.Version, info.Description)
+
+	// A module that imports a capability the host did not grant is refused.
+	wasm, _ = os.ReadFile("testdata/clock.wasm")
+	_, err = h.Load(ctx, wasm)
+	fmt.Println(errors.Is(err, host.ErrNotGranted))
+	_, reason, _ := strings.Cut(err.Error(), "ABI v1: ")
+	fmt.Println(reason)
+	// Output:
+	// echo 1.0.0 answers with its config
+	// true
+	// host: capability not granted: import wasmreg.clock_now needs capability "clock", which the host has not granted
+}
+
+func ExampleFactory_Build() {
+	ctx := context.Background()
+	h, _ := host.New(ctx)
+	defer h.Close(ctx)
+	wasm, _ := os.ReadFile("testdata/echo.wasm")
+	f, _ := h.Load(ctx, wasm)
+
+	m, err := f.Build(ctx, []byte(`{"threshold":0.5}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close(ctx)
+	out, _ := m.Predict(ctx, []byte("x"))
+	fmt.Println(string(out))
+	// Output: {"threshold":0.5}
+}

@@ -1,0 +1,269 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmreg/wasmreg/host/di"
+	"github.com/wasmreg/wasmreg/registry"
+)
+
+// Factory is a loaded factory module: compiled once, instantiated afresh
+// for every model it builds. It implements [registry.Factory].
+//
+// A Factory is safe for concurrent use by multiple goroutines: concurrent
+// Builds each get their own instance and share nothing but the compiled
+// code.
+type Factory struct {
+	h        *Host
+	compiled wazero.CompiledModule
+	digest   string
+	size     int
+	fullName string // name@version, or sha256:… until the metadata is read
+	info     registry.Info
+	shape    moduleShape
+	modCfg   wazero.ModuleConfig // immutable; copied per instance
+}
+
+var _ registry.Factory = (*Factory)(nil)
+
+// metadata is the JSON wasmreg_info writes (docs/ABI.md §5).
+type metadata struct {
+	Name         string          `json:"name"`
+	Version      string          `json:"version"`
+	Description  string          `json:"description"`
+	ConfigSchema json.RawMessage `json:"config_schema"`
+	Capabilities []string        `json:"capabilities"`
+}
+
+// load checks the module's shape, then instantiates it once to read its
+// ABI version and metadata.
+func (f *Factory) load(ctx context.Context) error {
+	h := f.h
+	shape, err := h.checkShape(f.compiled)
+	if err != nil {
+		return fmt.Errorf("host: module %s does not follow wasmreg ABI v%d: %w", f.fullName, ABIVersion, err)
+	}
+	f.shape = shape
+	cfg := wazero.NewModuleConfig().
+		WithName(""). // anonymous, so that instances coexist
+		WithStartFunctions(ExportInitialize).
+		WithRandSource(crand.Reader)
+	if h.cfg.grants[CapClock] {
+		cfg = cfg.WithSysWalltime().WithSysNanotime()
+	}
+	f.modCfg = cfg
+
+	rctx, scope := h.container.BeginRequest(ctx)
+	defer f.endScope(rctx, scope)
+	c := &call{ctx: rctx, f: f, export: exportInstantiate}
+	mod, err := f.instantiate(c)
+	if err != nil {
+		return err
+	}
+	defer mod.Close(context.Background())
+
+	stack := make([]uint64, 1)
+	c.export = ExportABIVersion
+	if _, err := h.invoke(c, mod.ExportedFunction(ExportABIVersion), stack); err != nil {
+		return err
+	}
+	if v := int32(stack[0]); v != ABIVersion {
+		return fmt.Errorf("%w: module %s: %s returned %d, this host speaks version %d",
+			ErrABIVersion, f.fullName, ExportABIVersion, v, ABIVersion)
+	}
+
+	c.export, stack[0] = ExportInfo, 0
+	if _, err := h.invoke(c, mod.ExportedFunction(ExportInfo), stack); err != nil {
+		return err
+	}
+	if code := int32(stack[0]); code != 0 {
+		return guestError(c, code)
+	}
+	return f.parseMetadata(c.out)
+}
+
+func (f *Factory) parseMetadata(out []byte) error {
+	where := fmt.Sprintf("module %s: %s", f.fullName, ExportInfo)
+	if len(out) > MaxMetadata {
+		return fmt.Errorf("%w: %s wrote %d bytes, the limit is %d", ErrBadMetadata, where, len(out), MaxMetadata)
+	}
+	var md metadata
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&md); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrBadMetadata, where, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: %s: data after the JSON object", ErrBadMetadata, where)
+	}
+	if md.Name == "" || md.Version == "" {
+		return fmt.Errorf("%w: %s: field \"name\" and field \"version\" are required", ErrBadMetadata, where)
+	}
+	base, version, err := registry.ParseName(md.Name + "@" + md.Version)
+	if err != nil {
+		return fmt.Errorf("%w: %s: field \"name\" %q or \"version\" %q: %w", ErrBadMetadata, where, md.Name, md.Version, err)
+	}
+	if len(md.ConfigSchema) > 0 && !bytes.Equal(bytes.TrimSpace(md.ConfigSchema), []byte("null")) {
+		var schema map[string]any
+		if err := json.Unmarshal(md.ConfigSchema, &schema); err != nil {
+			return fmt.Errorf("%w: %s: field \"config_schema\" is not a JSON object: %w", ErrBadMetadata, where, err)
+		}
+	} else {
+		md.ConfigSchema = nil
+	}
+	f.fullName = base + "@" + version
+	caps := slices.Clone(f.shape.capabilities)
+	for _, c := range md.Capabilities {
+		if !knownCapability(c) {
+			return fmt.Errorf("%w: factory %q: field \"capabilities\" lists %q (known: %v)", ErrUnknownCapability, f.fullName, c, Capabilities())
+		}
+		if !f.h.cfg.grants[c] {
+			return fmt.Errorf("%w: factory %q asks for capability %q, which the host has not granted", ErrNotGranted, f.fullName, c)
+		}
+		if c != CapLog {
+			caps = append(caps, c)
+		}
+	}
+	slices.Sort(caps)
+	f.info = registry.Info{
+		Name:         base,
+		Version:      version,
+		Description:  md.Description,
+		ConfigSchema: md.ConfigSchema,
+		Capabilities: slices.Compact(caps),
+	}
+	if f.info.Capabilities == nil {
+		f.info.Capabilities = []string{}
+	}
+	return nil
+}
+
+// instantiate makes a fresh anonymous instance under c, running its start
+// functions and _initialize within the call timeout.
+func (f *Factory) instantiate(c *call) (api.Module, error) {
+	h := f.h
+	if h.closed.Load() {
+		return nil, ErrClosed
+	}
+	cfg := f.modCfg
+	if f.shape.usesWASI {
+		stdio := newGuestStdio(f, h.cfg.stdioLimit)
+		cfg = cfg.WithStdout(stdio.writer("stdout", slog.LevelInfo)).WithStderr(stdio.writer("stderr", slog.LevelWarn))
+	}
+	ctx, cancel := c.under()
+	mod, err := h.runtime.InstantiateModule(ctx, f.compiled, cfg)
+	cancel()
+	c.flushDropped()
+	if err != nil {
+		if mod != nil {
+			_ = mod.Close(context.Background())
+		}
+		if h.closed.Load() {
+			return nil, ErrClosed
+		}
+		return nil, h.classify(c, err)
+	}
+	return mod, nil
+}
+
+func (f *Factory) endScope(ctx context.Context, scope *di.Scope) {
+	if err := scope.End(ctx); err != nil {
+		f.h.logger().LogAttrs(ctx, slog.LevelWarn, "request scope disposal failed",
+			slog.String("factory", f.fullName), slog.Any("error", err))
+	}
+}
+
+func guestError(c *call, code int32) error {
+	return &CallError{Factory: c.f.fullName, Export: c.export, Code: code, Message: c.errMsg, Kind: ErrGuest}
+}
+
+func (f *Factory) granted(capability string) bool { return f.h.cfg.grants[capability] }
+
+// Info returns the factory's metadata. Capabilities lists what the factory
+// declares and what its imports need, without log.
+func (f *Factory) Info() registry.Info {
+	info := f.info
+	info.Capabilities = slices.Clone(info.Capabilities)
+	info.ConfigSchema = slices.Clone(info.ConfigSchema)
+	return info
+}
+
+// Name returns the factory's full name, name@version.
+func (f *Factory) Name() string { return f.fullName }
+
+// Digest returns the lowercase hex sha256 of the module file.
+func (f *Factory) Digest() string { return f.digest }
+
+// Size returns the module file's size in bytes.
+func (f *Factory) Size() int { return f.size }
+
+// Imports returns the module's imported functions as "module.name".
+func (f *Factory) Imports() []string { return slices.Clone(f.shape.imports) }
+
+// Exports returns the names of the module's exported functions, sorted.
+func (f *Factory) Exports() []string { return slices.Clone(f.shape.exports) }
+
+// Close releases the compiled code. Models already built keep working.
+// It is safe to call more than once.
+func (f *Factory) Close(ctx context.Context) error {
+	if err := f.compiled.Close(ctx); err != nil {
+		return fmt.Errorf("host: factory %q: close: %w", f.fullName, err)
+	}
+	return nil
+}
+
+// Build instantiates a fresh, private instance of the module, outside any
+// lock, runs _initialize if exported, and calls wasmreg_build with config
+// (JSON; empty means "{}"). The instance is the returned *Model. Any failure
+// closes the instance and returns an error naming the factory and the
+// export, a [*CallError] for a guest failure.
+//
+// The build runs in its own request scope of the host's container. Build is
+// safe for concurrent use.
+func (f *Factory) Build(ctx context.Context, config []byte) (registry.Model, error) {
+	m, err := f.BuildModel(ctx, config)
+	if err != nil {
+		return nil, err // no typed nil in the interface
+	}
+	return m, nil
+}
+
+// BuildModel is Build returning the concrete *Model.
+func (f *Factory) BuildModel(ctx context.Context, config []byte) (*Model, error) {
+	h := f.h
+	if len(config) == 0 {
+		config = []byte("{}")
+	}
+	if len(config) > h.cfg.inputLimit {
+		return nil, fmt.Errorf("%w: factory %q: config is %d bytes, the limit is %d (raise it with host.WithInputLimit)",
+			ErrInputLimit, f.fullName, len(config), h.cfg.inputLimit)
+	}
+	rctx, scope := h.container.BeginRequest(ctx)
+	defer f.endScope(rctx, scope)
+
+	c := &call{ctx: rctx, f: f, export: exportInstantiate}
+	mod, err := f.instantiate(c)
+	if err != nil {
+		return nil, err
+	}
+	c.export, c.input = ExportBuild, config
+	stack := []uint64{uint64(len(config))}
+	if _, err := h.invoke(c, mod.ExportedFunction(ExportBuild), stack); err != nil {
+		_ = mod.Close(context.Background())
+		return nil, err
+	}
+	if code := int32(stack[0]); code != 0 {
+		_ = mod.Close(context.Background())
+		return nil, guestError(c, code)
+	}
+	return newModel(f, mod), nil
+}

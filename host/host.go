@@ -1,0 +1,217 @@
+package host
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasmreg/wasmreg/host/di"
+)
+
+// Host loads factories and builds models in one wazero runtime.
+//
+// A Host is safe for concurrent use by multiple goroutines: Load, Build and
+// Predict may all run at once, and none of them holds a lock while it
+// compiles, instantiates or calls a guest.
+type Host struct {
+	cfg       config
+	runtime   wazero.Runtime
+	cache     wazero.CompilationCache // nil without WithCompilationCacheDir
+	container *di.Container
+	wasiFuncs map[string]signature
+	closed    atomic.Bool
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New returns a Host configured by opts. Close it when done.
+func New(ctx context.Context, opts ...Option) (*Host, error) {
+	cfg := defaultConfig()
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: nil option", ErrInvalidOption)
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.Default()
+	}
+	if cfg.container == nil {
+		cfg.container = di.New()
+	}
+	h := &Host{cfg: cfg, container: cfg.container}
+	if err := h.provideDefaults(); err != nil {
+		return nil, err
+	}
+
+	rc := wazero.NewRuntimeConfig().
+		WithMemoryLimitPages(uint32(cfg.memoryLimit / wasmPageSize)).
+		WithCloseOnContextDone(true) // the only way to stop a runaway guest
+	if cfg.cacheDir != "" {
+		if err := os.MkdirAll(cfg.cacheDir, 0o700); err != nil {
+			return nil, fmt.Errorf("host: compilation cache directory %q: %w", cfg.cacheDir, err)
+		}
+		cache, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("host: compilation cache directory %q: %w", cfg.cacheDir, err)
+		}
+		h.cache = cache
+		rc = rc.WithCompilationCache(cache)
+	}
+	h.runtime = wazero.NewRuntimeWithConfig(ctx, rc)
+
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, h.runtime); err != nil {
+		_ = h.Close(ctx)
+		return nil, fmt.Errorf("host: instantiate %s: %w", WASIModule, err)
+	}
+	h.wasiFuncs = map[string]signature{}
+	for name, def := range h.runtime.Module(WASIModule).ExportedFunctionDefinitions() {
+		h.wasiFuncs[name] = signature{def.ParamTypes(), def.ResultTypes()}
+	}
+
+	b := h.runtime.NewHostModuleBuilder(ImportModule)
+	for _, hi := range hostImports {
+		fn := hi.fn
+		b.NewFunctionBuilder().
+			WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
+				fn(h, ctx, mod, stack)
+			}), hi.sig.params, hi.sig.results).
+			WithName(hi.name).
+			Export(hi.name)
+	}
+	if _, err := b.Instantiate(ctx); err != nil {
+		_ = h.Close(ctx)
+		return nil, fmt.Errorf("host: instantiate %s: %w", ImportModule, err)
+	}
+	return h, nil
+}
+
+// provideDefaults gives the container a provider for every capability type
+// it does not provide yet.
+func (h *Host) provideDefaults() error {
+	c := h.container
+	var errs []error
+	if !di.Provided[*slog.Logger](c) {
+		errs = append(errs, di.ProvideValue(c, h.cfg.logger))
+	}
+	if !di.Provided[Clock](c) {
+		errs = append(errs, di.ProvideValue[Clock](c, NewSystemClock()))
+	}
+	if !di.Provided[Random](c) {
+		seed := h.cfg.randomSeed
+		errs = append(errs, di.Provide(c, di.Request, func(context.Context) (Random, error) {
+			if seed != nil {
+				return NewChaCha8Random(*seed), nil
+			}
+			return NewCryptoRandom(), nil
+		}))
+	}
+	if !di.Provided[Artifacts](c) {
+		a := h.cfg.artifacts
+		if a == nil {
+			a = ArtifactMap{}
+		}
+		errs = append(errs, di.ProvideValue(c, a))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("host: provide default capabilities: %w", err)
+	}
+	return nil
+}
+
+func (h *Host) logger() *slog.Logger { return h.cfg.logger }
+
+// Container returns the dependency-injection container the host resolves
+// capabilities from.
+func (h *Host) Container() *di.Container { return h.container }
+
+// Grants returns the capabilities the host grants, sorted.
+func (h *Host) Grants() []string {
+	var out []string
+	for _, c := range Capabilities() {
+		if h.cfg.grants[c] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Close closes the runtime: every factory and model of the host stops
+// working, and calls running in guests are stopped. It is safe to call more
+// than once and concurrently with other methods, which then fail with
+// [ErrClosed] or [ErrModelClosed].
+func (h *Host) Close(ctx context.Context) error {
+	h.closeOnce.Do(func() {
+		h.closed.Store(true)
+		var errs []error
+		if h.runtime != nil {
+			errs = append(errs, h.runtime.Close(ctx))
+		}
+		if h.cache != nil {
+			errs = append(errs, h.cache.Close(ctx))
+		}
+		if err := errors.Join(errs...); err != nil {
+			h.closeErr = fmt.Errorf("host: close: %w", err)
+		}
+	})
+	return h.closeErr
+}
+
+// Digest returns the lowercase hex sha256 of wasm, as sha256sum prints it.
+func Digest(wasm []byte) string {
+	sum := sha256.Sum256(wasm)
+	return hex.EncodeToString(sum[:])
+}
+
+// Load compiles a factory module, checks it against ABI v1 and the host's
+// grants, reads its metadata and returns the factory. It reports every
+// problem with the module's imports and exports at once (joined), each
+// naming the import or export and wrapping a sentinel such as
+// [ErrMissingExport], [ErrUnknownImport] or [ErrNotGranted].
+//
+// Compilation ignores ctx (wazero compiles without interruption); the
+// instantiation that reads the metadata is bounded by ctx and the call
+// timeout. Load is safe for concurrent use.
+func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
+	if h.closed.Load() {
+		return nil, ErrClosed
+	}
+	digest := Digest(wasm)
+	short := digest[:12]
+	if len(wasm) > h.cfg.moduleSizeLimit {
+		return nil, fmt.Errorf("%w: module sha256:%s is %d bytes, the limit is %d (raise it with host.WithModuleSizeLimit)",
+			ErrModuleTooLarge, short, len(wasm), h.cfg.moduleSizeLimit)
+	}
+	compiled, err := h.runtime.CompileModule(ctx, wasm)
+	if err != nil {
+		if h.closed.Load() {
+			return nil, ErrClosed
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "over limit of") && strings.Contains(msg, "pages") {
+			return nil, fmt.Errorf("%w: module sha256:%s: %v (the limit is %d bytes; raise it with host.WithMemoryLimit or --memory-limit)",
+				ErrMemoryLimit, short, err, h.cfg.memoryLimit)
+		}
+		return nil, fmt.Errorf("%w: module sha256:%s: %w", ErrInvalidModule, short, err)
+	}
+	f := &Factory{h: h, compiled: compiled, digest: digest, size: len(wasm), fullName: "sha256:" + short}
+	if err := f.load(ctx); err != nil {
+		_ = compiled.Close(ctx)
+		return nil, err
+	}
+	return f, nil
+}

@@ -1,0 +1,136 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmreg/wasmreg/host/di"
+)
+
+// The functions of the wasmreg import module (docs/ABI.md §4). Each one
+// finds its call with callFrom, checks every pointer against the guest's
+// memory, and aborts the call with hostPanic on misuse.
+
+func (h *Host) fnInput(ctx context.Context, mod api.Module, stack []uint64) {
+	c := callFrom(ctx)
+	c.requireExport("input")
+	write(mod, "input", api.DecodeU32(stack[0]), c.input)
+}
+
+func (h *Host) fnOutput(ctx context.Context, mod api.Module, stack []uint64) {
+	c := callFrom(ctx)
+	c.requireExport("output")
+	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+	b := read(mod, "output", ptr, n)
+	if len(c.out)+len(b) > h.cfg.outputLimit {
+		hostPanic(fmt.Errorf("%w: %s wrote more than %d bytes (raise it with host.WithOutputLimit or --output-limit)",
+			ErrOutputLimit, c.export, h.cfg.outputLimit))
+	}
+	c.out = append(c.out, b...)
+}
+
+func (h *Host) fnError(ctx context.Context, mod api.Module, stack []uint64) {
+	c := callFrom(ctx)
+	c.requireExport("error")
+	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
+	b := read(mod, "error", ptr, n)
+	c.errMsg = sanitize(b, MaxErrorMessage)
+}
+
+func (h *Host) fnLog(ctx context.Context, mod api.Module, stack []uint64) {
+	c := callFrom(ctx)
+	level := slog.Level(int32(api.DecodeI32(stack[0])))
+	ptr, n := api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
+	b := read(mod, "log", ptr, n)
+	logger, err := di.Resolve[*slog.Logger](ctx, h.container)
+	if err != nil {
+		hostPanic(fmt.Errorf("host: log: resolve logger: %w", err))
+	}
+	if !logger.Enabled(ctx, level) {
+		return
+	}
+	c.guestLog(ctx, logger, level, sanitize(b, h.cfg.logLineLimit), slog.String("source", "guest"))
+}
+
+func resolveCap[T any](ctx context.Context, c *call, h *Host, capability, imp string) T {
+	c.requireGrant(capability, imp)
+	v, err := di.Resolve[T](ctx, h.container)
+	if err != nil {
+		hostPanic(fmt.Errorf("host: %s: capability %q: %w", imp, capability, err))
+	}
+	return v
+}
+
+func (h *Host) fnClockNow(ctx context.Context, _ api.Module, stack []uint64) {
+	c := callFrom(ctx)
+	clock := resolveCap[Clock](ctx, c, h, CapClock, "clock_now")
+	stack[0] = api.EncodeI64(clock.Now().UnixNano())
+}
+
+func (h *Host) fnClockMonotonic(ctx context.Context, _ api.Module, stack []uint64) {
+	c := callFrom(ctx)
+	clock := resolveCap[Clock](ctx, c, h, CapClock, "clock_monotonic")
+	stack[0] = api.EncodeI64(int64(clock.Monotonic()))
+}
+
+func (h *Host) fnRandomFill(ctx context.Context, mod api.Module, stack []uint64) {
+	c := callFrom(ctx)
+	r := resolveCap[Random](ctx, c, h, CapRandom, "random_fill")
+	// Fill guest memory in place: the view aliases it.
+	r.Fill(read(mod, "random_fill", api.DecodeU32(stack[0]), api.DecodeU32(stack[1])))
+}
+
+func (h *Host) fnRandomSeed(ctx context.Context, _ api.Module, stack []uint64) {
+	c := callFrom(ctx)
+	r := resolveCap[Random](ctx, c, h, CapRandom, "random_seed")
+	r.Seed(stack[0])
+}
+
+func (h *Host) artifact(ctx context.Context, c *call, mod api.Module, imp string, namePtr, nameLen uint64) ([]byte, bool) {
+	a := resolveCap[Artifacts](ctx, c, h, CapArtifact, imp)
+	name := string(read(mod, imp, api.DecodeU32(namePtr), api.DecodeU32(nameLen)))
+	b, err := a.Artifact(ctx, name)
+	if errors.Is(err, ErrNoArtifact) {
+		return nil, false
+	}
+	if err != nil {
+		hostPanic(fmt.Errorf("host: %s: artifact %q: %w", imp, name, err))
+	}
+	return b, true
+}
+
+func (h *Host) fnArtifactSize(ctx context.Context, mod api.Module, stack []uint64) {
+	c := callFrom(ctx)
+	b, ok := h.artifact(ctx, c, mod, "artifact_size", stack[0], stack[1])
+	if !ok {
+		stack[0] = api.EncodeI64(-1)
+		return
+	}
+	stack[0] = api.EncodeI64(int64(len(b)))
+}
+
+func (h *Host) fnArtifactRead(ctx context.Context, mod api.Module, stack []uint64) {
+	c := callFrom(ctx)
+	offset := int64(stack[2])
+	ptr, n := api.DecodeU32(stack[3]), api.DecodeU32(stack[4])
+	b, ok := h.artifact(ctx, c, mod, "artifact_read", stack[0], stack[1])
+	switch {
+	case !ok:
+		stack[0] = api.EncodeI64(-1)
+		return
+	case offset < 0:
+		stack[0] = api.EncodeI64(-2)
+		return
+	}
+	dst := read(mod, "artifact_read", ptr, n) // bounds-check the whole buffer first
+	if offset >= int64(len(b)) {
+		stack[0] = 0
+		return
+	}
+	stack[0] = api.EncodeI64(int64(copy(dst, b[offset:])))
+}
+

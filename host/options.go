@@ -1,0 +1,241 @@
+package host
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/wasmreg/wasmreg/host/di"
+)
+
+// Defaults of the limits a [Host] enforces unless told otherwise.
+const (
+	DefaultMemoryLimit     = 64 << 20 // bytes of linear memory per instance
+	DefaultCallTimeout     = 30 * time.Second
+	DefaultOutputLimit     = 16 << 20 // bytes of output per call
+	DefaultInputLimit      = 16 << 20 // bytes of config or request per call
+	DefaultModuleSizeLimit = 64 << 20 // bytes of module file
+	DefaultLogLineLimit    = 4 << 10  // bytes per log line, then truncated
+	DefaultLogLinesPerCall = 1000     // log lines per call, then dropped
+	DefaultStdioLimit      = 64 << 10 // bytes of WASI stdout+stderr logged per instance
+	MaxErrorMessage        = 4 << 10  // bytes of a guest error message kept
+	MaxMetadata            = 1 << 20  // bytes of metadata JSON
+	wasmPageSize           = 64 << 10
+)
+
+// Capability names a host can grant. See docs/ABI.md §4.2.
+const (
+	CapLog      = "log"      // always granted
+	CapClock    = "clock"    // clock_now, clock_monotonic, real WASI clocks
+	CapRandom   = "random"   // random_fill, random_seed
+	CapArtifact = "artifact" // artifact_size, artifact_read
+)
+
+// Capabilities lists every capability name this host knows, sorted.
+func Capabilities() []string {
+	return []string{CapArtifact, CapClock, CapLog, CapRandom}
+}
+
+func knownCapability(name string) bool {
+	return slices.Contains(Capabilities(), name)
+}
+
+// config is what the options set. It is built once in New and never changed.
+type config struct {
+	memoryLimit     uint64
+	callTimeout     time.Duration
+	outputLimit     int
+	inputLimit      int
+	moduleSizeLimit int
+	logLineLimit    int
+	logLinesPerCall int
+	stdioLimit      int
+	cacheDir        string
+	grants          map[string]bool
+	container       *di.Container
+	logger          *slog.Logger
+	randomSeed      *uint64
+	artifacts       Artifacts
+}
+
+func defaultConfig() config {
+	return config{
+		memoryLimit:     DefaultMemoryLimit,
+		callTimeout:     DefaultCallTimeout,
+		outputLimit:     DefaultOutputLimit,
+		inputLimit:      DefaultInputLimit,
+		moduleSizeLimit: DefaultModuleSizeLimit,
+		logLineLimit:    DefaultLogLineLimit,
+		logLinesPerCall: DefaultLogLinesPerCall,
+		stdioLimit:      DefaultStdioLimit,
+		grants:          map[string]bool{CapLog: true},
+	}
+}
+
+// Option configures a [Host]. Options are immutable values: one can be
+// shared by many goroutines and applied to many hosts. Each is validated when
+// [New] applies it, and an invalid one fails New with [ErrInvalidOption] and
+// the option's name.
+type Option func(*config) error
+
+func invalid(option string, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalidOption, option, fmt.Sprintf(format, args...))
+}
+
+// WithMemoryLimit sets the most linear memory one instance may have, in
+// bytes: a multiple of 64 KiB between 64 KiB and 4 GiB. A module whose
+// minimum memory is larger is refused at Load; memory.grow past it fails in
+// the guest. The default is [DefaultMemoryLimit].
+func WithMemoryLimit(bytes uint64) Option {
+	return func(c *config) error {
+		if bytes < wasmPageSize || bytes > 1<<32 || bytes%wasmPageSize != 0 {
+			return invalid("WithMemoryLimit", "%d bytes is not a multiple of 64 KiB between 64 KiB and 4 GiB", bytes)
+		}
+		c.memoryLimit = bytes
+		return nil
+	}
+}
+
+// WithCallTimeout sets the time limit of each guest call: instantiation
+// with its start functions and _initialize, and each export call. A call
+// past it is stopped, fails with [ErrTimeout] and closes its instance. Zero
+// means no limit other than the caller's context. The default is
+// [DefaultCallTimeout].
+func WithCallTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return invalid("WithCallTimeout", "negative duration %s", d)
+		}
+		c.callTimeout = d
+		return nil
+	}
+}
+
+// WithOutputLimit sets the most bytes a guest may write with output in one
+// call. The default is [DefaultOutputLimit].
+func WithOutputLimit(bytes int) Option {
+	return func(c *config) error {
+		if bytes <= 0 {
+			return invalid("WithOutputLimit", "%d bytes is not positive", bytes)
+		}
+		c.outputLimit = bytes
+		return nil
+	}
+}
+
+// WithInputLimit sets the largest config or request, in bytes, that the host
+// passes to a guest. The default is [DefaultInputLimit].
+func WithInputLimit(bytes int) Option {
+	return func(c *config) error {
+		if bytes <= 0 || bytes > 1<<31-1 {
+			return invalid("WithInputLimit", "%d bytes is not between 1 and 2^31-1", bytes)
+		}
+		c.inputLimit = bytes
+		return nil
+	}
+}
+
+// WithModuleSizeLimit sets the largest module, in bytes, that Load accepts.
+// The default is [DefaultModuleSizeLimit].
+func WithModuleSizeLimit(bytes int) Option {
+	return func(c *config) error {
+		if bytes <= 0 {
+			return invalid("WithModuleSizeLimit", "%d bytes is not positive", bytes)
+		}
+		c.moduleSizeLimit = bytes
+		return nil
+	}
+}
+
+// WithLogLimits sets the longest log line in bytes (longer ones are
+// truncated) and the most log lines one guest call may write (further lines
+// are dropped and counted). The defaults are [DefaultLogLineLimit] and
+// [DefaultLogLinesPerCall].
+func WithLogLimits(lineBytes, linesPerCall int) Option {
+	return func(c *config) error {
+		if lineBytes < 16 || linesPerCall < 1 {
+			return invalid("WithLogLimits", "line limit %d (at least 16) or lines per call %d (at least 1)", lineBytes, linesPerCall)
+		}
+		c.logLineLimit = lineBytes
+		c.logLinesPerCall = linesPerCall
+		return nil
+	}
+}
+
+// WithCompilationCacheDir keeps wazero's compiled code in dir, so that a
+// module compiled once is not compiled again by a later process. The
+// directory is created with owner-only permissions if it does not exist.
+func WithCompilationCacheDir(dir string) Option {
+	return func(c *config) error {
+		if dir == "" {
+			return invalid("WithCompilationCacheDir", "empty directory")
+		}
+		c.cacheDir = dir
+		return nil
+	}
+}
+
+// WithGrants grants capabilities to every factory the host loads: any of
+// [CapClock], [CapRandom], [CapArtifact] ([CapLog] is always granted).
+// Capabilities are denied by default. Repeated options add up.
+func WithGrants(capabilities ...string) Option {
+	return func(c *config) error {
+		for _, name := range capabilities {
+			if !knownCapability(name) {
+				return fmt.Errorf("%w: WithGrants: %q: %w (known: %v)", ErrInvalidOption, name, ErrUnknownCapability, Capabilities())
+			}
+			c.grants[name] = true
+		}
+		return nil
+	}
+}
+
+// WithContainer makes the host resolve capabilities from container, and
+// open every build and prediction as a request scope of it. New provides
+// defaults for the capability types the container lacks ([Clock], [Random],
+// [Artifacts], *slog.Logger), so a caller provides only what it replaces.
+func WithContainer(container *di.Container) Option {
+	return func(c *config) error {
+		if container == nil {
+			return invalid("WithContainer", "nil container")
+		}
+		c.container = container
+		return nil
+	}
+}
+
+// WithLogger sets the logger for the host's own messages and, unless the
+// container provides a *slog.Logger, for the guests' log lines and WASI
+// output. The default is [slog.Default].
+func WithLogger(logger *slog.Logger) Option {
+	return func(c *config) error {
+		if logger == nil {
+			return invalid("WithLogger", "nil logger")
+		}
+		c.logger = logger
+		return nil
+	}
+}
+
+// WithRandomSeed makes the default random capability reproducible: every
+// request's stream starts from seed instead of a cryptographic seed.
+func WithRandomSeed(seed uint64) Option {
+	return func(c *config) error {
+		c.randomSeed = &seed
+		return nil
+	}
+}
+
+// WithArtifacts sets the artifacts the artifact capability serves, unless
+// the container provides [Artifacts] itself. It does not grant the
+// capability: see [WithGrants].
+func WithArtifacts(a Artifacts) Option {
+	return func(c *config) error {
+		if a == nil {
+			return invalid("WithArtifacts", "nil artifacts")
+		}
+		c.artifacts = a
+		return nil
+	}
+}

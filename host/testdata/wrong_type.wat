@@ -1,0 +1,17 @@
+;; wrong_type: wasmreg_build takes no parameter.
+;; Regenerate with: go generate ./host  (wat2wasm from Debian's wabt)
+(module
+  (import "wasmreg" "input" (func $input (param i32)))
+  (import "wasmreg" "output" (func $output (param i32 i32)))
+  (import "wasmreg" "error" (func $error (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{\"name\":\"wrongtype\",\"version\":\"1.0.0\"}")
+  (global $cfg_len (mut i32) (i32.const 0))
+  (func (export "wasmreg_abi_version") (result i32) (i32.const 1))
+  (func (export "wasmreg_info") (result i32)
+    (call $output (i32.const 0) (i32.const 38))
+    (i32.const 0))
+  (func (export "wasmreg_predict") (param $len i32) (result i32)
+    (call $output (i32.const 1024) (global.get $cfg_len))
+    (i32.const 0))
+  (func (export "wasmreg_build") (result i32) (i32.const 0)))
