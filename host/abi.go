@@ -16,16 +16,16 @@ const ABIVersion = 1
 
 // Names of the ABI's exports and import modules.
 const (
-	ImportModule       = "wasmreg"
-	WASIModule         = "wasi_snapshot_preview1"
-	ExportMemory       = "memory"
-	ExportABIVersion   = "wasmreg_abi_version"
-	ExportInfo         = "wasmreg_info"
-	ExportBuild        = "wasmreg_build"
-	ExportPredict      = "wasmreg_predict"
-	ExportInitialize   = "_initialize"
-	exportInstantiate  = "instantiate" // the pseudo-export named in instantiation errors
-	i32, i64           = api.ValueTypeI32, api.ValueTypeI64
+	ImportModule      = "wasmreg"
+	WASIModule        = "wasi_snapshot_preview1"
+	ExportMemory      = "memory"
+	ExportABIVersion  = "wasmreg_abi_version"
+	ExportInfo        = "wasmreg_info"
+	ExportBuild       = "wasmreg_build"
+	ExportPredict     = "wasmreg_predict"
+	ExportInitialize  = "_initialize"
+	exportInstantiate = "instantiate" // the pseudo-export named in instantiation errors
+	i32, i64          = api.ValueTypeI32, api.ValueTypeI64
 )
 
 type signature struct {

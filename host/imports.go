@@ -133,4 +133,3 @@ func (h *Host) fnArtifactRead(ctx context.Context, mod api.Module, stack []uint6
 	}
 	stack[0] = api.EncodeI64(int64(copy(dst, b[offset:])))
 }
-
