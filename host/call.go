@@ -109,10 +109,15 @@ func (c *call) requireGrant(capability, imp string) {
 	}
 }
 
-// invoke calls fn with the stack under c, bounded by the host's call
-// timeout, and turns every failure into a *CallError. trapped reports
+// invoke calls the export fn with the stack under c, bounded by the
+// host's call timeout and c's context (wazero's close-on-context-done stops
+// the guest), and turns every failure into a *CallError. trapped reports
 // whether the instance can no longer be used.
 func (h *Host) invoke(c *call, fn api.Function, stack []uint64) (trapped bool, err error) {
+	if err := c.ctx.Err(); err != nil {
+		return false, &CallError{Factory: c.f.fullName, Export: c.export, Kind: err, Cause: err,
+			Message: "not called: the caller's context is done"}
+	}
 	ctx, cancel := c.under()
 	cerr := fn.CallWithStack(ctx, stack)
 	cancel()

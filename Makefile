@@ -1,0 +1,71 @@
+# wasmreg's front door. `make demo` and `make test` are the two commands a
+# fresh machine needs (after .ci/run's apt-get line, or the same packages).
+
+GO          ?= go
+BUILD       := build
+FACTORIES   := $(BUILD)/factories
+WASMREG     := $(BUILD)/bin/wasmreg
+GO_FACTORIES := linear mlp
+C_FACTORIES  := centroid
+CLANG       ?= clang
+CFLAGS_WASM := --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Werror -I guest-sdk/c
+GOWASM      := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath
+
+.PHONY: all demo test examples bench check fixtures demo-assets fuzz clean wasmreg
+
+all: wasmreg examples
+
+## demo: build the CLI and run the built-in default (the trained digits model)
+demo: wasmreg
+	$(WASMREG) run
+
+wasmreg:
+	$(GO) build -o $(WASMREG) ./cmd/wasmreg
+
+## examples: build every example factory into build/factories
+examples:
+	@mkdir -p $(FACTORIES)
+	@for f in $(GO_FACTORIES); do \
+		echo "go   $(FACTORIES)/$$f.wasm"; \
+		$(GOWASM) -o $(FACTORIES)/$$f.wasm ./examples/factories/$$f || exit 1; \
+	done
+	@for f in $(C_FACTORIES); do \
+		echo "c    $(FACTORIES)/$$f.wasm"; \
+		$(CLANG) $(CFLAGS_WASM) -o $(FACTORIES)/$$f.wasm examples/factories/$$f/*.c || exit 1; \
+	done
+	@echo "go   $(FACTORIES)/greeter.wasm (guest-sdk/go/example/minimal)"
+	@cd guest-sdk/go && $(GOWASM) -o ../../$(FACTORIES)/greeter.wasm ./example/minimal
+	@echo "c    $(FACTORIES)/scale.wasm (guest-sdk/c/example/minimal.c)"
+	@$(CLANG) $(CFLAGS_WASM) -o $(FACTORIES)/scale.wasm guest-sdk/c/example/minimal.c
+	@cp host/testdata/echo.wasm $(FACTORIES)/echo.wasm
+
+## test: everything, with -race: checks, example factories, library, CLI, SDKs
+test: check examples wasmreg
+	$(GO) test -race -count=1 ./...
+	cd guest-sdk/go && $(GO) test -count=1 ./...
+	$(WASMREG) list --dir $(FACTORIES)
+	$(WASMREG) run
+
+## bench: benchmarks with their baselines, and the ratios between them
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./host/... ./registry/... ./examples/... \
+		| $(GO) run ./internal/benchratio
+
+## check: formatting, vet, tidy modules, the Go SDK cross-builds for wasip1
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+	cd guest-sdk/go && $(GO) vet ./... && $(GO) mod tidy -diff
+	cd guest-sdk/go && GOOS=wasip1 GOARCH=wasm $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) build ./...
+
+## fixtures: regenerate the WAT test fixtures' .wasm files
+fixtures:
+	$(GO) generate ./host/...
+
+## demo-assets: rebuild the mlp factory the CLI embeds for `wasmreg run`
+demo-assets:
+	$(GOWASM) -o cmd/wasmreg/internal/demo/mlp.wasm ./examples/factories/mlp
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,176 @@
+package host_test
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"github.com/wasmreg/wasmreg/host"
+)
+
+// The benchmarks here put wasmreg side by side with raw wazero doing the
+// same work with the same runtime settings (close-on-context-done, 64 MiB
+// memory limit, anonymous instances, _initialize, a cheap rand source).
+// docs/PERFORMANCE.md reports their ratios; `make bench` prints them.
+
+// rawCall is the per-call state of the raw baseline's host functions.
+type rawCall struct {
+	input []byte
+	out   []byte
+}
+
+type rawKey struct{}
+
+// rawRuntime is raw wazero with the minimum host functions the fixtures
+// need: input, output, error and log.
+func rawRuntime(b *testing.B) wazero.Runtime {
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().
+		WithCloseOnContextDone(true).
+		WithMemoryLimitPages(host.DefaultMemoryLimit/65536))
+	b.Cleanup(func() { r.Close(ctx) })
+	wasi_snapshot_preview1.MustInstantiate(ctx, r)
+	i32 := api.ValueTypeI32
+	_, err := r.NewHostModuleBuilder("wasmreg").
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, s []uint64) {
+		c := ctx.Value(rawKey{}).(*rawCall)
+		m.Memory().Write(api.DecodeU32(s[0]), c.input)
+	}), []api.ValueType{i32}, nil).Export("input").
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(ctx context.Context, m api.Module, s []uint64) {
+		c := ctx.Value(rawKey{}).(*rawCall)
+		b, _ := m.Memory().Read(api.DecodeU32(s[0]), api.DecodeU32(s[1]))
+		c.out = append(c.out, b...)
+	}), []api.ValueType{i32, i32}, nil).Export("output").
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(context.Context, api.Module, []uint64) {}),
+		[]api.ValueType{i32, i32}, nil).Export("error").
+		NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(context.Context, api.Module, []uint64) {}),
+		[]api.ValueType{i32, i32, i32}, nil).Export("log").
+		Instantiate(ctx)
+	require.NoError(b, err)
+	return r
+}
+
+var rawModuleConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize").WithRandSource(crand.Reader)
+
+func benchHost(b *testing.B) *host.Host {
+	h, err := host.New(context.Background(), host.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	require.NoError(b, err)
+	b.Cleanup(func() { h.Close(context.Background()) })
+	return h
+}
+
+func benchBuild(b *testing.B, wasm []byte) {
+	config := []byte(`{"scale":2}`)
+	b.Run("wasmreg", func(b *testing.B) {
+		h := benchHost(b)
+		f, err := h.Load(context.Background(), wasm)
+		require.NoError(b, err)
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			m, err := f.Build(ctx, config)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m.Close(ctx)
+		}
+	})
+	b.Run("raw-wazero", func(b *testing.B) {
+		r := rawRuntime(b)
+		compiled, err := r.CompileModule(context.Background(), wasm)
+		require.NoError(b, err)
+		c := &rawCall{input: config}
+		ctx := context.WithValue(context.Background(), rawKey{}, c)
+		stack := make([]uint64, 1)
+		b.ReportAllocs()
+		for b.Loop() {
+			mod, err := r.InstantiateModule(ctx, compiled, rawModuleConfig)
+			if err != nil {
+				b.Fatal(err)
+			}
+			stack[0] = uint64(len(config))
+			if err := mod.ExportedFunction("wasmreg_build").CallWithStack(ctx, stack); err != nil || stack[0] != 0 {
+				b.Fatal(err, stack[0])
+			}
+			mod.Close(ctx)
+		}
+	})
+}
+
+// BenchmarkBuild measures Factory.Build + Model.Close of a small WAT guest
+// against raw wazero's instantiate + wasmreg_build + close.
+func BenchmarkBuild(b *testing.B) {
+	b.Run("wat", func(b *testing.B) { benchBuild(b, fixture(b, "echo.wasm")) })
+	b.Run("go", func(b *testing.B) { benchBuild(b, goGuest(b)) })
+}
+
+// BenchmarkPredict measures a predict round trip with a 64-byte request and
+// a 64-byte response against a raw wazero call doing the same input and
+// output host calls.
+func BenchmarkPredict(b *testing.B) {
+	config := bytes.Repeat([]byte("x"), 64)
+	request := bytes.Repeat([]byte("y"), 64)
+	wasm := fixture(b, "echo.wasm")
+	b.Run("wasmreg", func(b *testing.B) {
+		h := benchHost(b)
+		f, err := h.Load(context.Background(), wasm)
+		require.NoError(b, err)
+		ctx := context.Background()
+		m, err := f.Build(ctx, config)
+		require.NoError(b, err)
+		defer m.Close(ctx)
+		b.ReportAllocs()
+		for b.Loop() {
+			out, err := m.Predict(ctx, request)
+			if err != nil || len(out) != 64 {
+				b.Fatal(err, len(out))
+			}
+		}
+	})
+	b.Run("raw-wazero", func(b *testing.B) {
+		r := rawRuntime(b)
+		c := &rawCall{input: config}
+		ctx := context.WithValue(context.Background(), rawKey{}, c)
+		mod, err := r.InstantiateWithConfig(ctx, wasm, rawModuleConfig)
+		require.NoError(b, err)
+		stack := []uint64{uint64(len(config))}
+		require.NoError(b, mod.ExportedFunction("wasmreg_build").CallWithStack(ctx, stack))
+		predict := mod.ExportedFunction("wasmreg_predict")
+		c.input = request
+		b.ReportAllocs()
+		for b.Loop() {
+			c.out = c.out[:0]
+			stack[0] = uint64(len(request))
+			if err := predict.CallWithStack(ctx, stack); err != nil || len(c.out) != 64 {
+				b.Fatal(err, len(c.out))
+			}
+		}
+	})
+}
+
+// BenchmarkBuildParallel builds from every core at once.
+func BenchmarkBuildParallel(b *testing.B) {
+	h := benchHost(b)
+	f, err := h.Load(context.Background(), fixture(b, "echo.wasm"))
+	require.NoError(b, err)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			m, err := f.Build(ctx, nil)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			m.Close(ctx)
+		}
+	})
+}

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestReport(t *testing.T) {
+	in := `goos: linux
+BenchmarkBuild/wat/wasmreg-2         	    2000	     20900 ns/op	   92335 B/op	      48 allocs/op
+BenchmarkBuild/wat/raw-wazero-2      	    2000	     20000 ns/op	   79393 B/op	      29 allocs/op
+BenchmarkBuild/wat/wasmreg-2         	    2000	     21100 ns/op	   92335 B/op	      48 allocs/op
+BenchmarkDense/wasmreg-2   	    10	     3000 ns/op
+BenchmarkDense/native-2   	    10	     1000 ns/op
+BenchmarkAlone-2   	    10	     1000 ns/op
+PASS
+`
+	var out strings.Builder
+	results, err := read(strings.NewReader(in), &out)
+	require.NoError(t, err)
+	assert.Equal(t, in, out.String(), "input passes through")
+	assert.InDelta(t, 21000, results["BenchmarkBuild/wat/wasmreg"], 0.1, "repeated runs are averaged")
+	r := report(results)
+	assert.Contains(t, r, "BenchmarkBuild/wat")
+	assert.Contains(t, r, "ratio 1.05x")
+	assert.Contains(t, r, "ratio 3.00x")
+	assert.NotContains(t, r, "Alone")
+	assert.Contains(t, report(map[string]float64{}), "no wasmreg/baseline pairs")
+}
