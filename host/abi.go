@@ -103,9 +103,19 @@ type moduleShape struct {
 
 // checkShape checks a compiled module's imports and exports against ABI v1
 // and the grants, and reports every problem it finds, joined.
-func (h *Host) checkShape(compiled wazero.CompiledModule) (moduleShape, error) {
+func (h *Host) checkShape(compiled wazero.CompiledModule, wasm []byte) (moduleShape, error) {
 	var shape moduleShape
 	var errs []error
+
+	imports, err := readImports(wasm)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("%w: %w", ErrInvalidModule, err))
+	}
+	for _, imp := range imports {
+		if imp.kind == 1 || imp.kind == 3 || imp.kind == 4 {
+			errs = append(errs, fmt.Errorf("%w: %s %s.%s: a factory may import only functions", ErrUnknownImport, imp.kindName(), imp.module, imp.name))
+		}
+	}
 
 	exports := compiled.ExportedFunctions()
 	for name := range exports {

@@ -18,8 +18,9 @@ import (
 type call struct {
 	ctx     context.Context // the request scope; never changed
 	f       *Factory
-	model   *Model // nil during Load and Build
-	export  string // exportInstantiate during instantiation
+	model   *Model      // nil during Load and Build
+	stdio   *guestStdio // the instance's WASI output, nil without WASI
+	export  string      // exportInstantiate during instantiation
 	input   []byte
 	out     []byte
 	errMsg  string
@@ -115,17 +116,27 @@ func (c *call) requireGrant(capability, imp string) {
 // whether the instance can no longer be used.
 func (h *Host) invoke(c *call, fn api.Function, stack []uint64) (trapped bool, err error) {
 	if err := c.ctx.Err(); err != nil {
-		return false, &CallError{Factory: c.f.fullName, Export: c.export, Kind: err, Cause: err,
-			Message: "not called: the caller's context is done"}
+		return false, c.notCalled(err)
 	}
 	ctx, cancel := c.under()
 	cerr := fn.CallWithStack(ctx, stack)
 	cancel()
 	c.flushDropped()
+	c.stdio.flush()
 	if cerr != nil {
 		return true, h.classify(c, cerr)
 	}
 	return false, nil
+}
+
+// notCalled is the error of a call not made because its context is done.
+func (c *call) notCalled(err error) *CallError {
+	ce := &CallError{Factory: c.f.fullName, Export: c.export, Cause: err,
+		Message: "not called: the caller's context is done"}
+	if errors.Is(err, context.DeadlineExceeded) {
+		ce.Kind = ErrTimeout
+	}
+	return ce
 }
 
 // classify turns an error of wazero's into a *CallError.
@@ -139,16 +150,18 @@ func (h *Host) classify(c *call, err error) *CallError {
 	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled:
 		ce.Kind = context.Canceled
 		ce.Message = "stopped: the caller's context was canceled"
+	case errors.As(err, &exit) && h.closed.Load():
+		ce.Kind = ErrClosed
+		ce.Message = "the host was closed during the call"
+	case errors.As(err, &exit) && c.model != nil && c.model.closedByOwner.Load():
+		ce.Kind = ErrModelClosed
+		ce.Message = "the model was closed during the call"
 	case errors.As(err, &exit):
 		ce.Kind = ErrTrap
 		ce.Message = fmt.Sprintf("the module exited with code %d", exit.ExitCode())
-		if c.model != nil && c.model.closedByOwner.Load() {
-			ce.Kind = ErrModelClosed
-			ce.Message = "the model was closed during the call"
-		}
 	default:
 		ce.Message = firstLine(err.Error())
-		for _, kind := range []error{ErrOutputLimit, ErrOutOfBounds, ErrOutsideCall, ErrNotGranted, ErrMemoryLimit, ErrInputLimit} {
+		for _, kind := range []error{ErrOutputLimit, ErrOutOfBounds, ErrOutsideCall, ErrNotGranted, ErrMemoryLimit, ErrInputLimit, ErrClosed} {
 			if errors.Is(err, kind) {
 				ce.Kind = kind
 				break
@@ -182,8 +195,16 @@ func truncate(s string, n int) string {
 }
 
 // sanitize makes guest text safe for one log line: valid UTF-8, control
-// characters escaped, at most limit bytes.
+// characters escaped, at most limit bytes (plus the truncation mark).
 func sanitize(b []byte, limit int) string {
+	s := escape(b, limit)
+	if len(s) > limit {
+		return truncate(s, limit)
+	}
+	return s
+}
+
+func escape(b []byte, limit int) string {
 	truncated := false
 	if len(b) > limit {
 		b, truncated = b[:limit], true

@@ -52,6 +52,8 @@ var (
 	// ErrModelClosed means the model was closed, by its owner or after a
 	// trap or timeout.
 	ErrModelClosed = errors.New("host: model closed")
+	// ErrFactoryClosed means the factory was closed.
+	ErrFactoryClosed = errors.New("host: factory closed")
 	// ErrClosed means the host was closed.
 	ErrClosed = errors.New("host: host closed")
 	// ErrInvalidOption means an option was given an invalid value.

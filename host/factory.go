@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -31,6 +32,7 @@ type Factory struct {
 	info     registry.Info
 	shape    moduleShape
 	modCfg   wazero.ModuleConfig // immutable; copied per instance
+	closed   atomic.Bool
 }
 
 var _ registry.Factory = (*Factory)(nil)
@@ -46,17 +48,25 @@ type metadata struct {
 
 // load checks the module's shape, then instantiates it once to read its
 // ABI version and metadata.
-func (f *Factory) load(ctx context.Context) error {
+func (f *Factory) load(ctx context.Context, wasm []byte) error {
 	h := f.h
-	shape, err := h.checkShape(f.compiled)
+	shape, err := h.checkShape(f.compiled, wasm)
 	if err != nil {
 		return fmt.Errorf("host: module %s does not follow wasmreg ABI v%d: %w", f.fullName, ABIVersion, err)
 	}
 	f.shape = shape
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous, so that instances coexist
-		WithStartFunctions(ExportInitialize).
-		WithRandSource(crand.Reader)
+		WithStartFunctions(ExportInitialize)
+	// WASI's random_get and clocks are real only with the matching grant;
+	// otherwise deterministic, as capabilities are deny-by-default. Either
+	// source is cheap: wazero's default seeds a math/rand source per
+	// instance, most of a small module's instantiation.
+	if h.cfg.grants[CapRandom] {
+		cfg = cfg.WithRandSource(crand.Reader)
+	} else {
+		cfg = cfg.WithRandSource(zeroReader{})
+	}
 	if h.cfg.grants[CapClock] {
 		cfg = cfg.WithSysWalltime().WithSysNanotime()
 	}
@@ -96,14 +106,27 @@ func (f *Factory) parseMetadata(out []byte) error {
 	if len(out) > MaxMetadata {
 		return fmt.Errorf("%w: %s wrote %d bytes, the limit is %d", ErrBadMetadata, where, len(out), MaxMetadata)
 	}
-	var md metadata
+	// encoding/json matches keys case-insensitively and takes duplicates:
+	// check the keys exactly first, so that a typo is noticed.
+	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(out))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&md); err != nil {
+	if err := dec.Decode(&fields); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrBadMetadata, where, err)
 	}
 	if dec.More() {
 		return fmt.Errorf("%w: %s: data after the JSON object", ErrBadMetadata, where)
+	}
+	for key := range fields {
+		if !slices.Contains(metadataFields, key) {
+			return fmt.Errorf("%w: %s: unknown field %q (fields: %v)", ErrBadMetadata, where, key, metadataFields)
+		}
+	}
+	if n := countKeys(out); n != len(fields) {
+		return fmt.Errorf("%w: %s: a field appears more than once", ErrBadMetadata, where)
+	}
+	var md metadata
+	if err := json.Unmarshal(out, &md); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrBadMetadata, where, err)
 	}
 	if md.Name == "" || md.Version == "" {
 		return fmt.Errorf("%w: %s: field \"name\" and field \"version\" are required", ErrBadMetadata, where)
@@ -129,9 +152,7 @@ func (f *Factory) parseMetadata(out []byte) error {
 		if !f.h.cfg.grants[c] {
 			return fmt.Errorf("%w: factory %q asks for capability %q, which the host has not granted", ErrNotGranted, f.fullName, c)
 		}
-		if c != CapLog {
-			caps = append(caps, c)
-		}
+		caps = append(caps, c)
 	}
 	slices.Sort(caps)
 	f.info = registry.Info{
@@ -154,21 +175,31 @@ func (f *Factory) instantiate(c *call) (api.Module, error) {
 	if h.closed.Load() {
 		return nil, ErrClosed
 	}
+	if f.closed.Load() {
+		return nil, fmt.Errorf("%w: %q", ErrFactoryClosed, f.fullName)
+	}
+	if err := c.ctx.Err(); err != nil {
+		return nil, c.notCalled(err)
+	}
 	cfg := f.modCfg
 	if f.shape.usesWASI {
-		stdio := newGuestStdio(f, h.cfg.stdioLimit)
-		cfg = cfg.WithStdout(stdio.writer("stdout", slog.LevelInfo)).WithStderr(stdio.writer("stderr", slog.LevelWarn))
+		c.stdio = newGuestStdio(f, h.cfg.stdioLimit)
+		cfg = cfg.WithStdout(c.stdio.stdout).WithStderr(c.stdio.stderr)
 	}
 	ctx, cancel := c.under()
 	mod, err := h.runtime.InstantiateModule(ctx, f.compiled, cfg)
 	cancel()
 	c.flushDropped()
+	c.stdio.flush()
 	if err != nil {
 		if mod != nil {
 			_ = mod.Close(context.Background())
 		}
 		if h.closed.Load() {
 			return nil, ErrClosed
+		}
+		if f.closed.Load() {
+			return nil, fmt.Errorf("%w: %q", ErrFactoryClosed, f.fullName)
 		}
 		return nil, h.classify(c, err)
 	}
@@ -189,7 +220,8 @@ func guestError(c *call, code int32) error {
 func (f *Factory) granted(capability string) bool { return f.h.cfg.grants[capability] }
 
 // Info returns the factory's metadata. Capabilities lists what the factory
-// declares and what its imports need, without log.
+// declares and what its imports need, sorted. Info is safe for concurrent
+// use; the caller may modify the result.
 func (f *Factory) Info() registry.Info {
 	info := f.info
 	info.Capabilities = slices.Clone(info.Capabilities)
@@ -212,9 +244,13 @@ func (f *Factory) Imports() []string { return slices.Clone(f.shape.imports) }
 // Exports returns the names of the module's exported functions, sorted.
 func (f *Factory) Exports() []string { return slices.Clone(f.shape.exports) }
 
-// Close releases the compiled code. Models already built keep working.
-// It is safe to call more than once.
+// Close releases the compiled code. Models already built keep working;
+// later Builds fail with [ErrFactoryClosed]. It is safe to call more than
+// once and concurrently with Build.
 func (f *Factory) Close(ctx context.Context) error {
+	if !f.closed.CompareAndSwap(false, true) {
+		return nil
+	}
 	if err := f.compiled.Close(ctx); err != nil {
 		return fmt.Errorf("host: factory %q: close: %w", f.fullName, err)
 	}
@@ -265,5 +301,38 @@ func (f *Factory) BuildModel(ctx context.Context, config []byte) (*Model, error)
 		_ = mod.Close(context.Background())
 		return nil, guestError(c, code)
 	}
-	return newModel(f, mod), nil
+	return newModel(f, mod, c.stdio), nil
+}
+
+// metadataFields are the keys wasmreg_info's JSON may have.
+var metadataFields = []string{"name", "version", "description", "config_schema", "capabilities"}
+
+// countKeys counts the keys of the top-level JSON object in b, which is
+// known to be valid.
+func countKeys(b []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if _, err := dec.Token(); err != nil { // {
+		return -1
+	}
+	n := 0
+	for dec.More() {
+		if _, err := dec.Token(); err != nil { // key
+			return -1
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return -1
+		}
+		n++
+	}
+	return n
+}
+
+// zeroReader is the WASI random source of a guest without the random
+// capability: deterministic, like the fake clocks.
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }

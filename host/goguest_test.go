@@ -41,6 +41,10 @@ func TestGoGuest(t *testing.T) {
 	assert.Equal(t, "printed", string(out))
 	assert.Contains(t, logs.String(), "hello from goguest stdout", "WASI stdout goes to the log")
 
+	_, err = m.Predict(ctx, []byte(`partial`))
+	require.NoError(t, err)
+	assert.Contains(t, logs.String(), "no newline at the end", "a partial line is logged when the call ends")
+
 	_, err = f.Build(ctx, []byte(`{"scale": "x"}`))
 	require.ErrorIs(t, err, host.ErrGuest)
 	assert.ErrorContains(t, err, "config: json")

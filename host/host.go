@@ -32,6 +32,12 @@ type Host struct {
 	wasiFuncs map[string]signature
 	closed    atomic.Bool
 
+	// mu guards the closed check of Load against Close, so that Close
+	// waits for compilations in flight (wazero cannot close a runtime
+	// under a running compile); it is never held during a compile.
+	mu       sync.Mutex
+	compiles sync.WaitGroup // compilations in flight
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -54,7 +60,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 		cfg.container = di.New()
 	}
 	h := &Host{cfg: cfg, container: cfg.container}
-	if err := h.provideDefaults(); err != nil {
+	if err := h.checkContainer(); err != nil {
 		return nil, err
 	}
 
@@ -97,7 +103,27 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 		_ = h.Close(ctx)
 		return nil, fmt.Errorf("host: instantiate %s: %w", ImportModule, err)
 	}
+	// Last, so that a failed New leaves a caller's container untouched.
+	if err := h.provideDefaults(); err != nil {
+		_ = h.Close(ctx)
+		return nil, err
+	}
 	return h, nil
+}
+
+// checkContainer refuses options that the container would silently
+// override because it already provides their type.
+func (h *Host) checkContainer() error {
+	c := h.container
+	switch {
+	case h.cfg.loggerSet && di.Provided[*slog.Logger](c):
+		return invalid("WithLogger", "the container already provides *slog.Logger")
+	case h.cfg.randomSeed != nil && di.Provided[Random](c):
+		return invalid("WithRandomSeed", "the container already provides host.Random")
+	case h.cfg.artifacts != nil && di.Provided[Artifacts](c):
+		return invalid("WithArtifacts", "the container already provides host.Artifacts")
+	}
+	return nil
 }
 
 // provideDefaults gives the container a provider for every capability type
@@ -135,6 +161,14 @@ func (h *Host) provideDefaults() error {
 
 func (h *Host) logger() *slog.Logger { return h.cfg.logger }
 
+// guestLogger is the logger for guest output: the container's.
+func (h *Host) guestLogger(ctx context.Context) *slog.Logger {
+	if l, err := di.Resolve[*slog.Logger](ctx, h.container); err == nil && l != nil {
+		return l
+	}
+	return h.cfg.logger
+}
+
 // Container returns the dependency-injection container the host resolves
 // capabilities from.
 func (h *Host) Container() *di.Container { return h.container }
@@ -156,7 +190,10 @@ func (h *Host) Grants() []string {
 // [ErrClosed] or [ErrModelClosed].
 func (h *Host) Close(ctx context.Context) error {
 	h.closeOnce.Do(func() {
+		h.mu.Lock()
 		h.closed.Store(true)
+		h.mu.Unlock()
+		h.compiles.Wait()
 		var errs []error
 		if h.runtime != nil {
 			errs = append(errs, h.runtime.Close(ctx))
@@ -187,31 +224,41 @@ func Digest(wasm []byte) string {
 // instantiation that reads the metadata is bounded by ctx and the call
 // timeout. Load is safe for concurrent use.
 func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
-	if h.closed.Load() {
-		return nil, ErrClosed
-	}
 	digest := Digest(wasm)
 	short := digest[:12]
 	if len(wasm) > h.cfg.moduleSizeLimit {
 		return nil, fmt.Errorf("%w: module sha256:%s is %d bytes, the limit is %d (raise it with host.WithModuleSizeLimit)",
 			ErrModuleTooLarge, short, len(wasm), h.cfg.moduleSizeLimit)
 	}
-	compiled, err := h.runtime.CompileModule(ctx, wasm)
+	compiled, err := h.compile(ctx, wasm)
 	if err != nil {
-		if h.closed.Load() {
-			return nil, ErrClosed
+		if errors.Is(err, ErrClosed) {
+			return nil, err
 		}
 		msg := err.Error()
 		if strings.Contains(msg, "over limit of") && strings.Contains(msg, "pages") {
-			return nil, fmt.Errorf("%w: module sha256:%s: %v (the limit is %d bytes; raise it with host.WithMemoryLimit or --memory-limit)",
+			return nil, fmt.Errorf("%w: module sha256:%s: %w (the limit is %d bytes; raise it with host.WithMemoryLimit)",
 				ErrMemoryLimit, short, err, h.cfg.memoryLimit)
 		}
 		return nil, fmt.Errorf("%w: module sha256:%s: %w", ErrInvalidModule, short, err)
 	}
 	f := &Factory{h: h, compiled: compiled, digest: digest, size: len(wasm), fullName: "sha256:" + short}
-	if err := f.load(ctx); err != nil {
+	if err := f.load(ctx, wasm); err != nil {
 		_ = compiled.Close(ctx)
 		return nil, err
 	}
 	return f, nil
+}
+
+// compile compiles wasm unless the host is closed; Close waits for it.
+func (h *Host) compile(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
+	h.mu.Lock()
+	if h.closed.Load() {
+		h.mu.Unlock()
+		return nil, ErrClosed
+	}
+	h.compiles.Add(1)
+	h.mu.Unlock()
+	defer h.compiles.Done()
+	return h.runtime.CompileModule(ctx, wasm)
 }

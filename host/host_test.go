@@ -24,7 +24,7 @@ func TestLoadReadsMetadata(t *testing.T) {
 	assert.Equal(t, "1.2.3", info.Version)
 	assert.Equal(t, "exercises every import of ABI v1", info.Description)
 	assert.JSONEq(t, `{"type":["object","string"]}`, string(info.ConfigSchema))
-	assert.Equal(t, []string{"artifact", "clock", "random"}, info.Capabilities)
+	assert.Equal(t, []string{"artifact", "clock", "log", "random"}, info.Capabilities)
 	assert.Equal(t, "testguest@1.2.3", f.Name())
 	assert.Len(t, f.Digest(), 64)
 	assert.Equal(t, host.Digest(fixture(t, "guest.wasm")), f.Digest())
@@ -61,6 +61,9 @@ func TestLoadErrors(t *testing.T) {
 		{name: "memory over limit", wasm: fixture(t, "big_memory.wasm"), want: host.ErrMemoryLimit, contains: []string{"2000 pages", "67108864 bytes", "WithMemoryLimit"}},
 		{name: "output in _initialize", wasm: fixture(t, "init_output.wasm"), want: host.ErrOutsideCall, contains: []string{"instantiate", "output called from a start function or _initialize"}},
 		{name: "info returns non-zero", wasm: fixture(t, "info_fails.wasm"), want: host.ErrGuest, contains: []string{"export wasmreg_info returned code 3"}},
+		{name: "imported global and table", wasm: fixture(t, "import_global.wasm"), want: host.ErrUnknownImport, contains: []string{"global env.g", "table wasmreg.tbl"}},
+		{name: "metadata key in capitals", wasm: fixture(t, "metadata_case.wasm"), want: host.ErrBadMetadata, contains: []string{`unknown field "NAME"`}},
+		{name: "unknown metadata field", wasm: fixture(t, "metadata_unknown.wasm"), want: host.ErrBadMetadata, contains: []string{`unknown field "licence"`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -351,7 +354,7 @@ func TestErrorsAreDistinct(t *testing.T) {
 	all := []error{host.ErrInvalidModule, host.ErrModuleTooLarge, host.ErrABIVersion, host.ErrMissingExport,
 		host.ErrUnknownImport, host.ErrUnknownCapability, host.ErrNotGranted, host.ErrBadMetadata, host.ErrMemoryLimit,
 		host.ErrOutputLimit, host.ErrInputLimit, host.ErrTimeout, host.ErrTrap, host.ErrGuest, host.ErrOutOfBounds,
-		host.ErrOutsideCall, host.ErrModelClosed, host.ErrClosed, host.ErrInvalidOption}
+		host.ErrOutsideCall, host.ErrModelClosed, host.ErrFactoryClosed, host.ErrClosed, host.ErrInvalidOption}
 	for i, a := range all {
 		assert.True(t, strings.HasPrefix(a.Error(), "host: "), a.Error())
 		for j, b := range all {

@@ -27,7 +27,7 @@ func (h *Host) fnOutput(ctx context.Context, mod api.Module, stack []uint64) {
 	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
 	b := read(mod, "output", ptr, n)
 	if len(c.out)+len(b) > h.cfg.outputLimit {
-		hostPanic(fmt.Errorf("%w: %s wrote more than %d bytes (raise it with host.WithOutputLimit or --output-limit)",
+		hostPanic(fmt.Errorf("%w: %s wrote more than %d bytes (raise it with host.WithOutputLimit)",
 			ErrOutputLimit, c.export, h.cfg.outputLimit))
 	}
 	c.out = append(c.out, b...)
@@ -117,6 +117,7 @@ func (h *Host) fnArtifactRead(ctx context.Context, mod api.Module, stack []uint6
 	c := callFrom(ctx)
 	offset := int64(stack[2])
 	ptr, n := api.DecodeU32(stack[3]), api.DecodeU32(stack[4])
+	dst := read(mod, "artifact_read", ptr, n) // bounds-check the whole buffer first
 	b, ok := h.artifact(ctx, c, mod, "artifact_read", stack[0], stack[1])
 	switch {
 	case !ok:
@@ -125,9 +126,7 @@ func (h *Host) fnArtifactRead(ctx context.Context, mod api.Module, stack []uint6
 	case offset < 0:
 		stack[0] = api.EncodeI64(-2)
 		return
-	}
-	dst := read(mod, "artifact_read", ptr, n) // bounds-check the whole buffer first
-	if offset >= int64(len(b)) {
+	case offset >= int64(len(b)):
 		stack[0] = 0
 		return
 	}

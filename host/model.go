@@ -25,6 +25,7 @@ type Model struct {
 	f       *Factory
 	mod     api.Module
 	predict api.Function // looked up once: ExportedFunction costs µs and KiB
+	stdio   *guestStdio  // the instance's WASI output, nil without WASI
 
 	// sem holds the right to call into the instance; it guards the fields
 	// below it.
@@ -37,8 +38,8 @@ type Model struct {
 
 var _ registry.Model = (*Model)(nil)
 
-func newModel(f *Factory, mod api.Module) *Model {
-	return &Model{f: f, mod: mod, predict: mod.ExportedFunction(ExportPredict), sem: make(chan struct{}, 1)}
+func newModel(f *Factory, mod api.Module, stdio *guestStdio) *Model {
+	return &Model{f: f, mod: mod, predict: mod.ExportedFunction(ExportPredict), stdio: stdio, sem: make(chan struct{}, 1)}
 }
 
 // Factory returns the factory that built the model.
@@ -65,7 +66,7 @@ func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 
 	rctx, scope := h.container.BeginRequest(ctx)
 	defer f.endScope(rctx, scope)
-	c := &call{ctx: rctx, f: f, model: m, export: ExportPredict, input: input}
+	c := &call{ctx: rctx, f: f, model: m, stdio: m.stdio, export: ExportPredict, input: input}
 	m.stack[0] = uint64(len(input))
 	if trapped, err := h.invoke(c, m.predict, m.stack[:]); err != nil {
 		if trapped {

@@ -55,6 +55,7 @@ type config struct {
 	grants          map[string]bool
 	container       *di.Container
 	logger          *slog.Logger
+	loggerSet       bool
 	randomSeed      *uint64
 	artifacts       Artifacts
 }
@@ -213,7 +214,7 @@ func WithLogger(logger *slog.Logger) Option {
 		if logger == nil {
 			return invalid("WithLogger", "nil logger")
 		}
-		c.logger = logger
+		c.logger, c.loggerSet = logger, true
 		return nil
 	}
 }

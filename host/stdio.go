@@ -10,27 +10,45 @@ import (
 // guestStdio turns a WASI guest's stdout and stderr into log lines, capped
 // in total bytes per instance. Its writers are safe for concurrent use.
 type guestStdio struct {
-	f *Factory
+	f              *Factory
+	stdout, stderr *stdioWriter
 
-	mu        sync.Mutex // guards the fields below
+	mu        sync.Mutex // guards the fields below and the writers' line and long
 	remaining int        // bytes still allowed
 	warned    bool
 }
 
 func newGuestStdio(f *Factory, limit int) *guestStdio {
-	return &guestStdio{f: f, remaining: limit}
+	s := &guestStdio{f: f, remaining: limit}
+	s.stdout = &stdioWriter{s: s, stream: "stdout", level: slog.LevelInfo}
+	s.stderr = &stdioWriter{s: s, stream: "stderr", level: slog.LevelWarn}
+	return s
 }
 
-func (s *guestStdio) writer(stream string, level slog.Level) io.Writer {
-	return &stdioWriter{s: s, stream: stream, level: level}
+// flush logs the lines the guest left without a newline, at the end of
+// each call, so they are neither lost nor merged with the next call's.
+func (s *guestStdio) flush() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range []*stdioWriter{s.stdout, s.stderr} {
+		if len(w.line) > 0 && !w.long {
+			w.emit(false)
+		}
+		w.line, w.long = w.line[:0], false
+	}
 }
+
+var _ io.Writer = (*stdioWriter)(nil)
 
 type stdioWriter struct {
 	s      *guestStdio
 	stream string
 	level  slog.Level
 	line   []byte // guarded by s.mu
-	long   bool   // the current line was cut; skip to its end
+	long   bool   // guarded by s.mu; the current line was cut: skip to its end
 }
 
 // Write implements io.Writer. It never fails, so a chatty guest is not
@@ -77,7 +95,7 @@ func (w *stdioWriter) emit(truncated bool) {
 	if truncated {
 		msg += "…[truncated]"
 	}
-	w.s.f.h.logger().LogAttrs(context.Background(), w.level, msg,
+	w.s.f.h.guestLogger(context.Background()).LogAttrs(context.Background(), w.level, msg,
 		slog.String("factory", w.s.f.fullName), slog.String("source", w.stream))
 }
 

@@ -241,6 +241,12 @@ func (c *Container) resolve(ctx context.Context, typ reflect.Type) (any, error) 
 	}
 	switch p.lt {
 	case Singleton:
+		// A scope that has ended resolves nothing, not even singletons.
+		if fr := frameFrom(ctx); fr != nil {
+			if s := fr.scopeFor(c); s != nil && s.ended.Load() {
+				return nil, scopeEnded(p.typ)
+			}
+		}
 		if p.cell.ready.Load() {
 			return p.cell.val, nil
 		}

@@ -500,6 +500,7 @@ func TestScopeEnd(t *testing.T) {
 	require.NoError(t, di.Provide(c, di.Request, func(ctx context.Context) (*plain, error) {
 		return &plain{}, nil // nothing to dispose
 	}))
+	require.NoError(t, di.ProvideValue(c, "a singleton"))
 
 	ctx, scope := c.BeginRequest(context.Background())
 	_, err := di.Resolve[*ioReq](ctx, c)
@@ -521,11 +522,12 @@ func TestScopeEnd(t *testing.T) {
 	for name, resolve := range map[string]func() error{
 		"request":   func() error { _, err := di.Resolve[*ctxReq](ctx, c); return err },
 		"transient": func() error { _, err := di.Resolve[*ioTrans](ctx, c); return err },
+		"singleton": func() error { _, err := di.Resolve[string](ctx, c); return err },
 	} {
 		t.Run(name+" after End", func(t *testing.T) {
 			err := resolve()
 			require.ErrorIs(t, err, di.ErrScopeEnded)
-			assert.Contains(t, err.Error(), "di: request scope ended: resolve *di_test.")
+			assert.Contains(t, err.Error(), "di: request scope ended: resolve ")
 		})
 	}
 }

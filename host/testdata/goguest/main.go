@@ -4,7 +4,8 @@
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o goguest.wasm ./host/testdata/goguest
 //
 // Config: {"scale": x}. Request: a JSON array of numbers; response: the
-// array scaled. The request "panic" panics, "print" writes to stdout.
+// array scaled. The request "panic" panics, "print" writes a line to stdout,
+// "partial" writes to stdout without a final newline.
 package main
 
 import (
@@ -83,6 +84,9 @@ func predict(n int32) int32 {
 	case "print":
 		fmt.Println("hello from goguest stdout")
 		output([]byte("printed"))
+		return 0
+	case "partial":
+		fmt.Print("no newline at the end")
 		return 0
 	}
 	var xs []float64
