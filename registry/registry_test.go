@@ -739,3 +739,28 @@ func TestLookupDoesNotAllocate(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseName checks that ParseName never panics, and that what it
+// accepts is lowercase, within the limits, and parses again to itself.
+func FuzzParseName(f *testing.F) {
+	for _, s := range []string{"mlp", "MLP@1.2.0", "a.b_c-d@0.0.1-rc.1", "@1.0.0", "x@v1", "x@1.0.0+b", strings.Repeat("a", 129), "K\u212a"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		base, version, err := registry.ParseName(name)
+		if err != nil {
+			return
+		}
+		require.NotEmpty(t, base)
+		require.LessOrEqual(t, len(base), registry.MaxBaseNameLen)
+		require.Equal(t, strings.ToLower(base), base)
+		full := base
+		if version != "" {
+			full += "@" + version
+		}
+		b2, v2, err := registry.ParseName(full)
+		require.NoError(t, err)
+		require.Equal(t, base, b2)
+		require.Equal(t, version, v2)
+	})
+}
