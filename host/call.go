@@ -146,7 +146,7 @@ func (h *Host) classify(c *call, err error) *CallError {
 	switch {
 	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
 		ce.Kind = ErrTimeout
-		ce.Message = fmt.Sprintf("stopped after the time limit (host call timeout %s, or the caller's deadline)", h.cfg.callTimeout)
+		ce.Message = fmt.Sprintf("stopped at the time limit: the call timeout is %s (raise it with host.WithCallTimeout), or the caller's deadline passed", h.cfg.callTimeout)
 	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled:
 		ce.Kind = context.Canceled
 		ce.Message = "stopped: the caller's context was canceled"
@@ -161,6 +161,10 @@ func (h *Host) classify(c *call, err error) *CallError {
 		ce.Message = fmt.Sprintf("the module exited with code %d", exit.ExitCode())
 	default:
 		ce.Message = firstLine(err.Error())
+		if strings.Contains(ce.Message, "stack overflow") { // wazero's error is internal
+			ce.Kind = ErrStackOverflow
+			ce.Message += " (deep or unbounded recursion; the guest's call stack is bounded)"
+		}
 		for _, kind := range []error{ErrOutputLimit, ErrOutOfBounds, ErrOutsideCall, ErrNotGranted, ErrMemoryLimit, ErrInputLimit, ErrClosed} {
 			if errors.Is(err, kind) {
 				ce.Kind = kind

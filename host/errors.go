@@ -41,6 +41,15 @@ var (
 	// ErrTrap means the guest trapped (unreachable, out-of-bounds access,
 	// division by zero, stack overflow, proc_exit, …); the instance was closed.
 	ErrTrap = errors.New("host: guest trapped")
+	// ErrStackOverflow means the guest recursed too deeply. It wraps
+	// [ErrTrap]: the instance was closed.
+	ErrStackOverflow = fmt.Errorf("%w: stack overflow", ErrTrap)
+	// ErrBusy means every instance slot of the host is in use (see
+	// [WithMaxInstances]) and none freed up in time.
+	ErrBusy = errors.New("host: busy")
+	// ErrDigestMismatch means a module's sha256 is not one the host was
+	// pinned to (see [WithPinnedDigests]).
+	ErrDigestMismatch = errors.New("host: module digest mismatch")
 	// ErrGuest means the guest returned a non-zero status from an export.
 	ErrGuest = errors.New("host: guest returned an error")
 	// ErrOutOfBounds means the guest passed a pointer and length outside its

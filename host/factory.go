@@ -75,10 +75,11 @@ func (f *Factory) load(ctx context.Context, wasm []byte) error {
 	rctx, scope := h.container.BeginRequest(ctx)
 	defer f.endScope(rctx, scope)
 	c := &call{ctx: rctx, f: f, export: exportInstantiate}
-	mod, err := f.instantiate(c)
+	mod, s, err := f.instantiate(c)
 	if err != nil {
 		return err
 	}
+	defer s.release()
 	defer mod.Close(context.Background())
 
 	stack := make([]uint64, 1)
@@ -170,16 +171,23 @@ func (f *Factory) parseMetadata(out []byte) error {
 
 // instantiate makes a fresh anonymous instance under c, running its start
 // functions and _initialize within the call timeout.
-func (f *Factory) instantiate(c *call) (api.Module, error) {
+//
+// The instance holds one of the host's instance slots until the returned
+// slot is released, which the caller does when it closes the instance.
+func (f *Factory) instantiate(c *call) (api.Module, *slot, error) {
 	h := f.h
 	if h.closed.Load() {
-		return nil, ErrClosed
+		return nil, nil, ErrClosed
 	}
 	if f.closed.Load() {
-		return nil, fmt.Errorf("%w: %q", ErrFactoryClosed, f.fullName)
+		return nil, nil, fmt.Errorf("%w: %q", ErrFactoryClosed, f.fullName)
 	}
 	if err := c.ctx.Err(); err != nil {
-		return nil, c.notCalled(err)
+		return nil, nil, c.notCalled(err)
+	}
+	s, err := h.acquire(c.ctx, f.fullName)
+	if err != nil {
+		return nil, nil, err
 	}
 	cfg := f.modCfg
 	if f.shape.usesWASI {
@@ -195,15 +203,16 @@ func (f *Factory) instantiate(c *call) (api.Module, error) {
 		if mod != nil {
 			_ = mod.Close(context.Background())
 		}
+		s.release()
 		if h.closed.Load() {
-			return nil, ErrClosed
+			return nil, nil, ErrClosed
 		}
 		if f.closed.Load() {
-			return nil, fmt.Errorf("%w: %q", ErrFactoryClosed, f.fullName)
+			return nil, nil, fmt.Errorf("%w: %q", ErrFactoryClosed, f.fullName)
 		}
-		return nil, h.classify(c, err)
+		return nil, nil, h.classify(c, err)
 	}
-	return mod, nil
+	return mod, s, nil
 }
 
 func (f *Factory) endScope(ctx context.Context, scope *di.Scope) {
@@ -287,7 +296,7 @@ func (f *Factory) BuildModel(ctx context.Context, config []byte) (*Model, error)
 	defer f.endScope(rctx, scope)
 
 	c := &call{ctx: rctx, f: f, export: exportInstantiate}
-	mod, err := f.instantiate(c)
+	mod, s, err := f.instantiate(c)
 	if err != nil {
 		return nil, err
 	}
@@ -295,13 +304,15 @@ func (f *Factory) BuildModel(ctx context.Context, config []byte) (*Model, error)
 	stack := []uint64{uint64(len(config))}
 	if _, err := h.invoke(c, mod.ExportedFunction(ExportBuild), stack); err != nil {
 		_ = mod.Close(context.Background())
+		s.release()
 		return nil, err
 	}
 	if code := int32(stack[0]); code != 0 {
 		_ = mod.Close(context.Background())
+		s.release()
 		return nil, guestError(c, code)
 	}
-	return newModel(f, mod, c.stdio), nil
+	return newModel(f, mod, s, c.stdio), nil
 }
 
 // metadataFields are the keys wasmreg_info's JSON may have.

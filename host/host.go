@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -38,6 +41,9 @@ type Host struct {
 	mu       sync.Mutex
 	compiles sync.WaitGroup // compilations in flight
 
+	compileSem chan struct{} // a token per compilation running
+	instances  chan struct{} // a token per live instance
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -59,7 +65,12 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	if cfg.container == nil {
 		cfg.container = di.New()
 	}
-	h := &Host{cfg: cfg, container: cfg.container}
+	if cfg.compileWorkers == 0 {
+		cfg.compileWorkers = runtime.GOMAXPROCS(0)
+	}
+	h := &Host{cfg: cfg, container: cfg.container,
+		compileSem: make(chan struct{}, cfg.compileWorkers),
+		instances:  make(chan struct{}, cfg.maxInstances)}
 	if err := h.checkContainer(); err != nil {
 		return nil, err
 	}
@@ -230,6 +241,14 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 		return nil, fmt.Errorf("%w: module sha256:%s is %d bytes, the limit is %d (raise it with host.WithModuleSizeLimit)",
 			ErrModuleTooLarge, short, len(wasm), h.cfg.moduleSizeLimit)
 	}
+	if h.cfg.pinned != nil && !h.cfg.pinned[digest] {
+		pinned := make([]string, 0, len(h.cfg.pinned))
+		for d := range h.cfg.pinned {
+			pinned = append(pinned, d)
+		}
+		slices.Sort(pinned)
+		return nil, fmt.Errorf("%w: module sha256 %s is not pinned (pinned: %s)", ErrDigestMismatch, digest, strings.Join(pinned, ", "))
+	}
 	compiled, err := h.compile(ctx, wasm)
 	if err != nil {
 		if errors.Is(err, ErrClosed) {
@@ -260,5 +279,50 @@ func (h *Host) compile(ctx context.Context, wasm []byte) (wazero.CompiledModule,
 	h.compiles.Add(1)
 	h.mu.Unlock()
 	defer h.compiles.Done()
+	select {
+	case h.compileSem <- struct{}{}:
+		defer func() { <-h.compileSem }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: waiting for one of %d compilation slots (host.WithCompileConcurrency): %w",
+			ErrBusy, cap(h.compileSem), ctx.Err())
+	}
 	return h.runtime.CompileModule(ctx, wasm)
+}
+
+// slot is one live instance's token; release returns it once.
+type slot struct {
+	h    *Host
+	once sync.Once
+}
+
+func (s *slot) release() {
+	if s != nil {
+		s.once.Do(func() { <-s.h.instances })
+	}
+}
+
+// acquire takes an instance slot, waiting until ctx is done or the call
+// timeout passes.
+func (h *Host) acquire(ctx context.Context, factory string) (*slot, error) {
+	select {
+	case h.instances <- struct{}{}:
+		return &slot{h: h}, nil
+	default:
+	}
+	var timeout <-chan time.Time
+	if h.cfg.callTimeout > 0 {
+		t := time.NewTimer(h.cfg.callTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	busy := fmt.Sprintf("factory %q: all %d instance slots are in use (raise it with host.WithMaxInstances, or close models)",
+		factory, cap(h.instances))
+	select {
+	case h.instances <- struct{}{}:
+		return &slot{h: h}, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %s: %w", ErrBusy, busy, ctx.Err())
+	case <-timeout:
+		return nil, fmt.Errorf("%w: %s, waited %s", ErrBusy, busy, h.cfg.callTimeout)
+	}
 }

@@ -175,7 +175,7 @@ func TestPredictErrors(t *testing.T) {
 		{name: "code only", request: "c", want: host.ErrGuest, code: 9},
 		{name: "unreachable", request: "t", want: host.ErrTrap, closes: true, message: "unreachable"},
 		{name: "division by zero", request: "d", want: host.ErrTrap, closes: true, message: "divide by zero"},
-		{name: "unbounded recursion", request: "x", want: host.ErrTrap, closes: true, message: "stack overflow"},
+		{name: "unbounded recursion", request: "x", want: host.ErrStackOverflow, closes: true, message: "stack overflow"},
 		{name: "output out of bounds", request: "o", want: host.ErrOutOfBounds, closes: true, message: "output: 100 bytes at 4294967280"},
 		{name: "input out of bounds", request: "iiiiiiiiii", want: host.ErrOutOfBounds, closes: true, message: "input: 10 bytes at 262140"},
 		{name: "output bomb", request: "b", want: host.ErrOutputLimit, closes: true, message: "more than 1048576 bytes"},
@@ -354,11 +354,13 @@ func TestErrorsAreDistinct(t *testing.T) {
 	all := []error{host.ErrInvalidModule, host.ErrModuleTooLarge, host.ErrABIVersion, host.ErrMissingExport,
 		host.ErrUnknownImport, host.ErrUnknownCapability, host.ErrNotGranted, host.ErrBadMetadata, host.ErrMemoryLimit,
 		host.ErrOutputLimit, host.ErrInputLimit, host.ErrTimeout, host.ErrTrap, host.ErrGuest, host.ErrOutOfBounds,
-		host.ErrOutsideCall, host.ErrModelClosed, host.ErrFactoryClosed, host.ErrClosed, host.ErrInvalidOption}
+		host.ErrOutsideCall, host.ErrModelClosed, host.ErrFactoryClosed, host.ErrClosed, host.ErrInvalidOption,
+		host.ErrBusy, host.ErrDigestMismatch}
 	for i, a := range all {
 		assert.True(t, strings.HasPrefix(a.Error(), "host: "), a.Error())
 		for j, b := range all {
 			assert.Equal(t, i == j, errors.Is(a, b), "%v vs %v", a, b)
 		}
 	}
+	assert.ErrorIs(t, host.ErrStackOverflow, host.ErrTrap, "a stack overflow is a trap")
 }

@@ -107,3 +107,70 @@ func TestContainerConflicts(t *testing.T) {
 		assert.Empty(t, c.Types())
 	})
 }
+
+func TestInstanceLimit(t *testing.T) {
+	h, _ := newHost(t, allCaps, host.WithMaxInstances(2), host.WithCallTimeout(time.Second))
+	f := load(t, h, "guest.wasm")
+	ctx := context.Background()
+	a, err := f.Build(ctx, nil)
+	require.NoError(t, err)
+	b, err := f.Build(ctx, nil)
+	require.NoError(t, err)
+
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	_, err = f.Build(short, nil)
+	require.ErrorIs(t, err, host.ErrBusy)
+	assert.ErrorContains(t, err, "all 2 instance slots are in use")
+	assert.ErrorContains(t, err, "WithMaxInstances")
+
+	// A waiting build gets the slot a Close frees.
+	time.AfterFunc(50*time.Millisecond, func() { _ = a.Close(ctx) })
+	c, err := f.Build(ctx, nil)
+	require.NoError(t, err)
+
+	// A trap frees its slot too.
+	_, err = b.Predict(ctx, []byte("t"))
+	require.ErrorIs(t, err, host.ErrTrap)
+	d, err := f.Build(ctx, nil)
+	require.NoError(t, err)
+	require.NoError(t, b.Close(ctx), "closing a trapped model does not free its slot twice")
+	short2, cancel2 := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel2()
+	_, err = f.Build(short2, nil)
+	require.ErrorIs(t, err, host.ErrBusy, "c and d hold both slots")
+	require.NoError(t, c.Close(ctx))
+	require.NoError(t, d.Close(ctx))
+}
+
+func TestPinnedDigests(t *testing.T) {
+	echo := fixture(t, "echo.wasm")
+	h, _ := newHost(t, host.WithPinnedDigests(host.Digest(echo)))
+	_, err := h.Load(context.Background(), echo)
+	require.NoError(t, err)
+	guest := fixture(t, "clock.wasm")
+	_, err = h.Load(context.Background(), guest)
+	require.ErrorIs(t, err, host.ErrDigestMismatch)
+	assert.ErrorContains(t, err, host.Digest(guest))
+	assert.ErrorContains(t, err, host.Digest(echo))
+
+	_, err = host.New(context.Background(), host.WithPinnedDigests("ABC"))
+	assert.ErrorIs(t, err, host.ErrInvalidOption)
+}
+
+func TestCompileConcurrency(t *testing.T) {
+	h, _ := newHost(t, host.WithCompileConcurrency(1))
+	wasm := fixture(t, "echo.wasm")
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			_, err := h.Load(context.Background(), wasm)
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	_, err := host.New(context.Background(), host.WithCompileConcurrency(0))
+	assert.ErrorIs(t, err, host.ErrInvalidOption)
+	_, err = host.New(context.Background(), host.WithMaxInstances(0))
+	assert.ErrorIs(t, err, host.ErrInvalidOption)
+}

@@ -26,6 +26,7 @@ type Model struct {
 	mod     api.Module
 	predict api.Function // looked up once: ExportedFunction costs µs and KiB
 	stdio   *guestStdio  // the instance's WASI output, nil without WASI
+	slot    *slot        // released when the instance is closed
 
 	// sem holds the right to call into the instance; it guards the fields
 	// below it.
@@ -38,8 +39,8 @@ type Model struct {
 
 var _ registry.Model = (*Model)(nil)
 
-func newModel(f *Factory, mod api.Module, stdio *guestStdio) *Model {
-	return &Model{f: f, mod: mod, predict: mod.ExportedFunction(ExportPredict), stdio: stdio, sem: make(chan struct{}, 1)}
+func newModel(f *Factory, mod api.Module, s *slot, stdio *guestStdio) *Model {
+	return &Model{f: f, mod: mod, predict: mod.ExportedFunction(ExportPredict), slot: s, stdio: stdio, sem: make(chan struct{}, 1)}
 }
 
 // Factory returns the factory that built the model.
@@ -72,6 +73,7 @@ func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 		if trapped {
 			m.closedBy = err
 			_ = m.mod.Close(context.Background())
+			m.slot.release()
 		}
 		return nil, err
 	}
@@ -105,6 +107,7 @@ func (m *Model) Close(ctx context.Context) error {
 	if !m.closedByOwner.CompareAndSwap(false, true) {
 		return nil
 	}
+	defer m.slot.release()
 	if err := m.mod.Close(ctx); err != nil {
 		return fmt.Errorf("host: factory %q: close model: %w", m.f.fullName, err)
 	}

@@ -19,6 +19,7 @@ const (
 	DefaultLogLineLimit    = 4 << 10  // bytes per log line, then truncated
 	DefaultLogLinesPerCall = 1000     // log lines per call, then dropped
 	DefaultStdioLimit      = 64 << 10 // bytes of WASI stdout+stderr logged per instance
+	DefaultMaxInstances    = 1024     // live instances at once (models, builds, loads)
 	MaxErrorMessage        = 4 << 10  // bytes of a guest error message kept
 	MaxMetadata            = 1 << 20  // bytes of metadata JSON
 	wasmPageSize           = 64 << 10
@@ -51,6 +52,9 @@ type config struct {
 	logLineLimit    int
 	logLinesPerCall int
 	stdioLimit      int
+	maxInstances    int
+	compileWorkers  int             // concurrent compilations; 0 means GOMAXPROCS
+	pinned          map[string]bool // allowed sha256 digests; nil allows any
 	cacheDir        string
 	grants          map[string]bool
 	container       *di.Container
@@ -70,6 +74,7 @@ func defaultConfig() config {
 		logLineLimit:    DefaultLogLineLimit,
 		logLinesPerCall: DefaultLogLinesPerCall,
 		stdioLimit:      DefaultStdioLimit,
+		maxInstances:    DefaultMaxInstances,
 		grants:          map[string]bool{CapLog: true},
 	}
 }
@@ -162,6 +167,66 @@ func WithLogLimits(lineBytes, linesPerCall int) Option {
 		c.logLinesPerCall = linesPerCall
 		return nil
 	}
+}
+
+// WithMaxInstances sets how many module instances may be alive at once:
+// models not yet closed, plus instances being built or loaded. A build
+// beyond it waits for a slot until its context is done or the call timeout
+// passes, then fails with [ErrBusy]; so many concurrent builds cannot
+// exhaust the host's memory (each instance may hold up to the memory
+// limit). The default is [DefaultMaxInstances].
+func WithMaxInstances(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return invalid("WithMaxInstances", "%d is not positive", n)
+		}
+		c.maxInstances = n
+		return nil
+	}
+}
+
+// WithCompileConcurrency sets how many modules Load compiles at once;
+// further Loads wait. Compiling a Go guest takes about a second of CPU and
+// ignores its context, so this bounds the CPU that loads can take. The
+// default is GOMAXPROCS.
+func WithCompileConcurrency(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return invalid("WithCompileConcurrency", "%d is not positive", n)
+		}
+		c.compileWorkers = n
+		return nil
+	}
+}
+
+// WithPinnedDigests makes Load refuse every module whose sha256 (lowercase
+// hex, as sha256sum prints it) is not one of digests, with
+// [ErrDigestMismatch]. Repeated options add up.
+func WithPinnedDigests(digests ...string) Option {
+	return func(c *config) error {
+		if c.pinned == nil {
+			c.pinned = map[string]bool{}
+		}
+		for _, d := range digests {
+			if !isDigest(d) {
+				return invalid("WithPinnedDigests", "%q is not a lowercase hex sha256", d)
+			}
+			c.pinned[d] = true
+		}
+		return nil
+	}
+}
+
+func isDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // WithCompilationCacheDir keeps wazero's compiled code in dir, so that a
