@@ -1,5 +1,7 @@
 package host
 
-// The WAT fixtures under testdata/ are committed with their .wasm; this
-// regenerates them (wat2wasm is in Debian's wabt package).
-//go:generate sh -c "cd testdata && for f in *.wat; do wat2wasm \"$f\" -o \"${f%.wat}.wasm\" || exit 1; done"
+// The WAT fixtures under testdata/ and testdata/hostile/ are committed with
+// their .wasm; this regenerates them (wat2wasm is in Debian's wabt package).
+// testdata/hostile/{empty,not_wasm,truncated}.wasm are not generated: see
+// testdata/hostile/README.md.
+//go:generate sh -c "for f in testdata/*.wat testdata/hostile/*.wat; do wat2wasm \"$f\" -o \"${f%.wat}.wasm\" || exit 1; done"

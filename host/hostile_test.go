@@ -1,0 +1,240 @@
+package host_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/wasmreg/wasmreg/host"
+)
+
+// stage is where a hostile module's failure shows.
+type stage int
+
+const (
+	atLoad stage = iota
+	atBuild
+	atPredict
+)
+
+type hostileCase struct {
+	file  string
+	stage stage
+	want  error // nil: the call succeeds (the limit is enforced quietly)
+	code  int32 // for host.ErrGuest
+}
+
+// loops reports whether the case runs until its time limit; those run on a
+// host with a short call timeout, the others on one whose timeout no
+// bounded work reaches even under -race on a loaded machine, so that each
+// case's error class is exact.
+func (tc hostileCase) loops() bool { return errors.Is(tc.want, host.ErrTimeout) }
+
+var hostileCases = []hostileCase{
+	{"loop_build", atBuild, host.ErrTimeout, 0},
+	{"loop_predict", atPredict, host.ErrTimeout, 0},
+	{"loop_start", atLoad, host.ErrTimeout, 0},
+	{"loop_initialize", atLoad, host.ErrTimeout, 0},
+	{"grow_bomb", atPredict, host.ErrTrap, 0},
+	{"huge_memory", atLoad, host.ErrMemoryLimit, 0},
+	{"oob_input", atPredict, host.ErrOutOfBounds, 0},
+	{"oob_output", atPredict, host.ErrOutOfBounds, 0},
+	{"oob_error", atPredict, host.ErrOutOfBounds, 0},
+	{"oob_log", atPredict, host.ErrOutOfBounds, 0},
+	{"oob_random", atPredict, host.ErrOutOfBounds, 0},
+	{"oob_artifact_name", atPredict, host.ErrOutOfBounds, 0},
+	{"oob_artifact_read", atPredict, host.ErrOutOfBounds, 0},
+	{"output_flood", atPredict, host.ErrOutputLimit, 0},
+	{"log_spam", atPredict, nil, 0},
+	{"recursion", atPredict, host.ErrStackOverflow, 0},
+	{"unreachable", atPredict, host.ErrTrap, 0},
+	{"div_zero", atPredict, host.ErrTrap, 0},
+	{"wrong_abi", atLoad, host.ErrABIVersion, 0},
+	{"missing_exports", atLoad, host.ErrMissingExport, 0},
+	{"unknown_wasmreg_import", atLoad, host.ErrUnknownImport, 0},
+	{"unknown_module_import", atLoad, host.ErrUnknownImport, 0},
+	{"wasi_fs", atPredict, host.ErrGuest, 63}, // EPERM: wazero's WASI has no preopened directory
+	{"empty", atLoad, host.ErrInvalidModule, 0},
+	{"not_wasm", atLoad, host.ErrInvalidModule, 0},
+	{"truncated", atLoad, host.ErrInvalidModule, 0},
+}
+
+const hostileTimeout = 200 * time.Millisecond
+
+// hostileHosts returns the host for looping cases and the host for the
+// others, with their logs.
+func hostileHosts(t testing.TB) (loops, others *host.Host, logs *logBuffer) {
+	opts := []host.Option{allCaps,
+		host.WithMemoryLimit(16 << 20),
+		host.WithOutputLimit(1 << 20),
+		host.WithArtifacts(host.ArtifactMap{"\x00": []byte("artifact")})}
+	loops, _ = newHost(t, append(opts, host.WithCallTimeout(hostileTimeout))...)
+	others, logs = newHost(t, append(opts, host.WithCallTimeout(time.Minute))...)
+	return loops, others, logs
+}
+
+func pick(tc hostileCase, loops, others *host.Host) *host.Host {
+	if tc.loops() {
+		return loops
+	}
+	return others
+}
+
+// runHostile loads, builds and calls one hostile module and checks the
+// outcome; it returns an error rather than failing, so the soak can run it
+// from many goroutines.
+func runHostile(ctx context.Context, h *host.Host, tc hostileCase, wasm []byte) error {
+	check := func(st stage, err error) error {
+		if st != tc.stage {
+			if err != nil {
+				return fmt.Errorf("%s: unexpected failure at stage %d: %w", tc.file, st, err)
+			}
+			return nil
+		}
+		if tc.want == nil {
+			if err != nil {
+				return fmt.Errorf("%s: want success, got %w", tc.file, err)
+			}
+			return nil
+		}
+		if !errors.Is(err, tc.want) {
+			return fmt.Errorf("%s: want %v, got %v", tc.file, tc.want, err)
+		}
+		var ce *host.CallError
+		if tc.code != 0 && (!errors.As(err, &ce) || ce.Code != tc.code) {
+			return fmt.Errorf("%s: want code %d, got %v", tc.file, tc.code, err)
+		}
+		return nil
+	}
+	f, err := h.Load(ctx, wasm)
+	if err := check(atLoad, err); err != nil || tc.stage == atLoad {
+		return err
+	}
+	defer f.Close(ctx)
+	m, err := f.Build(ctx, []byte(`{}`))
+	if err := check(atBuild, err); err != nil || tc.stage == atBuild {
+		return err
+	}
+	defer m.Close(ctx)
+	_, err = m.Predict(ctx, []byte("hostile"))
+	if err := check(atPredict, err); err != nil {
+		return err
+	}
+	if tc.want == nil || errors.Is(tc.want, host.ErrGuest) {
+		return nil
+	}
+	// The failure closed the instance.
+	if _, err := m.Predict(ctx, []byte("again")); !errors.Is(err, host.ErrModelClosed) {
+		return fmt.Errorf("%s: the instance is still open after %v: %v", tc.file, tc.want, err)
+	}
+	return nil
+}
+
+func hostileWasm(t testing.TB, name string) []byte {
+	b, err := os.ReadFile(filepath.Join("testdata", "hostile", name+".wasm"))
+	require.NoError(t, err)
+	return b
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// TestHostileModules runs each hostile module on a host that also serves a
+// healthy model, and checks its exact error class, that the healthy model
+// keeps working, that no goroutine is left and that memory comes back.
+func TestHostileModules(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	hl, h, logs := hostileHosts(t)
+	ctx := context.Background()
+	healthy, err := load(t, h, "echo.wasm").Build(ctx, []byte(`{"ok":1}`))
+	require.NoError(t, err)
+	defer healthy.Close(ctx)
+
+	baseline := heapInUse()
+	for _, tc := range hostileCases {
+		t.Run(tc.file, func(t *testing.T) {
+			start := time.Now()
+			require.NoError(t, runHostile(ctx, pick(tc, hl, h), tc, hostileWasm(t, tc.file)))
+			if tc.loops() {
+				assert.Less(t, time.Since(start), 10*hostileTimeout, "stopped at its time limit")
+			}
+			out, err := healthy.Predict(ctx, nil)
+			require.NoError(t, err, "the host and other models keep working")
+			assert.Equal(t, `{"ok":1}`, string(out))
+		})
+	}
+	assert.LessOrEqual(t, logs.Count("hostile-log-spam"), host.DefaultLogLinesPerCall+1, "log spam is capped")
+	assert.Contains(t, logs.String(), "dropped=19000")
+	after := heapInUse()
+	assert.Less(t, after, baseline+32<<20, "memory returns near its baseline (%d -> %d bytes)", baseline, after)
+}
+
+// TestHostileSoak runs the whole suite concurrently with healthy builds,
+// 100 times.
+func TestHostileSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("soak")
+	}
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	hl, h, _ := hostileHosts(t)
+	ctx := context.Background()
+	echo := load(t, h, "echo.wasm")
+	wasm := map[string][]byte{}
+	for _, tc := range hostileCases {
+		wasm[tc.file] = hostileWasm(t, tc.file)
+	}
+	const rounds = 100
+	errs := make(chan error, 64)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8) // hostile modules in flight
+	for round := range rounds {
+		for _, tc := range hostileCases {
+			if round%10 != 0 && tc.stage == atLoad && errors.Is(tc.want, host.ErrTimeout) {
+				continue // a start-function loop costs a full timeout; 10 rounds are enough
+			}
+			sem <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-sem }()
+				if err := runHostile(ctx, pick(tc, hl, h), tc, wasm[tc.file]); err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			config := fmt.Appendf(nil, `{"round":%d}`, round)
+			m, err := echo.Build(ctx, config)
+			if err != nil {
+				errs <- fmt.Errorf("healthy build in round %d: %w", round, err)
+				return
+			}
+			defer m.Close(ctx)
+			out, err := m.Predict(ctx, nil)
+			if err != nil || string(out) != string(config) {
+				errs <- fmt.Errorf("healthy predict in round %d: %q, %v", round, out, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,12 @@
+;; huge_memory: declares 4 GiB of minimum memory
+;; Regenerate with: go generate ./host  (wat2wasm from Debian's wabt)
+(module
+  (import "wasmreg" "output" (func $output (param i32 i32)))
+  (memory (export "memory") 65536)
+  (data (i32.const 0) "{\"name\":\"hostile-huge-memory\",\"version\":\"1.0.0\",\"description\":\"declares 4 GiB of minimum memory\",\"capabilities\":[]}")
+  (func (export "wasmreg_abi_version") (result i32) (i32.const 1))
+  (func (export "wasmreg_info") (result i32) (call $output (i32.const 0) (i32.const 115)) (i32.const 0))
+  (func (export "wasmreg_build") (param $len i32) (result i32)
+    (i32.const 0))
+  (func (export "wasmreg_predict") (param $len i32) (result i32)
+    (i32.const 0)))

@@ -1,0 +1,12 @@
+;; loop_predict: an infinite loop in wasmreg_predict
+;; Regenerate with: go generate ./host  (wat2wasm from Debian's wabt)
+(module
+  (import "wasmreg" "output" (func $output (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{\"name\":\"hostile-loop-predict\",\"version\":\"1.0.0\",\"description\":\"an infinite loop in wasmreg_predict\",\"capabilities\":[]}")
+  (func (export "wasmreg_abi_version") (result i32) (i32.const 1))
+  (func (export "wasmreg_info") (result i32) (call $output (i32.const 0) (i32.const 119)) (i32.const 0))
+  (func (export "wasmreg_build") (param $len i32) (result i32)
+    (i32.const 0))
+  (func (export "wasmreg_predict") (param $len i32) (result i32)
+    (loop $l (br $l)) (i32.const 0)))

@@ -1,0 +1,13 @@
+;; oob_artifact_read: passes an out-of-bounds buffer to artifact_read
+;; Regenerate with: go generate ./host  (wat2wasm from Debian's wabt)
+(module
+  (import "wasmreg" "output" (func $output (param i32 i32)))
+  (import "wasmreg" "artifact_read" (func $artifact_read (param i32 i32 i64 i32 i32) (result i64)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{\"name\":\"hostile-oob-artifact-read\",\"version\":\"1.0.0\",\"description\":\"passes an out-of-bounds buffer to artifact_read\",\"capabilities\":[\"artifact\"]}")
+  (func (export "wasmreg_abi_version") (result i32) (i32.const 1))
+  (func (export "wasmreg_info") (result i32) (call $output (i32.const 0) (i32.const 146)) (i32.const 0))
+  (func (export "wasmreg_build") (param $len i32) (result i32)
+    (i32.const 0))
+  (func (export "wasmreg_predict") (param $len i32) (result i32)
+    (drop (call $artifact_read (i32.const 0) (i32.const 1) (i64.const 0) (i32.const -8) (i32.const 64))) (i32.const 0)))

@@ -1,0 +1,12 @@
+;; wrong_abi: reports ABI version 7
+;; Regenerate with: go generate ./host  (wat2wasm from Debian's wabt)
+(module
+  (import "wasmreg" "output" (func $output (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{\"name\":\"hostile-wrong-abi\",\"version\":\"1.0.0\",\"description\":\"reports ABI version 7\",\"capabilities\":[]}")
+  (func (export "wasmreg_abi_version") (result i32) (i32.const 7))
+  (func (export "wasmreg_info") (result i32) (call $output (i32.const 0) (i32.const 102)) (i32.const 0))
+  (func (export "wasmreg_build") (param $len i32) (result i32)
+    (i32.const 0))
+  (func (export "wasmreg_predict") (param $len i32) (result i32)
+    (i32.const 0)))
