@@ -8,7 +8,7 @@ WASMREG     := $(BUILD)/bin/wasmreg
 GO_FACTORIES := linear mlp
 C_FACTORIES  := centroid
 CLANG       ?= clang
-CFLAGS_WASM := --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Werror -I guest-sdk/c
+CFLAGS_WASM := --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Werror -Wl,--stack-first -Wl,--strip-debug -I guest-sdk/c
 GOWASM      := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath
 
 .PHONY: all demo test examples bench check fixtures demo-assets fuzz clean wasmreg

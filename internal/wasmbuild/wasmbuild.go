@@ -64,7 +64,10 @@ func C(ctx context.Context, sources []string, includeDirs []string, out string, 
 	if err != nil {
 		return err
 	}
-	args := []string{"--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Werror"}
+	// --stack-first puts C's stack below the data, so that an overflow
+	// traps instead of silently overwriting static data.
+	args := []string{"--target=wasm32-wasi", "-mexec-model=reactor", "-O2", "-Wall", "-Werror",
+		"-Wl,--stack-first", "-Wl,--strip-debug"}
 	for _, d := range includeDirs {
 		args = append(args, "-I", d)
 	}
@@ -108,6 +111,19 @@ type entry struct {
 
 // Shared is the process-wide cache tests use.
 var Shared = &Cache{}
+
+// Cleanup removes the cache's directory. Call it when no built module is
+// needed any more, such as at the end of TestMain.
+func (c *Cache) Cleanup() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dir == "" {
+		return nil
+	}
+	err := os.RemoveAll(c.dir)
+	c.dir, c.built = "", nil
+	return err
+}
 
 // Get returns the path of the module named name, building it with build
 // (given the output path) the first time.
