@@ -1,0 +1,354 @@
+package app
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wasmreg/wasmreg/host"
+)
+
+// Names of the flags that more than one command reads.
+const (
+	flagDir         = "dir"
+	flagCacheDir    = "cache-dir"
+	flagNoCache     = "no-cache"
+	flagLogLevel    = "log-level"
+	flagLogFormat   = "log-format"
+	flagTimeout     = "timeout"
+	flagMemoryLimit = "memory-limit"
+	flagJSON        = "json"
+)
+
+// ReorderArgs moves every flag of args (with its value, for a flag that
+// takes one) ahead of the positional arguments, so that flags work wherever
+// users type them: urfave/cli, like Go's flag package, stops parsing flags
+// at the first positional argument, and would otherwise take
+// `wasmreg run model.wasm --config @c.json` for two positional arguments and
+// silently ignore the config.
+//
+// args is os.Args: the program name, global flags, the command name, then
+// the command's flags and arguments in any order. Global flags found after
+// the command name move before it; the command's own flags go right after
+// it; "--" ends the flags, and everything after it stays positional (a
+// "--" is kept in front of the positional arguments so that one starting
+// with "-" is not taken for a flag). A flag that neither the command nor the
+// app knows stays with the command's flags, so that the parser reports it.
+// When the command's flags ask for help, the positional arguments are
+// dropped: `wasmreg run m.wasm --help` shows the help of run. Without a
+// known command, args is returned as it is.
+//
+// It fails only for a flag that takes a value but is the last argument:
+// moving it would make it take a positional argument as its value.
+func ReorderArgs(app *cli.App, args []string) ([]string, error) {
+	if len(args) < 2 {
+		return args, nil
+	}
+	global := flagSpecs(app.Flags)
+	global["v"], global["version"] = false, false // added by cli.App.Setup
+	rest := args[1:]
+
+	var globals []string
+	i := 0
+	for i < len(rest) && isFlagArg(rest[i]) {
+		n := flagArgs(global, rest[i:])
+		globals = append(globals, rest[i:i+n]...)
+		i += n
+	}
+	if i == len(rest) || rest[i] == "--" {
+		return args, nil
+	}
+	name := rest[i]
+	cmd := app.Command(name)
+	if cmd == nil {
+		return args, nil
+	}
+	local := flagSpecs(cmd.Flags)
+
+	var flags, positional []string
+	dashDash := false
+	for j := i + 1; j < len(rest); {
+		a := rest[j]
+		switch {
+		case dashDash:
+			positional = append(positional, a)
+			j++
+		case a == "--":
+			dashDash = true
+			j++
+		case !isFlagArg(a):
+			positional = append(positional, a)
+			j++
+		default:
+			specs, dst := local, &flags
+			if _, ok := local[flagName(a)]; !ok {
+				if _, ok := global[flagName(a)]; ok {
+					specs, dst = global, &globals
+				}
+			}
+			n := flagArgs(specs, rest[j:])
+			if n == 2 && j+1 == len(rest) {
+				return nil, usageErrorf("%s: flag %s needs a value (see 'wasmreg %s --help')", name, a, name)
+			}
+			*dst = append(*dst, rest[j:j+n]...)
+			j += n
+		}
+	}
+
+	out := make([]string, 0, len(args)+1)
+	out = append(out, args[0])
+	out = append(out, globals...)
+	out = append(out, name)
+	out = append(out, flags...)
+	if slices.ContainsFunc(flags, isHelpFlag) {
+		// urfave/cli would take the first positional argument for the
+		// name of a command to show help for: `run m.wasm --help` would
+		// fail with "No help topic for 'm.wasm'".
+		return out, nil
+	}
+	if dashDash {
+		out = append(out, "--")
+	}
+	return append(out, positional...), nil
+}
+
+// isHelpFlag reports whether a asks for help: -h, --help, -help or
+// --help=true.
+func isHelpFlag(a string) bool {
+	switch a {
+	case "-h", "--h", "-help", "--help", "-h=true", "--h=true", "-help=true", "--help=true":
+		return true
+	}
+	return false
+}
+
+// flagSpecs maps every name and alias of flags, and of the help flag that
+// urfave/cli adds, to whether the flag takes a value.
+func flagSpecs(flags []cli.Flag) map[string]bool {
+	specs := map[string]bool{"h": false, "help": false}
+	for _, f := range flags {
+		takesValue := true
+		if tv, ok := f.(interface{ TakesValue() bool }); ok {
+			takesValue = tv.TakesValue()
+		}
+		for _, n := range f.Names() {
+			specs[n] = takesValue
+		}
+	}
+	return specs
+}
+
+// isFlagArg reports whether a is a flag: "-x" or "--x", but not "-"
+// (standard input by convention) and not "--" (the end of flags).
+func isFlagArg(a string) bool {
+	return len(a) > 1 && a[0] == '-' && a != "--"
+}
+
+// flagName returns the name of the flag argument a: "config" for
+// "--config", "-config" and "--config=x".
+func flagName(a string) string {
+	a = strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+	name, _, _ := strings.Cut(a, "=")
+	return name
+}
+
+// flagArgs returns how many arguments the flag at args[0] spans: 2 for a
+// flag that takes a value given as the next argument, else 1 (a bool flag,
+// "--flag=value", or an unknown flag).
+func flagArgs(specs map[string]bool, args []string) int {
+	a := args[0]
+	takesValue, known := specs[flagName(a)]
+	if !known || !takesValue || strings.Contains(a, "=") {
+		return 1
+	}
+	return 2
+}
+
+// sizeUnits are the units ParseSize accepts, all binary.
+var sizeUnits = map[string]uint64{
+	"": 1, "b": 1,
+	"k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10,
+	"m": 1 << 20, "mb": 1 << 20, "mib": 1 << 20,
+	"g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30,
+	"t": 1 << 40, "tb": 1 << 40, "tib": 1 << 40,
+}
+
+// ParseSize parses a size in bytes: a number, optionally with a fraction,
+// and an optional unit: B, K, KB, KiB, M, MB, MiB, G, GB, GiB, T, TB or TiB,
+// case-insensitive, with or without a space. Every unit is binary
+// (K = KB = KiB = 1024), as memory sizes are: "128M" is 128 MiB. The result
+// must be a whole number of bytes.
+func ParseSize(s string) (uint64, error) {
+	t := strings.TrimSpace(s)
+	end := 0
+	for end < len(t) && (t[end] >= '0' && t[end] <= '9' || t[end] == '.') {
+		end++
+	}
+	num, unit := t[:end], strings.ToLower(strings.TrimSpace(t[end:]))
+	mult, ok := sizeUnits[unit]
+	if num == "" || !ok {
+		return 0, fmt.Errorf("%q is not a size (examples: 64MiB, 128M, 1GiB, 1048576)", s)
+	}
+	if !strings.Contains(num, ".") {
+		n, err := strconv.ParseUint(num, 10, 64)
+		if err != nil || n > math.MaxUint64/mult {
+			return 0, fmt.Errorf("%q is not a size: too large", s)
+		}
+		return n * mult, nil
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a size (examples: 64MiB, 128M, 1GiB, 1048576)", s)
+	}
+	bytes := f * float64(mult)
+	if bytes >= math.MaxUint64 {
+		return 0, fmt.Errorf("%q is not a size: too large", s)
+	}
+	if bytes != math.Trunc(bytes) {
+		return 0, fmt.Errorf("%q is not a whole number of bytes", s)
+	}
+	return uint64(bytes), nil
+}
+
+// wasmPage is the unit of WebAssembly linear memory.
+const wasmPage = 64 << 10
+
+// ParseMemoryLimit parses the value of --memory-limit with [ParseSize] and
+// checks that it is a whole number of 64 KiB WebAssembly pages between
+// 64 KiB and 4 GiB. Its errors name the flag.
+func ParseMemoryLimit(s string) (uint64, error) {
+	n, err := ParseSize(s)
+	if err != nil {
+		return 0, fmt.Errorf("--%s: %w", flagMemoryLimit, err)
+	}
+	switch {
+	case n%wasmPage != 0:
+		return 0, fmt.Errorf("--%s: %s is %d bytes, not a multiple of 64 KiB (the WebAssembly page size)", flagMemoryLimit, s, n)
+	case n < wasmPage || n > 4<<30:
+		return 0, fmt.Errorf("--%s: %s is outside 64KiB..4GiB", flagMemoryLimit, s)
+	}
+	return n, nil
+}
+
+// Grants is what the --grant flags of `wasmreg run` ask for.
+type Grants struct {
+	// Capabilities to grant, sorted, without duplicates and without "log"
+	// (always granted).
+	Capabilities []string
+	// RandomSeed makes the random capability reproducible when set
+	// (--grant random=SEED).
+	RandomSeed *uint64
+	// Artifacts maps artifact names to the files that hold them
+	// (--grant artifact=NAME=FILE).
+	Artifacts map[string]string
+}
+
+// ParseGrants parses the values of the --grant flags: "clock", "random",
+// "random=SEED" (a seed for reproducible runs), "artifact=NAME=FILE"
+// (repeatable; grants the artifact capability) and "log" (always granted;
+// accepted for symmetry). Capability names are case-insensitive. Its errors
+// name the flag and the value.
+func ParseGrants(values []string) (Grants, error) {
+	g := Grants{Artifacts: map[string]string{}}
+	caps := map[string]bool{}
+	for _, v := range values {
+		capName, arg, hasArg := strings.Cut(v, "=")
+		capName = strings.ToLower(strings.TrimSpace(capName))
+		bad := func(format string, args ...any) (Grants, error) {
+			return Grants{}, fmt.Errorf("--grant %s: %s", v, fmt.Sprintf(format, args...))
+		}
+		switch capName {
+		case host.CapLog:
+			if hasArg {
+				return bad("log takes no value")
+			}
+		case host.CapClock:
+			if hasArg {
+				return bad("clock takes no value")
+			}
+			caps[capName] = true
+		case host.CapRandom:
+			if hasArg {
+				seed, err := strconv.ParseUint(arg, 10, 64)
+				if err != nil {
+					return bad("the seed must be an integer between 0 and %d", uint64(math.MaxUint64))
+				}
+				if g.RandomSeed != nil && *g.RandomSeed != seed {
+					return bad("random is already seeded with %d", *g.RandomSeed)
+				}
+				g.RandomSeed = &seed
+			}
+			caps[capName] = true
+		case host.CapArtifact:
+			name, file, ok := strings.Cut(arg, "=")
+			if !hasArg || !ok || name == "" || file == "" {
+				return bad("write artifact=NAME=FILE, such as artifact=weights=model.bin")
+			}
+			if prev, dup := g.Artifacts[name]; dup && prev != file {
+				return bad("artifact %q is already granted from %s", name, prev)
+			}
+			g.Artifacts[name] = file
+			caps[capName] = true
+		default:
+			return bad("unknown capability %q (known: clock, random[=SEED], artifact=NAME=FILE)", capName)
+		}
+	}
+	for c := range caps {
+		g.Capabilities = append(g.Capabilities, c)
+	}
+	slices.Sort(g.Capabilities)
+	return g, nil
+}
+
+// Options returns the host options that grant g, reading the artifact
+// files.
+func (g Grants) Options() ([]host.Option, error) {
+	opts := []host.Option{host.WithGrants(g.Capabilities...)}
+	if g.RandomSeed != nil {
+		opts = append(opts, host.WithRandomSeed(*g.RandomSeed))
+	}
+	if len(g.Artifacts) > 0 {
+		a, err := host.ArtifactsFromFiles(g.Artifacts)
+		if err != nil {
+			return nil, fmt.Errorf("--grant artifact: %w", err)
+		}
+		opts = append(opts, host.WithArtifacts(a))
+	}
+	return opts, nil
+}
+
+// limitFlags are the flags that bound every guest call, for each command
+// that loads modules.
+func limitFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.DurationFlag{
+			Name:    flagTimeout,
+			Usage:   "time limit of each guest call (instantiation, build, each request); 0 for none",
+			Value:   host.DefaultCallTimeout,
+			EnvVars: []string{"WASMREG_TIMEOUT"},
+		},
+		&cli.StringFlag{
+			Name:    flagMemoryLimit,
+			Usage:   "most linear memory per instance: a multiple of 64KiB, such as 64MiB, 128M, 1GiB or 1048576",
+			Value:   "64MiB",
+			EnvVars: []string{"WASMREG_MEMORY_LIMIT"},
+		},
+	}
+}
+
+// limitOptions returns the host options set by limitFlags.
+func limitOptions(cCtx *cli.Context) ([]host.Option, error) {
+	limit, err := ParseMemoryLimit(cCtx.String(flagMemoryLimit))
+	if err != nil {
+		return nil, usageError{err}
+	}
+	timeout := cCtx.Duration(flagTimeout)
+	if timeout < 0 {
+		return nil, usageErrorf("--%s: negative duration %s", flagTimeout, timeout)
+	}
+	return []host.Option{host.WithMemoryLimit(limit), host.WithCallTimeout(timeout)}, nil
+}

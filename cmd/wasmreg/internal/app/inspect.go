@@ -1,0 +1,136 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wasmreg/wasmreg/host"
+)
+
+// InspectCommand returns the `wasmreg inspect` command: what a factory
+// module is, without building a model.
+func InspectCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "inspect",
+		Usage:     "show a factory module's metadata, exports, imports and digest",
+		ArgsUsage: "FILE.wasm|NAME[@VERSION]",
+		Description: "Loads the module (which runs its metadata export once, never wasmreg_build) and shows\n" +
+			"its ABI version, name, version, description, config schema, the capabilities it needs,\n" +
+			"its exported and imported functions, its size and its sha256 (lowercase hex, as\n" +
+			"sha256sum prints it). Every capability is granted for inspection. A NAME is looked up\n" +
+			"in --dir.\n\n" +
+			"Examples:\n" +
+			"   wasmreg inspect model.wasm\n" +
+			"   wasmreg inspect model.wasm --json | jq .sha256\n" +
+			"   wasmreg inspect mlp@1.0.0 --dir build/factories" + globalNote,
+		Flags: append([]cli.Flag{
+			&cli.BoolFlag{Name: flagJSON, Usage: "write one JSON object instead of text"},
+		}, limitFlags()...),
+		Action:          inspectAction,
+		OnUsageError:    onUsageError,
+		HideHelpCommand: true,
+	}
+}
+
+// inspection is what `wasmreg inspect --json` writes.
+type inspection struct {
+	File         string          `json:"file"`
+	Name         string          `json:"name"`
+	Version      string          `json:"version"`
+	Description  string          `json:"description"`
+	ABIVersion   int             `json:"abi_version"`
+	Capabilities []string        `json:"capabilities"`
+	ConfigSchema json.RawMessage `json:"config_schema"`
+	Exports      []string        `json:"exports"`
+	Imports      []string        `json:"imports"`
+	Size         int             `json:"size"`
+	SHA256       string          `json:"sha256"`
+}
+
+func inspectAction(cCtx *cli.Context) error {
+	if cCtx.NArg() != 1 {
+		return usageErrorf("inspect takes one FILE.wasm argument, got %d (see 'wasmreg inspect --help')", cCtx.NArg())
+	}
+	path, wasm, err := findModule(cCtx, cCtx.Args().First())
+	if err != nil {
+		return err
+	}
+	h, err := newHost(cCtx, host.WithGrants(host.Capabilities()...))
+	if err != nil {
+		return err
+	}
+	defer closeHost(cCtx, h)
+	f, err := h.Load(cCtx.Context, wasm)
+	if err != nil {
+		return fmt.Errorf("inspect %s: %w (run 'wasmreg validate %s' for every problem)", path, err, path)
+	}
+	info := f.Info()
+	in := inspection{
+		File:         path,
+		Name:         info.Name,
+		Version:      info.Version,
+		Description:  info.Description,
+		ABIVersion:   host.ABIVersion, // Load refuses every other version
+		Capabilities: info.Capabilities,
+		ConfigSchema: info.ConfigSchema,
+		Exports:      f.Exports(),
+		Imports:      f.Imports(),
+		Size:         f.Size(),
+		SHA256:       f.Digest(),
+	}
+	if in.Imports == nil {
+		in.Imports = []string{}
+	}
+	if cCtx.Bool(flagJSON) {
+		enc := json.NewEncoder(cCtx.App.Writer)
+		enc.SetIndent("", "  ")
+		return enc.Encode(in)
+	}
+	return writeInspection(cCtx.App.Writer, in)
+}
+
+func writeInspection(w io.Writer, in inspection) error {
+	var b strings.Builder
+	field := func(name, value string) { fmt.Fprintf(&b, "%-14s%s\n", name+":", value) }
+	list := func(name string, items []string) {
+		if len(items) == 0 {
+			field(name, "none")
+			return
+		}
+		fmt.Fprintf(&b, "%s (%d):\n", name, len(items))
+		for _, it := range items {
+			fmt.Fprintf(&b, "  %s\n", it)
+		}
+	}
+	field("file", in.File)
+	field("name", in.Name)
+	field("version", in.Version)
+	field("description", cell(in.Description))
+	field("abi version", fmt.Sprint(in.ABIVersion))
+	caps := strings.Join(in.Capabilities, ", ")
+	if caps == "" {
+		caps = "none"
+	}
+	field("capabilities", caps)
+	field("size", fmt.Sprintf("%d bytes (%s)", in.Size, formatSize(in.Size)))
+	field("sha256", in.SHA256)
+	list("exports", in.Exports)
+	list("imports", in.Imports)
+	if len(in.ConfigSchema) == 0 {
+		field("config schema", "none")
+	} else {
+		var pretty bytes.Buffer
+		if err := json.Indent(&pretty, in.ConfigSchema, "  ", "  "); err != nil {
+			pretty.Reset()
+			pretty.Write(in.ConfigSchema)
+		}
+		fmt.Fprintf(&b, "config schema:\n  %s\n", pretty.String())
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}

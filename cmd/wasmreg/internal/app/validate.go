@@ -1,0 +1,201 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wasmreg/wasmreg/host"
+)
+
+// ValidateCommand returns the `wasmreg validate` command: checks modules
+// against the guest ABI v1 and reports every problem.
+func ValidateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "validate",
+		Usage:     "check factory modules against the wasmreg guest ABI v1",
+		ArgsUsage: "FILE.wasm [FILE.wasm...]",
+		Description: "Loads each module as `wasmreg run` would, with every capability granted, and reports\n" +
+			"every problem found (missing or mistyped exports, unknown imports, bad metadata, ...),\n" +
+			"one per line after \"✗ error:\". A module that passes is reported as\n" +
+			"\"ok: NAME@VERSION speaks wasmreg ABI v1\", with the grants `wasmreg run` will need\n" +
+			"and warnings about things that work but are probably mistakes. The exit status is\n" +
+			"non-zero if any module fails.\n\n" +
+			"Examples:\n" +
+			"   wasmreg validate model.wasm\n" +
+			"   wasmreg validate build/factories/*.wasm" + globalNote,
+		Flags:           limitFlags(),
+		Action:          validateAction,
+		OnUsageError:    onUsageError,
+		HideHelpCommand: true,
+	}
+}
+
+func validateAction(cCtx *cli.Context) error {
+	if cCtx.NArg() == 0 {
+		return usageErrorf("validate needs a FILE.wasm argument (see 'wasmreg validate --help')")
+	}
+	h, err := newHost(cCtx, host.WithGrants(host.Capabilities()...))
+	if err != nil {
+		return err
+	}
+	defer closeHost(cCtx, h)
+	w := cCtx.App.Writer
+	failed := 0
+	for _, path := range cCtx.Args().Slice() {
+		var f *host.Factory
+		wasm, err := os.ReadFile(path)
+		if err == nil {
+			f, err = h.Load(cCtx.Context, wasm)
+		}
+		if err != nil {
+			failed++
+			probs := problems(err)
+			fmt.Fprintf(w, "%s: does not speak wasmreg ABI v%d (%s):\n", path, host.ABIVersion, plural(len(probs), "problem"))
+			for _, p := range probs {
+				fmt.Fprintf(w, "  ✗ error: %s\n", p)
+			}
+			continue
+		}
+		fmt.Fprintf(w, "ok: %s speaks wasmreg ABI v%d (%s)\n", f.Name(), host.ABIVersion, path)
+		if caps := needsGrants(f.Info().Capabilities); len(caps) > 0 {
+			fmt.Fprintf(w, "  needs grants: %s (wasmreg run %s)\n", strings.Join(caps, ", "), grantFlags(caps))
+		} else {
+			fmt.Fprintf(w, "  needs grants: none\n")
+		}
+		for _, warning := range warnings(f) {
+			fmt.Fprintf(w, "  warning: %s\n", warning)
+		}
+	}
+	if failed > 0 {
+		return cli.Exit(fmt.Sprintf("%d of %d modules failed validation", failed, cCtx.NArg()), ExitFailure)
+	}
+	return nil
+}
+
+// problems returns every problem that err reports, one message each.
+// host.Load joins the problems of a module's shape with errors.Join inside
+// one wrapping error; each joined error becomes its own problem, without the
+// wrapper's prefix (which only repeats that the module breaks the ABI).
+func problems(err error) []string {
+	var out []string
+	var walk func(error)
+	walk = func(e error) {
+		for cur := e; cur != nil; cur = errors.Unwrap(cur) {
+			if children := joined(cur); children != nil {
+				for _, child := range children {
+					walk(child)
+				}
+				return
+			}
+		}
+		out = append(out, trimHost(oneLine(e.Error())))
+	}
+	walk(err)
+	return out
+}
+
+// joined returns the errors that errors.Join joined into err, or nil if err
+// is not such a join. fmt.Errorf with several %w, and host.CallError, also
+// unwrap to several errors, but their message is not their children's
+// messages one per line, which is what errors.Join writes.
+func joined(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return nil
+	}
+	children := j.Unwrap()
+	msgs := make([]string, len(children))
+	for i, c := range children {
+		msgs[i] = c.Error()
+	}
+	if len(children) == 0 || err.Error() != strings.Join(msgs, "\n") {
+		return nil
+	}
+	return children
+}
+
+// importCapability returns the capability an imported function
+// ("module.name") needs, as in docs/ABI.md §4.2, or "".
+func importCapability(imp string) string {
+	name, ok := strings.CutPrefix(imp, host.ImportModule+".")
+	if !ok {
+		return ""
+	}
+	for _, c := range []string{host.CapClock, host.CapRandom, host.CapArtifact} {
+		if strings.HasPrefix(name, c+"_") {
+			return c
+		}
+	}
+	return ""
+}
+
+// warnings returns what is legal but probably a mistake in a module that
+// loads.
+func warnings(f *host.Factory) []string {
+	var out []string
+	info := f.Info()
+	imported := map[string]bool{}
+	wasi := 0
+	for _, imp := range f.Imports() {
+		if c := importCapability(imp); c != "" {
+			imported[c] = true
+		}
+		if strings.HasPrefix(imp, host.WASIModule+".") {
+			wasi++
+		}
+	}
+	for _, c := range needsGrants(info.Capabilities) {
+		// The clock and random grants also make WASI's clocks and
+		// random_get real, so a WASI module may list them without
+		// importing the wasmreg functions.
+		if imported[c] || wasi > 0 && (c == host.CapClock || c == host.CapRandom) {
+			continue
+		}
+		out = append(out, fmt.Sprintf("metadata lists capability %q but the module imports none of its functions; "+
+			"hosts must still grant it", c))
+	}
+	if slices.Contains(f.Exports(), "_start") {
+		out = append(out, "exports _start, which wasmreg never calls: build a reactor "+
+			"(Go: -buildmode=c-shared; C: -mexec-model=reactor)")
+	}
+	if info.Description == "" {
+		out = append(out, `metadata has no "description" ('wasmreg list' shows it)`)
+	}
+	if len(info.ConfigSchema) == 0 {
+		out = append(out, `metadata has no "config_schema" to tell users what to pass to --config`)
+	}
+	return out
+}
+
+// needsGrants returns the capabilities of caps that a host must grant:
+// all but log, which is always granted.
+func needsGrants(caps []string) []string {
+	return slices.DeleteFunc(slices.Clone(caps), func(c string) bool { return c == host.CapLog })
+}
+
+// grantFlags returns the --grant flags that grant caps.
+func grantFlags(caps []string) string {
+	flags := make([]string, 0, len(caps))
+	for _, c := range caps {
+		switch c {
+		case host.CapArtifact:
+			flags = append(flags, "--grant artifact=NAME=FILE")
+		case host.CapLog:
+		default:
+			flags = append(flags, "--grant "+c)
+		}
+	}
+	return strings.Join(flags, " ")
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
