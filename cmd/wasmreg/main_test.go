@@ -299,6 +299,10 @@ func TestRunErrors(t *testing.T) {
 		{"missing dir", []string{"run", "echo", "--dir", "nowhere"}, 1,
 			"read factories directory: open nowhere: no such file or directory (set --dir or WASMREG_DIR)"},
 		{"invalid name", []string{"run", "a b"}, 1, `"a b" is neither a file nor a factory name`},
+		{"output limit", []string{"run", echo, "--output-limit", "2"}, 1, "output limit exceeded: wasmreg_info wrote more than 2 bytes (raise it with --output-limit)"},
+		{"module size limit", []string{"run", echo, "--module-size-limit", "100"}, 1, "the limit is 100 (raise it with --module-size-limit)"},
+		{"bad input limit", []string{"run", echo, "--input-limit", "0"}, 2, "--input-limit: 0 bytes is not between 1 and 2GiB"},
+		{"bad max instances", []string{"run", echo, "--max-instances", "0"}, 2, "--max-instances: 0 is not positive"},
 		{"build fails", []string{"run", hostFixture("guest.wasm"), "--config", `"Code"`, "--grant", "clock", "--grant", "random",
 			"--grant", "artifact=w=main.go"}, 1, `build testguest@1.2.3: host: factory "testguest@1.2.3" export wasmreg_build returned code 5`},
 	}

@@ -288,6 +288,10 @@ func oneLine(msg string) string {
 var cliTerms = strings.NewReplacer(
 	"host.WithCallTimeout", "--"+flagTimeout,
 	"host.WithMemoryLimit", "--"+flagMemoryLimit,
+	"host.WithMaxInstances", "--"+flagMaxInst,
+	"host.WithInputLimit", "--"+flagInputLimit,
+	"host.WithOutputLimit", "--"+flagOutputLimit,
+	"host.WithModuleSizeLimit", "--"+flagModuleLimit,
 )
 
 // warnf writes one warning line to w.

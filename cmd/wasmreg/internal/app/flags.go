@@ -21,6 +21,10 @@ const (
 	flagLogFormat   = "log-format"
 	flagTimeout     = "timeout"
 	flagMemoryLimit = "memory-limit"
+	flagMaxInst     = "max-instances"
+	flagInputLimit  = "input-limit"
+	flagOutputLimit = "output-limit"
+	flagModuleLimit = "module-size-limit"
 	flagJSON        = "json"
 )
 
@@ -337,7 +341,43 @@ func limitFlags() []cli.Flag {
 			Value:   "64MiB",
 			EnvVars: []string{"WASMREG_MEMORY_LIMIT"},
 		},
+		&cli.IntFlag{
+			Name:    flagMaxInst,
+			Usage:   "most module instances alive at once; a build beyond it waits, then fails as busy",
+			Value:   host.DefaultMaxInstances,
+			EnvVars: []string{"WASMREG_MAX_INSTANCES"},
+		},
+		&cli.StringFlag{
+			Name:    flagInputLimit,
+			Usage:   "largest config or request passed to a guest, such as 16MiB",
+			Value:   "16MiB",
+			EnvVars: []string{"WASMREG_INPUT_LIMIT"},
+		},
+		&cli.StringFlag{
+			Name:    flagOutputLimit,
+			Usage:   "most output a guest may write in one call, such as 16MiB",
+			Value:   "16MiB",
+			EnvVars: []string{"WASMREG_OUTPUT_LIMIT"},
+		},
+		&cli.StringFlag{
+			Name:    flagModuleLimit,
+			Usage:   "largest module file accepted, such as 64MiB",
+			Value:   "64MiB",
+			EnvVars: []string{"WASMREG_MODULE_SIZE_LIMIT"},
+		},
 	}
+}
+
+// sizeFlag parses a size flag that must fit an int.
+func sizeFlag(cCtx *cli.Context, name string) (int, error) {
+	n, err := ParseSize(cCtx.String(name))
+	if err != nil {
+		return 0, usageErrorf("--%s: %v", name, err)
+	}
+	if n == 0 || n > 1<<31-1 {
+		return 0, usageErrorf("--%s: %d bytes is not between 1 and 2GiB", name, n)
+	}
+	return int(n), nil
 }
 
 // limitOptions returns the host options set by limitFlags.
@@ -350,5 +390,25 @@ func limitOptions(cCtx *cli.Context) ([]host.Option, error) {
 	if timeout < 0 {
 		return nil, usageErrorf("--%s: negative duration %s", flagTimeout, timeout)
 	}
-	return []host.Option{host.WithMemoryLimit(limit), host.WithCallTimeout(timeout)}, nil
+	opts := []host.Option{host.WithMemoryLimit(limit), host.WithCallTimeout(timeout)}
+	if n := cCtx.Int(flagMaxInst); n < 1 {
+		return nil, usageErrorf("--%s: %d is not positive", flagMaxInst, n)
+	} else {
+		opts = append(opts, host.WithMaxInstances(n))
+	}
+	for _, f := range []struct {
+		name string
+		opt  func(int) host.Option
+	}{
+		{flagInputLimit, host.WithInputLimit},
+		{flagOutputLimit, host.WithOutputLimit},
+		{flagModuleLimit, host.WithModuleSizeLimit},
+	} {
+		n, err := sizeFlag(cCtx, f.name)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, f.opt(n))
+	}
+	return opts, nil
 }
