@@ -550,3 +550,35 @@ func TestHelp(t *testing.T) {
 		assert.Contains(t, r.stdout, "Examples:", "%q", args)
 	}
 }
+
+func TestLockFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	copyFile := func(from, to string) {
+		b, err := os.ReadFile(hostFixture(from))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, to), b, 0o644))
+	}
+	copyFile("echo.wasm", "echo.wasm")
+	r := wasmreg(t, "", "lock", "--dir", dir)
+	require.Equal(t, 0, r.status, r.stderr)
+	assert.Contains(t, r.stdout, "locked 1 module(s)")
+
+	r = wasmreg(t, "x\n", "run", "echo", "--dir", dir)
+	require.Equal(t, 0, r.status, r.stderr)
+	assert.Equal(t, "{}\n", r.stdout)
+
+	// A changed module is refused, and named, unless the user says otherwise.
+	copyFile("guest.wasm", "echo.wasm")
+	r = wasmreg(t, "n\n", "run", "testguest", "--dir", dir, "--grant", "clock", "--grant", "random", "--grant", "artifact=w=main.go")
+	assert.NotEqual(t, 0, r.status)
+	assert.Contains(t, r.stderr, "echo.wasm changed: its sha256 is")
+	r = wasmreg(t, "n\n", "run", "testguest", "--dir", dir, "--allow-unlocked", "--grant", "clock", "--grant", "random", "--grant", "artifact=w=main.go")
+	assert.Equal(t, 0, r.status, r.stderr)
+
+	// An unlisted module is refused too.
+	copyFile("clock.wasm", "clock.wasm")
+	r = wasmreg(t, "", "list", "--dir", dir)
+	assert.Contains(t, r.stderr, "clock.wasm is not in wasmreg.lock")
+	assert.NotContains(t, r.stdout, "clockuser")
+}

@@ -93,7 +93,7 @@ func New(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Writer:                    stdout,
 		ErrWriter:                 stderr,
 		Flags:                     globalFlags(),
-		Commands:                  []*cli.Command{RunCommand(), ListCommand(), InspectCommand(), ValidateCommand()},
+		Commands:                  []*cli.Command{RunCommand(), ListCommand(), InspectCommand(), ValidateCommand(), LockCommand()},
 		Before:                    checkGlobalFlags,
 		Action:                    rootAction,
 		OnUsageError:              onUsageError,
@@ -132,6 +132,11 @@ func globalFlags() []cli.Flag {
 			Usage:   "directory of wazero's compilation cache, so that a module is compiled once across runs; \"\" disables it",
 			Value:   defaultCacheDir(),
 			EnvVars: []string{"WASMREG_CACHE_DIR"},
+		},
+		&cli.BoolFlag{
+			Name:    flagAllowUnlocked,
+			Usage:   "load modules of --dir that its " + LockFile + " does not list, or whose sha256 changed",
+			EnvVars: []string{"WASMREG_ALLOW_UNLOCKED"},
 		},
 		&cli.BoolFlag{
 			Name:    flagNoCache,

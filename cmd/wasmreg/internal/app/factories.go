@@ -41,11 +41,19 @@ type catalog struct {
 // module already found (in file name order), is skipped with its reason.
 // Modules load in parallel: compiling is most of the work, and a Host
 // compiles concurrently.
-func scanDir(ctx context.Context, h *host.Host, dir string) (*catalog, error) {
+//
+// If dir has a lock file, a module not listed in it or whose sha256 differs
+// is skipped with that reason, unless allowUnlocked.
+func scanDir(ctx context.Context, h *host.Host, dir string, allowUnlocked bool) (*catalog, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read factories directory: %w (set --%s or WASMREG_DIR)", err, flagDir)
 	}
+	l, locked, err := readLock(dir)
+	if err != nil {
+		return nil, err
+	}
+	locked = locked && !allowUnlocked
 	var mods []*module
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), ".wasm") && (e.Type().IsRegular() || e.Type()&os.ModeSymlink != 0) {
@@ -60,6 +68,9 @@ func scanDir(ctx context.Context, h *host.Host, dir string) (*catalog, error) {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			m.wasm, m.err = os.ReadFile(m.path)
+			if m.err == nil && locked {
+				m.err = l.check(filepath.Base(m.path), m.wasm)
+			}
 			if m.err == nil {
 				m.factory, m.err = h.Load(ctx, m.wasm)
 			}
@@ -146,7 +157,7 @@ func findModule(cCtx *cli.Context, arg string) (path string, wasm []byte, err er
 		return "", nil, err
 	}
 	defer closeHost(cCtx, h)
-	c, err := scanDir(cCtx.Context, h, dir)
+	c, err := scanDir(cCtx.Context, h, dir, cCtx.Bool(flagAllowUnlocked))
 	if err != nil {
 		return "", nil, fmt.Errorf("look up factory %q: %w", arg, err)
 	}

@@ -42,7 +42,7 @@ func listAction(cCtx *cli.Context) error {
 		return err
 	}
 	defer closeHost(cCtx, h)
-	c, err := scanDir(cCtx.Context, h, cCtx.String(flagDir))
+	c, err := scanDir(cCtx.Context, h, cCtx.String(flagDir), cCtx.Bool(flagAllowUnlocked))
 	if err != nil {
 		return err
 	}
