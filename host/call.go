@@ -2,8 +2,10 @@ package host
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"github.com/wasmreg/wasmreg/host/di"
 	"log/slog"
 	"strings"
 
@@ -16,7 +18,9 @@ import (
 // in their context with callFrom. A call is used by one goroutine: the one
 // running the guest.
 type call struct {
-	ctx     context.Context // the request scope; never changed
+	ctx     context.Context // the caller's; never changed
+	reqCtx  context.Context // the request scope's, once begun
+	scope   *di.Scope       // nil until a capability is resolved
 	f       *Factory
 	model   *Model      // nil during Load and Build
 	stdio   *guestStdio // the instance's WASI output, nil without WASI
@@ -29,6 +33,23 @@ type call struct {
 }
 
 type callKey struct{}
+
+// request returns the context of the call's request scope, beginning the
+// scope on first use: most calls resolve no capability, and a scope costs
+// allocations. Either way each Build and each Predict is one scope.
+func (c *call) request() context.Context {
+	if c.scope == nil {
+		c.reqCtx, c.scope = c.f.h.container.BeginRequest(c.ctx)
+	}
+	return c.reqCtx
+}
+
+// end ends the call's request scope, if it began one.
+func (c *call) end() {
+	if c.scope != nil {
+		c.f.endScope(c.reqCtx, c.scope)
+	}
+}
 
 // callCtx is the context a guest runs under: immutable, because wazero
 // watches its Done channel from another goroutine.
@@ -48,6 +69,10 @@ func (x *callCtx) Value(key any) any {
 // under returns the context to run the guest under, bounded by the host's
 // call timeout, and its cancel function.
 func (c *call) under() (context.Context, context.CancelFunc) {
+	if c.model != nil {
+		stop := c.model.guard.arm(c.ctx, c.f.h.cfg.callTimeout)
+		return &guardCtx{Context: c.ctx, g: c.model.guard, c: c}, stop
+	}
 	ctx, cancel := c.ctx, context.CancelFunc(func() {})
 	if t := c.f.h.cfg.callTimeout; t > 0 {
 		ctx, cancel = context.WithTimeout(ctx, t)
@@ -60,7 +85,10 @@ func (c *call) inExport() bool { return c.export != exportInstantiate }
 // callFrom returns the call that ctx carries. Host functions are only ever
 // called by guests running under a call, but fail cleanly if not.
 func callFrom(ctx context.Context) *call {
-	if x, ok := ctx.(*callCtx); ok {
+	switch x := ctx.(type) {
+	case *guardCtx:
+		return x.c
+	case *callCtx:
 		return x.c
 	}
 	if c, ok := ctx.Value(callKey{}).(*call); ok {

@@ -72,9 +72,8 @@ func (f *Factory) load(ctx context.Context, wasm []byte) error {
 	}
 	f.modCfg = cfg
 
-	rctx, scope := h.container.BeginRequest(ctx)
-	defer f.endScope(rctx, scope)
-	c := &call{ctx: rctx, f: f, export: exportInstantiate}
+	c := &call{ctx: ctx, f: f, export: exportInstantiate}
+	defer c.end()
 	mod, s, err := f.instantiate(c)
 	if err != nil {
 		return err
@@ -292,10 +291,8 @@ func (f *Factory) BuildModel(ctx context.Context, config []byte) (*Model, error)
 		return nil, fmt.Errorf("%w: factory %q: config is %d bytes, the limit is %d (raise it with host.WithInputLimit)",
 			ErrInputLimit, f.fullName, len(config), h.cfg.inputLimit)
 	}
-	rctx, scope := h.container.BeginRequest(ctx)
-	defer f.endScope(rctx, scope)
-
-	c := &call{ctx: rctx, f: f, export: exportInstantiate}
+	c := &call{ctx: ctx, f: f, export: exportInstantiate}
+	defer c.end()
 	mod, s, err := f.instantiate(c)
 	if err != nil {
 		return nil, err

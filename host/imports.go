@@ -46,7 +46,7 @@ func (h *Host) fnLog(ctx context.Context, mod api.Module, stack []uint64) {
 	level := slog.Level(int32(api.DecodeI32(stack[0])))
 	ptr, n := api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
 	b := read(mod, "log", ptr, n)
-	logger, err := di.Resolve[*slog.Logger](ctx, h.container)
+	logger, err := di.Resolve[*slog.Logger](c.request(), h.container)
 	if err != nil {
 		hostPanic(fmt.Errorf("host: log: resolve logger: %w", err))
 	}
@@ -58,7 +58,7 @@ func (h *Host) fnLog(ctx context.Context, mod api.Module, stack []uint64) {
 
 func resolveCap[T any](ctx context.Context, c *call, h *Host, capability, imp string) T {
 	c.requireGrant(capability, imp)
-	v, err := di.Resolve[T](ctx, h.container)
+	v, err := di.Resolve[T](c.request(), h.container)
 	if err != nil {
 		hostPanic(fmt.Errorf("host: %s: capability %q: %w", imp, capability, err))
 	}
@@ -93,7 +93,7 @@ func (h *Host) fnRandomSeed(ctx context.Context, _ api.Module, stack []uint64) {
 func (h *Host) artifact(ctx context.Context, c *call, mod api.Module, imp string, namePtr, nameLen uint64) ([]byte, bool) {
 	a := resolveCap[Artifacts](ctx, c, h, CapArtifact, imp)
 	name := string(read(mod, imp, api.DecodeU32(namePtr), api.DecodeU32(nameLen)))
-	b, err := a.Artifact(ctx, name)
+	b, err := a.Artifact(c.request(), name)
 	if errors.Is(err, ErrNoArtifact) {
 		return nil, false
 	}

@@ -27,6 +27,7 @@ type Model struct {
 	predict api.Function // looked up once: ExportedFunction costs µs and KiB
 	stdio   *guestStdio  // the instance's WASI output, nil without WASI
 	slot    *slot        // released when the instance is closed
+	guard   *guard       // bounds each call in time
 
 	// sem holds the right to call into the instance; it guards the fields
 	// below it.
@@ -40,7 +41,7 @@ type Model struct {
 var _ registry.Model = (*Model)(nil)
 
 func newModel(f *Factory, mod api.Module, s *slot, stdio *guestStdio) *Model {
-	return &Model{f: f, mod: mod, predict: mod.ExportedFunction(ExportPredict), slot: s, stdio: stdio, sem: make(chan struct{}, 1)}
+	return &Model{f: f, mod: mod, predict: mod.ExportedFunction(ExportPredict), slot: s, stdio: stdio, guard: newGuard(), sem: make(chan struct{}, 1)}
 }
 
 // Factory returns the factory that built the model.
@@ -65,9 +66,8 @@ func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 		return nil, err
 	}
 
-	rctx, scope := h.container.BeginRequest(ctx)
-	defer f.endScope(rctx, scope)
-	c := &call{ctx: rctx, f: f, model: m, stdio: m.stdio, export: ExportPredict, input: input}
+	c := &call{ctx: ctx, f: f, model: m, stdio: m.stdio, export: ExportPredict, input: input}
+	defer c.end()
 	m.stack[0] = uint64(len(input))
 	if trapped, err := h.invoke(c, m.predict, m.stack[:]); err != nil {
 		if trapped {

@@ -1,0 +1,85 @@
+package host
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// guard bounds the calls on one model's instance in time, without the
+// three allocations of a context.WithTimeout per call: its timer and done
+// channel are made once per model, because the model's calls are
+// serialised and a guard that fires closes the instance for good.
+type guard struct {
+	timer *time.Timer
+	done  chan struct{} // closed when the running call must stop
+
+	mu    sync.Mutex // guards the fields below
+	armed bool       // a call is running
+	err   error      // why done was closed
+}
+
+func newGuard() *guard {
+	g := &guard{done: make(chan struct{})}
+	g.timer = time.AfterFunc(time.Hour, func() { g.fire(context.DeadlineExceeded) })
+	g.timer.Stop()
+	return g
+}
+
+// arm starts guarding a call on behalf of parent, for at most timeout (if
+// positive). The returned function ends the guard; after it returns, the
+// guard cannot fire for that call.
+func (g *guard) arm(parent context.Context, timeout time.Duration) (stop func()) {
+	g.mu.Lock()
+	g.armed = true
+	g.mu.Unlock()
+	if timeout > 0 {
+		g.timer.Reset(timeout)
+	}
+	var stopParent func() bool
+	if parent.Done() != nil {
+		stopParent = context.AfterFunc(parent, func() { g.fire(parent.Err()) })
+	}
+	return func() {
+		g.timer.Stop()
+		if stopParent != nil {
+			stopParent()
+		}
+		g.mu.Lock()
+		g.armed = false
+		g.mu.Unlock()
+	}
+}
+
+func (g *guard) fire(err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.armed && g.err == nil {
+		g.err = err
+		close(g.done)
+	}
+}
+
+// guardCtx is the context a model's call runs under: its parent's values
+// and deadline, the guard's Done and Err. wazero's close-on-context-done
+// watches Done and closes the instance when it fires.
+type guardCtx struct {
+	context.Context
+	g *guard
+	c *call
+}
+
+func (x *guardCtx) Done() <-chan struct{} { return x.g.done }
+
+func (x *guardCtx) Err() error {
+	x.g.mu.Lock()
+	defer x.g.mu.Unlock()
+	return x.g.err
+}
+
+func (x *guardCtx) Value(key any) any {
+	if key == (callKey{}) {
+		return x.c
+	}
+	return x.Context.Value(key)
+}
