@@ -1,0 +1,37 @@
+package wasmreg_test
+
+import (
+	"encoding/json"
+	"fmt"
+
+	wasmreg "github.com/wasmreg/wasmreg/guest-sdk/go"
+)
+
+// A factory registers from init; the SDK supplies the exports. This one
+// doubles numbers, and rejects a request that is not a number with return
+// code 2.
+func ExampleRegister() {
+	wasmreg.Register(wasmreg.Info{
+		Name:         "doubler",
+		Version:      "1.0.0",
+		Description:  "Doubles a number.",
+		ConfigSchema: `{"type": "object"}`,
+	}, func(config []byte) (wasmreg.Model, error) {
+		return wasmreg.ModelFunc(func(in []byte) ([]byte, error) {
+			var x float64
+			if err := json.Unmarshal(in, &x); err != nil {
+				return nil, wasmreg.Errorf(2, "request: want a number: %v", err)
+			}
+			return json.Marshal(2 * x)
+		}), nil
+	})
+}
+
+func ExampleCode() {
+	err := fmt.Errorf("predict: %w", wasmreg.Error{Code: 3, Message: "bad request"})
+	fmt.Println(wasmreg.Code(err), err)
+	fmt.Println(wasmreg.Code(fmt.Errorf("any other error")))
+	// Output:
+	// 3 predict: bad request
+	// 1
+}

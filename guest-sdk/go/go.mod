@@ -1,0 +1,3 @@
+module github.com/wasmreg/wasmreg/guest-sdk/go
+
+go 1.26

@@ -1,0 +1,133 @@
+package wasmreg
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// capabilities are the capability names of ABI v1.
+var capabilities = []string{"artifact", "clock", "log", "random"}
+
+const maxNameLen = 128
+
+// metadata is the JSON object of docs/ABI.md §5.
+type metadata struct {
+	Name         string          `json:"name"`
+	Version      string          `json:"version"`
+	Description  string          `json:"description,omitempty"`
+	ConfigSchema json.RawMessage `json:"config_schema,omitempty"`
+	Capabilities []string        `json:"capabilities,omitempty"`
+}
+
+// marshalInfo validates info and returns its metadata JSON.
+func marshalInfo(info Info) ([]byte, error) {
+	if err := checkName(info.Name); err != nil {
+		return nil, fmt.Errorf("Info.Name %q: %w", info.Name, err)
+	}
+	if err := checkVersion(info.Version); err != nil {
+		return nil, fmt.Errorf("Info.Version %q: %w", info.Version, err)
+	}
+	md := metadata{Name: info.Name, Version: info.Version, Description: info.Description, Capabilities: info.Capabilities}
+	if s := strings.TrimSpace(info.ConfigSchema); s != "" {
+		if !json.Valid([]byte(s)) {
+			var v any
+			err := json.Unmarshal([]byte(s), &v)
+			return nil, fmt.Errorf("Info.ConfigSchema of %q is not valid JSON: %w", info.Name, err)
+		}
+		if s[0] != '{' {
+			return nil, fmt.Errorf("Info.ConfigSchema of %q is not a JSON object (a JSON Schema is an object)", info.Name)
+		}
+		md.ConfigSchema = json.RawMessage(s)
+	}
+	for i, c := range info.Capabilities {
+		if !slices.Contains(capabilities, c) {
+			return nil, fmt.Errorf("Info.Capabilities of %q: unknown capability %q (known: %s)", info.Name, c, strings.Join(capabilities, ", "))
+		}
+		if slices.Contains(info.Capabilities[:i], c) {
+			return nil, fmt.Errorf("Info.Capabilities of %q: %q listed twice", info.Name, c)
+		}
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(md); err != nil { // compacts and checks the schema again
+		return nil, fmt.Errorf("metadata of %q: %w", info.Name, err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+func checkName(name string) error {
+	if name == "" {
+		return fmt.Errorf("empty name")
+	}
+	if len(name) > maxNameLen {
+		return fmt.Errorf("%d bytes, more than %d", len(name), maxNameLen)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("byte %d is %q; allowed are ASCII letters, digits, '.', '_' and '-'", i, c)
+		}
+	}
+	return nil
+}
+
+// checkVersion accepts a semantic version (semver.org 2.0.0) without build
+// metadata: wasmreg hosts refuse "+build", which semantic versioning ignores
+// when ordering versions.
+func checkVersion(v string) error {
+	const want = "want a semantic version MAJOR.MINOR.PATCH[-PRERELEASE]"
+	if v == "" {
+		return fmt.Errorf("empty version; %s", want)
+	}
+	if v[0] == 'v' || v[0] == 'V' {
+		return fmt.Errorf("leading %q; %s, such as %q", v[:1], want, v[1:])
+	}
+	if strings.Contains(v, "+") {
+		return fmt.Errorf("build metadata (%q) is refused by wasmreg hosts; %s", v[strings.Index(v, "+"):], want)
+	}
+	core, pre, hasPre := strings.Cut(v, "-")
+	parts := strings.Split(core, ".")
+	if len(parts) != 3 {
+		return fmt.Errorf("%d dot-separated numbers; %s", len(parts), want)
+	}
+	for _, p := range parts {
+		if !numeric(p) {
+			return fmt.Errorf("%q is not a number without leading zeros; %s", p, want)
+		}
+	}
+	if hasPre {
+		for _, id := range strings.Split(pre, ".") {
+			if id == "" {
+				return fmt.Errorf("empty pre-release identifier; %s", want)
+			}
+			for i := 0; i < len(id); i++ {
+				c := id[i]
+				if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+					return fmt.Errorf("pre-release identifier %q has %q; allowed are ASCII letters, digits and '-'", id, c)
+				}
+			}
+			if allDigits(id) && !numeric(id) {
+				return fmt.Errorf("numeric pre-release identifier %q has a leading zero", id)
+			}
+		}
+	}
+	return nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// numeric reports whether s is a decimal number without leading zeros.
+func numeric(s string) bool {
+	return allDigits(s) && (s == "0" || s[0] != '0')
+}
