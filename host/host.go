@@ -77,7 +77,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 
 	rc := wazero.NewRuntimeConfig().
 		WithMemoryLimitPages(uint32(cfg.memoryLimit / wasmPageSize)).
-		WithCloseOnContextDone(true) // the only way to stop a runaway guest
+		WithCloseOnContextDone(!cfg.noInterrupt) // the only way to stop a runaway guest
 	if cfg.cacheDir != "" {
 		if err := os.MkdirAll(cfg.cacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("host: compilation cache directory %q: %w", cfg.cacheDir, err)

@@ -174,3 +174,31 @@ func TestCompileConcurrency(t *testing.T) {
 	_, err = host.New(context.Background(), host.WithMaxInstances(0))
 	assert.ErrorIs(t, err, host.ErrInvalidOption)
 }
+
+func TestWithoutInterruption(t *testing.T) {
+	// log_spam makes 20000 host calls in one predict: far more than 1 ms.
+	wasm := hostileWasm(t, "log_spam")
+	for _, tc := range []struct {
+		name string
+		opts []host.Option
+		want error
+	}{
+		{"interrupted by default", nil, host.ErrTimeout},
+		{"runs to its end without interruption", []host.Option{host.WithoutInterruption()}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := newHost(t, append(tc.opts, host.WithCallTimeout(time.Millisecond))...)
+			f, err := h.Load(context.Background(), wasm)
+			require.NoError(t, err)
+			m, err := f.Build(context.Background(), nil)
+			require.NoError(t, err)
+			defer m.Close(context.Background())
+			_, err = m.Predict(context.Background(), nil)
+			if tc.want == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, tc.want)
+			}
+		})
+	}
+}

@@ -55,6 +55,7 @@ type config struct {
 	maxInstances    int
 	compileWorkers  int             // concurrent compilations; 0 means GOMAXPROCS
 	pinned          map[string]bool // allowed sha256 digests; nil allows any
+	noInterrupt     bool            // trusted guests: no close-on-context-done
 	cacheDir        string
 	grants          map[string]bool
 	container       *di.Container
@@ -227,6 +228,19 @@ func isDigest(s string) bool {
 		}
 	}
 	return true
+}
+
+// WithoutInterruption compiles guests without the checks that let a call
+// be stopped: a call then runs to its end whatever its context or the call
+// timeout say, and an infinite loop hangs its goroutine for ever. It makes
+// loop-heavy guest code several times faster (docs/PERFORMANCE.md), and is
+// only for hosts whose factories are all trusted: it is a property of the
+// host, which no factory, metadata or request can turn on.
+func WithoutInterruption() Option {
+	return func(c *config) error {
+		c.noInterrupt = true
+		return nil
+	}
 }
 
 // WithCompilationCacheDir keeps wazero's compiled code in dir, so that a
