@@ -23,6 +23,7 @@ type call struct {
 	scope   *di.Scope       // nil until a capability is resolved
 	f       *Factory
 	model   *Model      // nil during Load and Build
+	inst    *instance   // the model's instance the call runs on
 	stdio   *guestStdio // the instance's WASI output, nil without WASI
 	export  string      // exportInstantiate during instantiation
 	input   []byte
@@ -69,9 +70,9 @@ func (x *callCtx) Value(key any) any {
 // under returns the context to run the guest under, bounded by the host's
 // call timeout, and its cancel function.
 func (c *call) under() (context.Context, context.CancelFunc) {
-	if c.model != nil {
-		stop := c.model.guard.arm(c.ctx, c.f.h.cfg.callTimeout)
-		return &guardCtx{Context: c.ctx, g: c.model.guard, c: c}, stop
+	if c.inst != nil {
+		stop := c.inst.guard.arm(c.ctx, c.f.h.cfg.callTimeout)
+		return &guardCtx{Context: c.ctx, g: c.inst.guard, c: c}, stop
 	}
 	ctx, cancel := c.ctx, context.CancelFunc(func() {})
 	if t := c.f.h.cfg.callTimeout; t > 0 {
@@ -181,7 +182,7 @@ func (h *Host) classify(c *call, err error) *CallError {
 	case errors.As(err, &exit) && h.closed.Load():
 		ce.Kind = ErrClosed
 		ce.Message = "the host was closed during the call"
-	case errors.As(err, &exit) && c.model != nil && c.model.closedByOwner.Load():
+	case errors.As(err, &exit) && c.model != nil && c.model.isClosed():
 		ce.Kind = ErrModelClosed
 		ce.Message = "the model was closed during the call"
 	case errors.As(err, &exit):

@@ -291,6 +291,15 @@ func (f *Factory) BuildModel(ctx context.Context, config []byte) (*Model, error)
 		return nil, fmt.Errorf("%w: factory %q: config is %d bytes, the limit is %d (raise it with host.WithInputLimit)",
 			ErrInputLimit, f.fullName, len(config), h.cfg.inputLimit)
 	}
+	inst, err := f.newInstance(ctx, config)
+	if err != nil {
+		return nil, err
+	}
+	return newModel(f, config, inst), nil
+}
+
+// newInstance instantiates the module and calls wasmreg_build with config.
+func (f *Factory) newInstance(ctx context.Context, config []byte) (*instance, error) {
 	c := &call{ctx: ctx, f: f, export: exportInstantiate}
 	defer c.end()
 	mod, s, err := f.instantiate(c)
@@ -299,7 +308,7 @@ func (f *Factory) BuildModel(ctx context.Context, config []byte) (*Model, error)
 	}
 	c.export, c.input = ExportBuild, config
 	stack := []uint64{uint64(len(config))}
-	if _, err := h.invoke(c, mod.ExportedFunction(ExportBuild), stack); err != nil {
+	if _, err := f.h.invoke(c, mod.ExportedFunction(ExportBuild), stack); err != nil {
 		_ = mod.Close(context.Background())
 		s.release()
 		return nil, err
@@ -309,7 +318,7 @@ func (f *Factory) BuildModel(ctx context.Context, config []byte) (*Model, error)
 		s.release()
 		return nil, guestError(c, code)
 	}
-	return newModel(f, mod, s, c.stdio), nil
+	return &instance{mod: mod, predict: mod.ExportedFunction(ExportPredict), slot: s, stdio: c.stdio, guard: newGuard()}, nil
 }
 
 // metadataFields are the keys wasmreg_info's JSON may have.

@@ -202,3 +202,45 @@ func TestWithoutInterruption(t *testing.T) {
 		})
 	}
 }
+
+func TestModelInstances(t *testing.T) {
+	h, _ := newHost(t, allCaps, host.WithModelInstances(3), host.WithMaxInstances(3))
+	f := load(t, h, "guest.wasm")
+	ctx := context.Background()
+	m, err := f.BuildModel(ctx, []byte(`{"pool":true}`))
+	require.NoError(t, err)
+	assert.Equal(t, 1, m.Instances(), "a build makes one instance")
+
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Go(func() {
+			_, err := m.Predict(ctx, []byte("g")) // 5000 log calls: long enough to overlap
+			assert.NoError(t, err)
+			out, err := m.Predict(ctx, []byte("?"))
+			assert.NoError(t, err)
+			assert.Equal(t, `{"pool":true}?`, string(out), "every instance is built with the model's config")
+		})
+	}
+	wg.Wait()
+	n := m.Instances()
+	assert.GreaterOrEqual(t, n, 2, "concurrent predictions grew the pool")
+	assert.LessOrEqual(t, n, 3, "up to WithModelInstances")
+
+	// A trap closes the whole model and frees every slot.
+	_, err = m.Predict(ctx, []byte("t"))
+	require.ErrorIs(t, err, host.ErrTrap)
+	_, err = m.Predict(ctx, []byte("?"))
+	require.ErrorIs(t, err, host.ErrModelClosed)
+	assert.Zero(t, m.Instances())
+	var models []*host.Model
+	for range 3 {
+		m, err := f.BuildModel(ctx, nil)
+		require.NoError(t, err, "the closed model's slots were freed")
+		models = append(models, m)
+	}
+	for _, m := range models {
+		require.NoError(t, m.Close(ctx))
+	}
+	_, err = host.New(ctx, host.WithModelInstances(0))
+	assert.ErrorIs(t, err, host.ErrInvalidOption)
+}

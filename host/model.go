@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/api"
@@ -10,42 +11,74 @@ import (
 	"github.com/wasmreg/wasmreg/registry"
 )
 
-// Model is a built model: one private instance of its factory's module.
-// It implements [registry.Model].
+// Model is a built model: one or more private instances of its factory's
+// module, each built with the model's config. It implements
+// [registry.Model].
 //
-// A Model is safe for concurrent use by multiple goroutines. Its calls are
-// serialised on the instance (a guest instance runs one call at a time):
-// a Predict waits for the one before it, and gives up with its context's
-// error if that is done first. For parallel predictions, build several
-// models with the same config.
+// A Model is safe for concurrent use by multiple goroutines. A guest
+// instance runs one call at a time, so a model's Predicts are serialised on
+// its instance; with [WithModelInstances] greater than one, a model builds
+// further instances (with the same config) on demand, up to that number,
+// and concurrent Predicts run on them in parallel. A Predict that finds
+// every instance busy waits for one, and gives up with its context's error
+// if that is done first. Instances of one model must answer alike: a
+// factory whose predictions change its state should run with one instance.
 //
-// A trap, a timeout or a broken limit closes the instance: that Predict
-// returns a [*CallError] and later ones fail with [ErrModelClosed].
+// A trap, a timeout or a broken limit closes the model, every instance of
+// it: that Predict returns a [*CallError] and later ones fail with
+// [ErrModelClosed].
 type Model struct {
-	f       *Factory
+	f      *Factory
+	config []byte // to build more instances
+	size   int    // most instances
+
+	idle   chan *instance // instances ready for a call
+	closed chan struct{}  // closed when the model is
+
+	mu       sync.Mutex  // guards the fields below
+	all      []*instance // every open instance
+	growing  int         // instances being built
+	closedBy error       // why the model was closed after a failure
+
+	closedByOwner atomic.Bool // set once by Close
+	closeOnce     sync.Once
+}
+
+// instance is one module instance of a model. Only the goroutine that took
+// it from the model's idle channel uses it.
+type instance struct {
 	mod     api.Module
 	predict api.Function // looked up once: ExportedFunction costs µs and KiB
 	stdio   *guestStdio  // the instance's WASI output, nil without WASI
 	slot    *slot        // released when the instance is closed
 	guard   *guard       // bounds each call in time
+	stack   [1]uint64
+}
 
-	// sem holds the right to call into the instance; it guards the fields
-	// below it.
-	sem      chan struct{}
-	stack    [1]uint64
-	closedBy error // why the instance was closed, nil while open
-
-	closedByOwner atomic.Bool // set once by Close
+func (i *instance) close() {
+	_ = i.mod.Close(context.Background())
+	i.slot.release()
 }
 
 var _ registry.Model = (*Model)(nil)
 
-func newModel(f *Factory, mod api.Module, s *slot, stdio *guestStdio) *Model {
-	return &Model{f: f, mod: mod, predict: mod.ExportedFunction(ExportPredict), slot: s, stdio: stdio, guard: newGuard(), sem: make(chan struct{}, 1)}
+func newModel(f *Factory, config []byte, first *instance) *Model {
+	size := f.h.cfg.modelInstances
+	m := &Model{f: f, config: config, size: size,
+		idle: make(chan *instance, size), closed: make(chan struct{}), all: []*instance{first}}
+	m.idle <- first
+	return m
 }
 
 // Factory returns the factory that built the model.
 func (m *Model) Factory() *Factory { return m.f }
+
+// Instances returns how many instances the model has now.
+func (m *Model) Instances() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.all)
+}
 
 // Predict calls the guest's wasmreg_predict with input and returns what the
 // guest wrote with output. It runs in its own request scope of the host's
@@ -56,28 +89,25 @@ func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: factory %q: request is %d bytes, the limit is %d (raise it with host.WithInputLimit)",
 			ErrInputLimit, f.fullName, len(input), h.cfg.inputLimit)
 	}
-	select {
-	case m.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("host: factory %q: predict: waiting for the model: %w", f.fullName, ctx.Err())
-	}
-	defer func() { <-m.sem }()
-	if err := m.usable(); err != nil {
+	inst, err := m.acquire(ctx)
+	if err != nil {
 		return nil, err
 	}
 
-	c := &call{ctx: ctx, f: f, model: m, stdio: m.stdio, export: ExportPredict, input: input}
+	c := &call{ctx: ctx, f: f, model: m, inst: inst, stdio: inst.stdio, export: ExportPredict, input: input}
 	defer c.end()
-	m.stack[0] = uint64(len(input))
-	if trapped, err := h.invoke(c, m.predict, m.stack[:]); err != nil {
+	inst.stack[0] = uint64(len(input))
+	if trapped, err := h.invoke(c, inst.predict, inst.stack[:]); err != nil {
 		if trapped {
-			m.closedBy = err
-			_ = m.mod.Close(context.Background())
-			m.slot.release()
+			m.fail(err)
+		} else {
+			m.idle <- inst
 		}
 		return nil, err
 	}
-	if code := int32(m.stack[0]); code != 0 {
+	code := int32(inst.stack[0])
+	m.idle <- inst // after the last use of inst
+	if code != 0 {
 		return nil, guestError(c, code)
 	}
 	if c.out == nil {
@@ -86,9 +116,65 @@ func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 	return c.out, nil
 }
 
-// usable reports why the model cannot be called, if it cannot. The caller
-// holds sem.
+// acquire takes an idle instance, builds one if the model may grow, or
+// waits for one.
+func (m *Model) acquire(ctx context.Context) (*instance, error) {
+	for {
+		if err := m.usable(); err != nil {
+			return nil, err
+		}
+		select {
+		case inst := <-m.idle:
+			return inst, nil
+		default:
+		}
+		m.mu.Lock()
+		grow := m.closedBy == nil && len(m.all)+m.growing < m.size
+		if grow {
+			m.growing++
+		}
+		m.mu.Unlock()
+		if grow {
+			return m.grow(ctx)
+		}
+		select {
+		case inst := <-m.idle:
+			return inst, nil
+		case <-m.closed:
+			// usable says why, on the next turn.
+		case <-ctx.Done():
+			return nil, fmt.Errorf("host: factory %q: predict: waiting for one of the model's %d instances: %w",
+				m.f.fullName, m.size, ctx.Err())
+		}
+	}
+}
+
+// grow builds one more instance for the caller. The caller counted it in
+// growing.
+func (m *Model) grow(ctx context.Context) (*instance, error) {
+	inst, err := m.f.newInstance(ctx, m.config)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.growing--
+	if err != nil {
+		return nil, fmt.Errorf("host: factory %q: build another instance of the model: %w", m.f.fullName, err)
+	}
+	if m.closedBy != nil || m.closedByOwner.Load() {
+		inst.close()
+		return nil, m.usableLocked()
+	}
+	m.all = append(m.all, inst)
+	return inst, nil
+}
+
+// usable reports why the model cannot be called, if it cannot.
 func (m *Model) usable() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.usableLocked()
+}
+
+func (m *Model) usableLocked() error {
 	switch {
 	case m.closedByOwner.Load():
 		return fmt.Errorf("%w: factory %q: Close was called", ErrModelClosed, m.f.fullName)
@@ -100,16 +186,43 @@ func (m *Model) usable() error {
 	return nil
 }
 
-// Close discards the model's instance. A Predict running at the time is
+// isClosed reports whether the model was closed, by its owner or a failure.
+func (m *Model) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closedByOwner.Load() || m.closedBy != nil
+}
+
+// fail closes the model after err broke one of its instances: the
+// instance's state may be inconsistent, and its siblings were built alike.
+func (m *Model) fail(err error) {
+	m.mu.Lock()
+	if m.closedBy == nil {
+		m.closedBy = err
+	}
+	m.mu.Unlock()
+	m.closeAll()
+}
+
+// closeAll closes every instance; calls running on them stop.
+func (m *Model) closeAll() {
+	m.mu.Lock()
+	all := m.all
+	m.all = nil
+	m.mu.Unlock()
+	m.closeOnce.Do(func() { close(m.closed) })
+	for _, inst := range all {
+		inst.close()
+	}
+}
+
+// Close discards the model's instances. A Predict running at the time is
 // stopped and fails with [ErrModelClosed]. Close is idempotent and safe to
 // call concurrently with Predict.
 func (m *Model) Close(ctx context.Context) error {
 	if !m.closedByOwner.CompareAndSwap(false, true) {
 		return nil
 	}
-	defer m.slot.release()
-	if err := m.mod.Close(ctx); err != nil {
-		return fmt.Errorf("host: factory %q: close model: %w", m.f.fullName, err)
-	}
+	m.closeAll()
 	return nil
 }

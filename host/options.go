@@ -56,6 +56,7 @@ type config struct {
 	compileWorkers  int             // concurrent compilations; 0 means GOMAXPROCS
 	pinned          map[string]bool // allowed sha256 digests; nil allows any
 	noInterrupt     bool            // trusted guests: no close-on-context-done
+	modelInstances  int             // most instances per model
 	cacheDir        string
 	grants          map[string]bool
 	container       *di.Container
@@ -76,6 +77,7 @@ func defaultConfig() config {
 		logLinesPerCall: DefaultLogLinesPerCall,
 		stdioLimit:      DefaultStdioLimit,
 		maxInstances:    DefaultMaxInstances,
+		modelInstances:  1,
 		grants:          map[string]bool{CapLog: true},
 	}
 }
@@ -182,6 +184,22 @@ func WithMaxInstances(n int) Option {
 			return invalid("WithMaxInstances", "%d is not positive", n)
 		}
 		c.maxInstances = n
+		return nil
+	}
+}
+
+// WithModelInstances sets how many instances a [Model] may have, all
+// built with its config: a Build makes one, and concurrent Predicts that
+// find them all busy build more, up to n, so that they run in parallel
+// instead of waiting for each other. The instances count against
+// [WithMaxInstances]. Use it only with factories whose predictions do not
+// change their state. The default is 1.
+func WithModelInstances(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return invalid("WithModelInstances", "%d is not positive", n)
+		}
+		c.modelInstances = n
 		return nil
 	}
 }

@@ -582,3 +582,51 @@ func TestLockFile(t *testing.T) {
 	assert.Contains(t, r.stderr, "clock.wasm is not in wasmreg.lock")
 	assert.NotContains(t, r.stdout, "clockuser")
 }
+
+// TestBench benchmarks a factory briefly: a report of both phases, and a
+// non-zero exit status when predictions fail.
+func TestBench(t *testing.T) {
+	t.Parallel()
+	requests := filepath.Join(t.TempDir(), "requests.txt")
+	require.NoError(t, os.WriteFile(requests, []byte("first\n\nsecond\r\nthird"), 0o600))
+	// A phase's row: name, time, count, errors, throughput, p50, p90, p99, max.
+	row := func(phase, count, errors string) *regexp.Regexp {
+		const latency = `\d+(\.\d+)?(ns|µs|ms|s)`
+		return regexp.MustCompile(`(?m)^` + phase + `\s+` + latency + `\s+` + count + `\s+` + errors + `\s+\d+(\.\d+)?/s` +
+			`(\s+(` + latency + `|-)){4}$`)
+	}
+
+	t.Run("echo", func(t *testing.T) {
+		t.Parallel()
+		r := wasmreg(t, "", "bench", hostFixture("echo.wasm"), "--duration", "400ms", "--concurrency", "2", "--input", requests)
+		require.Equal(t, 0, r.status, r.stderr)
+		assert.Empty(t, r.stderr, "no progress line when standard error is not a terminal")
+		assert.Regexp(t, `(?m)^factory: +echo@1\.0\.0, sha256 [0-9a-f]{12}… \(`, r.stdout)
+		assert.Contains(t, r.stdout, "concurrency 2, GOMAXPROCS ")
+		assert.Contains(t, r.stdout, "0.2s building then 0.2s predicting, 3 requests in turn")
+		assert.Regexp(t, `(?m)^PHASE\s+TIME\s+COUNT\s+ERRORS\s+THROUGHPUT\s+P50\s+P90\s+P99\s+MAX$`, r.stdout)
+		assert.Regexp(t, row("builds", `[1-9]\d*`, "0"), r.stdout)
+		assert.Regexp(t, row("predictions", `[1-9]\d*`, "0"), r.stdout)
+		assert.Less(t, r.elapsed, 20*time.Second)
+	})
+	t.Run("help", func(t *testing.T) {
+		t.Parallel()
+		r := wasmreg(t, "", "bench", "--help")
+		require.Equal(t, 0, r.status, r.stderr)
+		assert.Contains(t, r.stdout, "Examples:")
+		assert.Contains(t, r.stdout, "--concurrency")
+	})
+	t.Run("trapping requests", func(t *testing.T) {
+		t.Parallel()
+		r := wasmreg(t, "t\n", "bench", hostFixture("guest.wasm"), "--duration", "400ms", "--concurrency", "2",
+			"--grant", "clock", "--grant", "random", "--grant", "artifact=w=main.go")
+		assert.Equal(t, 1, r.status, r.stderr)
+		assert.Regexp(t, row("builds", `[1-9]\d*`, "0"), r.stdout)
+		assert.Regexp(t, row("predictions", "0", `[1-9]\d*`), r.stdout)
+		m := regexp.MustCompile(`(?m)^predictions\s+\S+\s+0\s+(\d+)\s`).FindStringSubmatch(r.stdout)
+		require.NotNil(t, m, r.stdout)
+		assert.Contains(t, r.stdout, `first prediction error: factory "testguest@1.2.3" export wasmreg_predict: wasm error: unreachable`)
+		assert.Regexp(t, `(?m)^models built again because a failure closed them: [1-9]\d*$`, r.stdout)
+		assert.Equal(t, []string{"wasmreg: all " + m[1] + " predictions failed"}, r.stderrLines())
+	})
+}

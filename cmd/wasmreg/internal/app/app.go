@@ -93,7 +93,7 @@ func New(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Writer:                    stdout,
 		ErrWriter:                 stderr,
 		Flags:                     globalFlags(),
-		Commands:                  []*cli.Command{RunCommand(), ListCommand(), InspectCommand(), ValidateCommand(), LockCommand()},
+		Commands:                  []*cli.Command{RunCommand(), ListCommand(), InspectCommand(), ValidateCommand(), LockCommand(), BenchCommand()},
 		Before:                    checkGlobalFlags,
 		Action:                    rootAction,
 		OnUsageError:              onUsageError,
