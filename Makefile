@@ -11,7 +11,14 @@ CLANG       ?= clang
 CFLAGS_WASM := --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Werror -Wl,--stack-first -Wl,--strip-debug -I guest-sdk/c
 GOWASM      := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath
 
-.PHONY: all demo test examples bench check fixtures demo-assets fuzz clean wasmreg
+.PHONY: all demo test examples bench check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
+
+# Every fuzz target, as package:Function.
+FUZZ_TARGETS := ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports \
+	./registry:FuzzParseName ./examples/mlpnet:FuzzDecode \
+	./examples/factories:FuzzCSDKJSON ./examples/factories/linear:FuzzLinear \
+	./cmd/wasmreg/internal/app:FuzzReorderArgs
+FUZZTIME ?= 60s
 
 all: wasmreg examples
 
@@ -39,12 +46,25 @@ examples:
 	@$(CLANG) $(CFLAGS_WASM) -o $(FACTORIES)/scale.wasm guest-sdk/c/example/minimal.c
 	@cp host/testdata/echo.wasm $(FACTORIES)/echo.wasm
 
-## test: everything, with -race: checks, example factories, library, CLI, SDKs
+## test: everything, with -race: checks, example factories, library, CLI, SDKs, fuzz briefly
 test: check examples wasmreg
 	$(GO) test -race -count=1 ./...
 	cd guest-sdk/go && $(GO) test -count=1 ./...
 	$(WASMREG) list --dir $(FACTORIES)
 	$(WASMREG) run
+	$(MAKE) fuzz-smoke
+
+## fuzz: run every fuzz target for FUZZTIME (default 60s) each
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn in $$pkg for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+## fuzz-smoke: every fuzz target for a few seconds, as make test does
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
 ## bench: benchmarks with their baselines, and the ratios between them
 bench:

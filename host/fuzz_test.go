@@ -2,6 +2,7 @@ package host_test
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -70,5 +71,48 @@ func FuzzPredict(f *testing.F) {
 		}
 		defer m.Close(ctx)
 		_, _ = m.Predict(ctx, request)
+	})
+}
+
+// FuzzImports calls every host import with arbitrary pointers, lengths and
+// values: a call may fail (out of bounds), never panic the host, and a
+// failure that closed the model is reported as such.
+func FuzzImports(f *testing.F) {
+	le := func(op byte, a, b, c uint32, d uint64) []byte {
+		buf := []byte{op}
+		buf = binary.LittleEndian.AppendUint32(buf, a)
+		buf = binary.LittleEndian.AppendUint32(buf, b)
+		buf = binary.LittleEndian.AppendUint32(buf, c)
+		return binary.LittleEndian.AppendUint64(buf, d)
+	}
+	for op := range byte(9) {
+		f.Add(le(op, 0, 16, 0, 0))
+		f.Add(le(op, 65530, 16, 4, 1<<63))
+		f.Add(le(op, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffffffffffff))
+	}
+	h, _ := newHost(f, allCaps, host.WithCallTimeout(time.Second),
+		host.WithArtifacts(host.ArtifactMap{"": []byte("empty name"), "{\"": []byte("x")}))
+	fac := load(f, h, "fuzzimports.wasm")
+	f.Fuzz(func(t *testing.T, request []byte) {
+		ctx := context.Background()
+		m, err := fac.Build(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close(ctx)
+		_, err = m.Predict(ctx, request)
+		if err == nil {
+			return
+		}
+		var ce *host.CallError
+		if !errors.As(err, &ce) {
+			t.Fatalf("not a CallError: %v", err)
+		}
+		if !errors.Is(err, host.ErrGuest) {
+			// Anything else is a trap: the model must now be closed.
+			if _, err := m.Predict(ctx, nil); !errors.Is(err, host.ErrModelClosed) {
+				t.Fatalf("after %v the model is still open: %v", ce, err)
+			}
+		}
 	})
 }

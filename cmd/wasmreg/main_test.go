@@ -630,3 +630,34 @@ func TestBench(t *testing.T) {
 		assert.Equal(t, []string{"wasmreg: all " + m[1] + " predictions failed"}, r.stderrLines())
 	})
 }
+
+// TestRunHostileSuite runs every module of host/testdata/hostile: each exits
+// non-zero within its time limit, with one error line naming the cause, and
+// never with a Go panic.
+func TestRunHostileSuite(t *testing.T) {
+	t.Parallel()
+	weights := weightsFile(t, "w")
+	paths, err := filepath.Glob(hostFixture(filepath.Join("hostile", "*.wasm")))
+	require.NoError(t, err)
+	require.NotEmpty(t, paths)
+	for _, path := range paths {
+		t.Run(filepath.Base(path), func(t *testing.T) {
+			t.Parallel()
+			r := wasmreg(t, "hostile\n", "run", path, "--timeout", "1s", "--memory-limit", "16MiB",
+				"--grant", "clock", "--grant", "random", "--grant", "artifact=weights="+weights)
+			if filepath.Base(path) == "log_spam.wasm" {
+				assert.Equal(t, 0, r.status, "log spam is capped, not an error: %s", r.stderr)
+				return
+			}
+			assert.NotEqual(t, 0, r.status)
+			assert.Less(t, r.elapsed, 15*time.Second)
+			assert.NotContains(t, r.stderr, "panic")
+			assert.NotContains(t, r.stderr, "goroutine ")
+			lines := r.stderrLines()
+			require.NotEmpty(t, lines)
+			last := lines[len(lines)-1]
+			assert.Regexp(t, `^wasmreg: |^line 1: `, lines[0])
+			assert.True(t, strings.HasPrefix(last, "wasmreg: "), "ends with one error line: %q", r.stderr)
+		})
+	}
+}

@@ -60,6 +60,9 @@ func ReorderArgs(app *cli.App, args []string) ([]string, error) {
 	i := 0
 	for i < len(rest) && isFlagArg(rest[i]) {
 		n := flagArgs(global, rest[i:])
+		if i+n > len(rest) {
+			return args, nil // a value flag without its value: urfave/cli says so
+		}
 		globals = append(globals, rest[i:i+n]...)
 		i += n
 	}
