@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -144,25 +143,11 @@ func benchAction(cCtx *cli.Context) error {
 	if isTerminal(cCtx.App.ErrWriter) {
 		bar = &benchBar{out: cCtx.App.ErrWriter, total: duration}
 	}
-	opts, err := hostOptions(cCtx, bar.Writer(cCtx.App.ErrWriter))
-	if err != nil {
-		return err
-	}
-	h, err := host.New(cCtx.Context, append(opts, grantOpts...)...)
+	h, f, err := loadGranted(cCtx, bar.Writer(cCtx.App.ErrWriter), path, wasm, grants, grantOpts)
 	if err != nil {
 		return err
 	}
 	defer closeHost(cCtx, h)
-	f, err := h.Load(cCtx.Context, wasm)
-	if err != nil {
-		if errors.Is(err, host.ErrNotGranted) {
-			if name, missing := missingGrants(cCtx, wasm, grants); len(missing) > 0 {
-				return fmt.Errorf("load %s: %s needs capabilities that were not granted: %s (add %s)",
-					path, name, strings.Join(missing, ", "), grantFlags(missing))
-			}
-		}
-		return fmt.Errorf("load %s: %w", path, err)
-	}
 
 	b := &bench{
 		build: func(ctx context.Context) (benchModel, error) {

@@ -116,25 +116,11 @@ func runAction(cCtx *cli.Context) error {
 		prog = newProgress(cCtx.App.ErrWriter, in.size)
 	}
 	stderr := prog.Writer(cCtx.App.ErrWriter)
-	opts, err := hostOptions(cCtx, stderr)
-	if err != nil {
-		return err
-	}
-	h, err := host.New(cCtx.Context, append(opts, grantOpts...)...)
+	h, f, err := loadGranted(cCtx, stderr, path, wasm, grants, grantOpts)
 	if err != nil {
 		return err
 	}
 	defer closeHost(cCtx, h)
-	f, err := h.Load(cCtx.Context, wasm)
-	if err != nil {
-		if errors.Is(err, host.ErrNotGranted) {
-			if name, missing := missingGrants(cCtx, wasm, grants); len(missing) > 0 {
-				return fmt.Errorf("load %s: %s needs capabilities that were not granted: %s (add %s)",
-					path, name, strings.Join(missing, ", "), grantFlags(missing))
-			}
-		}
-		return fmt.Errorf("load %s: %w", path, err)
-	}
 	build := func() (*host.Model, error) {
 		m, err := f.BuildModel(cCtx.Context, config)
 		if err != nil {
@@ -166,6 +152,33 @@ func runAction(cCtx *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("%d of %d requests failed", failed, answered+failed), ExitFailure)
 	}
 	return nil
+}
+
+// loadGranted makes a host with the command's options and the grants, and
+// loads wasm (read from path) with it. When the module needs a capability
+// that was not granted, the error says which and the flags that grant
+// them. The caller closes the host.
+func loadGranted(cCtx *cli.Context, logs io.Writer, path string, wasm []byte, grants Grants, grantOpts []host.Option) (*host.Host, *host.Factory, error) {
+	opts, err := hostOptions(cCtx, logs)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := host.New(cCtx.Context, append(opts, grantOpts...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := h.Load(cCtx.Context, wasm)
+	if err == nil {
+		return h, f, nil
+	}
+	closeHost(cCtx, h)
+	if errors.Is(err, host.ErrNotGranted) {
+		if name, missing := missingGrants(cCtx, wasm, grants); len(missing) > 0 {
+			return nil, nil, fmt.Errorf("load %s: %s needs capabilities that were not granted: %s (add %s)",
+				path, name, strings.Join(missing, ", "), grantFlags(missing))
+		}
+	}
+	return nil, nil, fmt.Errorf("load %s: %w", path, err)
 }
 
 // missingGrants loads wasm with every capability granted, to say which
