@@ -6,12 +6,12 @@ BUILD       := build
 FACTORIES   := $(BUILD)/factories
 WASMREG     := $(BUILD)/bin/wasmreg
 GO_FACTORIES := linear mlp
-C_FACTORIES  := centroid
+C_FACTORIES  := centroid mlpc
 CLANG       ?= clang
-CFLAGS_WASM := --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Werror -Wl,--stack-first -Wl,--strip-debug -I guest-sdk/c
+CFLAGS_WASM := --target=wasm32-wasi -mexec-model=reactor -O2 -msimd128 -Wall -Werror -Wl,--stack-first -Wl,--strip-debug -I guest-sdk/c
 GOWASM      := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath
 
-.PHONY: all demo test examples bench check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
+.PHONY: all demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
 
 # Every fuzz target, as package:Function.
 FUZZ_TARGETS := ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports \
@@ -70,6 +70,10 @@ fuzz-smoke:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./host/... ./registry/... ./examples/... \
 		| $(GO) run ./internal/benchratio
+
+## bench-extism: wasmreg next to Extism's Go SDK, a module of its own (downloads Extism)
+bench-extism:
+	(cd bench/extism && $(GO) test -run '^$$' -bench . -benchmem -count 3 ./...) | $(GO) run ./internal/benchratio
 
 ## check: formatting, vet, tidy modules, the Go SDK cross-builds for wasip1
 check:

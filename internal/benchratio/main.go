@@ -1,7 +1,7 @@
 // Command benchratio reads `go test -bench` output on standard input, passes
 // it through, and then prints, for every benchmark that has a "wasmreg"
-// sub-benchmark and a baseline sibling ("raw-wazero", "native"), the ratio
-// of their times per operation, measured in the same run.
+// sub-benchmark and a baseline sibling ("raw-wazero", "native", "extism"),
+// the ratio of their times per operation, measured in the same run.
 //
 //	go test -run '^$' -bench . ./host | go run ./internal/benchratio
 package main
@@ -20,7 +20,7 @@ import (
 var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)
 
 // baselines are the sibling names a "wasmreg" result is compared with.
-var baselines = []string{"raw-wazero", "native"}
+var baselines = []string{"raw-wazero", "native", "extism"}
 
 func main() {
 	results, err := read(os.Stdin, os.Stdout)
@@ -65,8 +65,12 @@ func report(results map[string]float64) string {
 		}
 		for _, base := range baselines {
 			if bv, ok := results[prefix+"/"+base]; ok && bv > 0 {
-				rows = append(rows, fmt.Sprintf("%-40s wasmreg %12.0f ns/op  %-10s %12.0f ns/op  ratio %.2fx",
-					prefix, v, base, bv, v/bv))
+				row := fmt.Sprintf("%-40s wasmreg %12.0f ns/op  %-10s %12.0f ns/op  ratio %.2fx",
+					prefix, v, base, bv, v/bv)
+				if v < bv {
+					row += fmt.Sprintf(" (wasmreg %.1fx faster)", bv/v)
+				}
+				rows = append(rows, row)
 			}
 		}
 	}

@@ -15,6 +15,8 @@ BenchmarkBuild/wat/raw-wazero-2      	    2000	     20000 ns/op	   79393 B/op	  
 BenchmarkBuild/wat/wasmreg-2         	    2000	     21100 ns/op	   92335 B/op	      48 allocs/op
 BenchmarkDense/wasmreg-2   	    10	     3000 ns/op
 BenchmarkDense/native-2   	    10	     1000 ns/op
+BenchmarkCall/wasmreg-2   	    10	     1000 ns/op
+BenchmarkCall/extism-2   	    10	     25000 ns/op
 BenchmarkAlone-2   	    10	     1000 ns/op
 PASS
 `
@@ -28,5 +30,6 @@ PASS
 	assert.Contains(t, r, "ratio 1.05x")
 	assert.Contains(t, r, "ratio 3.00x")
 	assert.NotContains(t, r, "Alone")
+	assert.Contains(t, r, "ratio 0.04x (wasmreg 25.0x faster)")
 	assert.Contains(t, report(map[string]float64{}), "no wasmreg/baseline pairs")
 }
