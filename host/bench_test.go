@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	crand "crypto/rand"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -173,4 +174,63 @@ func BenchmarkBuildParallel(b *testing.B) {
 			m.Close(ctx)
 		}
 	})
+}
+
+// BenchmarkModelMemory reports the heap each live model holds, for a small
+// WAT guest and a Go guest.
+func BenchmarkModelMemory(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		wasm func(testing.TB) []byte
+	}{
+		{"wat", func(t testing.TB) []byte { return fixture(t, "echo.wasm") }},
+		{"go", goGuest},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			h := benchHost(b)
+			f, err := h.Load(context.Background(), tc.wasm(b))
+			require.NoError(b, err)
+			const models = 50
+			for b.Loop() {
+				before := heapInUse()
+				ms := make([]*host.Model, models)
+				for i := range ms {
+					ms[i], err = f.BuildModel(context.Background(), nil)
+					require.NoError(b, err)
+				}
+				after := heapInUse()
+				b.ReportMetric(float64(after-before)/models, "B/model")
+				for _, m := range ms {
+					m.Close(context.Background())
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkPredictParallel predicts on one model from every core, with one
+// instance (calls queue) and with a pool of instances.
+func BenchmarkPredictParallel(b *testing.B) {
+	for _, n := range []int{1, 4} {
+		b.Run(fmt.Sprintf("instances=%d", n), func(b *testing.B) {
+			h, err := host.New(context.Background(), host.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+				host.WithModelInstances(n), host.WithGrants(host.CapClock, host.CapRandom, host.CapArtifact))
+			require.NoError(b, err)
+			defer h.Close(context.Background())
+			f, err := h.Load(context.Background(), fixture(b, "guest.wasm"))
+			require.NoError(b, err)
+			m, err := f.Build(context.Background(), nil)
+			require.NoError(b, err)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					// "m": one clock_monotonic call, some guest work.
+					if _, err := m.Predict(context.Background(), []byte("m")); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
