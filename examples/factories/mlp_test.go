@@ -367,3 +367,24 @@ func TestMlpMissingArtifact(t *testing.T) {
 	m := mlpBuild(t, f, `{"weights": "other"}`)
 	assert.Len(t, mlpPredict(t, m, mlpJSON(t, make([]float32, 64))).Probabilities, 10, "artifact names are the host's")
 }
+
+// TestMlpSingleSigmoidLabel is a regression test: a single sigmoid output
+// has classes 0 and 1 but at most one label, and class 1 used to index past
+// it.
+func TestMlpSingleSigmoidLabel(t *testing.T) {
+	t.Parallel()
+	f, _ := mlpFactory(t, host.ArtifactMap{})
+	m := mlpBuild(t, f, `{"layers": [1, 1], "output": "sigmoid", "labels": ["positive"], "seed": 3}`)
+	seen := map[int]bool{}
+	for _, x := range []float32{-1000, 1000} {
+		r := mlpPredict(t, m, mlpJSON(t, []float32{x}))
+		seen[r.Class] = true
+		if r.Class == 0 {
+			require.NotNil(t, r.Label)
+			assert.Equal(t, "positive", *r.Label)
+		} else {
+			assert.Nil(t, r.Label, "class 1 has no label")
+		}
+	}
+	assert.Len(t, seen, 2, "both classes were exercised")
+}

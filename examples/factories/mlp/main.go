@@ -304,7 +304,8 @@ func (m *model) one(x []float64, where string) (result, error) {
 	}
 	y := m.n.Forward(m.x, m.ws)
 	r := result{Class: m.n.Class(y)}
-	if m.n.Labels != nil {
+	// A single sigmoid output has classes 0 and 1 but one label at most.
+	if r.Class < len(m.n.Labels) {
 		r.Label = &m.n.Labels[r.Class]
 	}
 	if m.n.Output == "linear" {
