@@ -24,12 +24,15 @@
 // # Concurrency
 //
 // A [Registry] is safe for concurrent use by multiple goroutines. Its lock
-// covers reading and changing its maps, never a call into a [Factory]: Build
-// takes the factory under a read lock and calls [Factory.Build] after
-// releasing it, so a slow build blocks neither lookups, registrations nor
-// other builds, and a build that is running when its factory is replaced or
-// unregistered finishes on the factory it started with. Looking up a name
-// that is already lower case does not allocate.
+// (a sync.RWMutex) serialises the writers and is held only to change the
+// maps, never across a call into a [Factory]. Readers take no lock: each
+// write publishes an immutable snapshot of the lookup maps (copy on write),
+// so lookups scale across cores. Build reads the factory from the current
+// snapshot and calls [Factory.Build] outside any lock, so a slow build
+// blocks neither lookups, registrations nor other builds, and a build that
+// is running when its factory is replaced or unregistered finishes on the
+// factory it started with. Looking up a name that is already lower case
+// does not allocate.
 //
 // # Errors
 //

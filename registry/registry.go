@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Sentinel errors. The registry wraps them with the operation and the name,
@@ -76,13 +78,22 @@ type Model interface {
 // use. A Registry is safe for concurrent use by multiple goroutines and must
 // not be copied after first use.
 type Registry struct {
-	// mu guards the maps below. It is held only to read or change them,
-	// never across a call into a Factory. Writers keep the three maps
-	// consistent, so a reader needs one map access on the lookup path.
+	// mu serialises writers and guards byBase. It is held only to change
+	// the maps, never across a call into a Factory.
 	mu     sync.RWMutex
-	exact  map[string]*entry   // full name -> entry
-	latest map[string]*entry   // base name -> its highest entry, for bare lookups
 	byBase map[string][]*entry // base name -> its entries, ascending by compareNames
+
+	// index is what readers use: an immutable snapshot of the lookup maps
+	// that every write replaces whole (copy on write). Lookups take no
+	// lock at all, so they scale across cores: a read lock's reader count
+	// is one cache line that every reading core writes.
+	index atomic.Pointer[index]
+}
+
+// index is an immutable snapshot of the registry's lookup maps.
+type index struct {
+	exact  map[string]*entry // full name -> entry
+	latest map[string]*entry // base name -> its highest entry, for bare lookups
 }
 
 // entry is one registration. It is immutable: Replace stores a new entry,
@@ -135,9 +146,7 @@ func (r *Registry) put(name string, f Factory, replace bool) error {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.exact == nil {
-		r.exact = make(map[string]*entry)
-		r.latest = make(map[string]*entry)
+	if r.byBase == nil {
 		r.byBase = make(map[string][]*entry)
 	}
 	es := r.byBase[n.base]
@@ -151,9 +160,20 @@ func (r *Registry) put(name string, f Factory, replace bool) error {
 		es = slices.Insert(es, i, e)
 		r.byBase[n.base] = es
 	}
-	r.exact[n.full] = e
-	r.latest[n.base] = es[len(es)-1]
+	idx := r.next()
+	idx.exact[n.full] = e
+	idx.latest[n.base] = es[len(es)-1]
+	r.index.Store(idx)
 	return nil
+}
+
+// next returns a copy of the current index for a writer to change and
+// publish. The caller holds mu.
+func (r *Registry) next() *index {
+	if cur := r.index.Load(); cur != nil {
+		return &index{exact: maps.Clone(cur.exact), latest: maps.Clone(cur.latest)}
+	}
+	return &index{exact: map[string]*entry{}, latest: map[string]*entry{}}
 }
 
 // Unregister removes the entry registered under the exact name:
@@ -169,21 +189,24 @@ func (r *Registry) Unregister(name string) error {
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e, ok := r.exact[n.full]
-	if !ok {
+	cur := r.index.Load()
+	if cur == nil || cur.exact[n.full] == nil {
 		return fmt.Errorf("registry: unregister %q: %w", name, ErrNotFound)
 	}
-	delete(r.exact, n.full)
-	es := r.byBase[n.base]
+	e := cur.exact[n.full]
+	idx := r.next()
+	delete(idx.exact, n.full)
+	es := slices.Clone(r.byBase[n.base]) // readers never see byBase, but keep entries immutable
 	i := slices.Index(es, e)
 	es = slices.Delete(es, i, i+1)
 	if len(es) == 0 {
 		delete(r.byBase, n.base)
-		delete(r.latest, n.base)
+		delete(idx.latest, n.base)
 	} else {
 		r.byBase[n.base] = es
-		r.latest[n.base] = es[len(es)-1]
+		idx.latest[n.base] = es[len(es)-1]
 	}
+	r.index.Store(idx)
 	return nil
 }
 
@@ -212,8 +235,8 @@ func (r *Registry) Resolve(name string) (fullName string, f Factory, err error) 
 }
 
 // Build resolves name as Lookup does and builds a Model with config. The
-// factory is chosen under the lock and built outside it, so a slow build
-// blocks nothing else, and a build running when its factory is replaced or
+// factory is read from the registry's current snapshot, without a lock, and
+// built outside any lock, so a slow build blocks nothing else, and a build running when its factory is replaced or
 // unregistered finishes on the factory it started with. Errors name the
 // resolved full name: `registry: build "mlp@1.2.0": <cause>`; the cause is
 // [ErrInvalidName], [ErrNotFound], [ErrNilModel] or the factory's own error,
@@ -234,19 +257,20 @@ func (r *Registry) Build(ctx context.Context, name string, config []byte) (Model
 	return m, nil
 }
 
-// find resolves name. Its hit path does not allocate when name is lower
-// case: no parsing, one map access under the read lock. Only a miss parses
-// name, to tell an invalid name from an unknown one.
+// find resolves name. Its hit path takes no lock and does not allocate
+// when name is lower case: no parsing, one map access in the current
+// snapshot. Only a miss parses name, to tell an invalid name from an
+// unknown one.
 func (r *Registry) find(name string) (*entry, error) {
 	key := lowerASCII(name)
-	r.mu.RLock()
 	var e *entry
-	if strings.Contains(key, "@") {
-		e = r.exact[key]
-	} else {
-		e = r.latest[key]
+	if idx := r.index.Load(); idx != nil {
+		if strings.Contains(key, "@") {
+			e = idx.exact[key]
+		} else {
+			e = idx.latest[key]
+		}
 	}
-	r.mu.RUnlock()
 	if e != nil {
 		return e, nil
 	}
@@ -262,12 +286,14 @@ func (r *Registry) find(name string) (*entry, error) {
 // The slice is the caller's. Names is safe for concurrent use by multiple
 // goroutines; it is a snapshot and may be stale by the time it returns.
 func (r *Registry) Names() []string {
-	r.mu.RLock()
-	es := make([]*entry, 0, len(r.exact))
-	for _, e := range r.exact {
+	idx := r.index.Load()
+	if idx == nil {
+		return []string{}
+	}
+	es := make([]*entry, 0, len(idx.exact))
+	for _, e := range idx.exact {
 		es = append(es, e)
 	}
-	r.mu.RUnlock()
 
 	// Entries are immutable, so sorting them needs no lock.
 	slices.SortFunc(es, func(a, b *entry) int {
@@ -286,9 +312,10 @@ func (r *Registry) Names() []string {
 // Len returns the number of entries; every version counts. Len is safe for
 // concurrent use by multiple goroutines.
 func (r *Registry) Len() int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return len(r.exact)
+	if idx := r.index.Load(); idx != nil {
+		return len(idx.exact)
+	}
+	return 0
 }
 
 func compareEntries(a, b *entry) int { return compareNames(&a.name, &b.name) }
