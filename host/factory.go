@@ -5,6 +5,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasmreg/wasmreg/host/di"
 	"github.com/wasmreg/wasmreg/registry"
@@ -32,6 +34,8 @@ type Factory struct {
 	info     registry.Info
 	shape    moduleShape
 	modCfg   wazero.ModuleConfig // immutable; copied per instance
+	plan     *snapshotPlan       // non-nil if compiled from the snapshot rewrite
+	snap     *snapshot           // taken by load; immutable afterwards
 	closed   atomic.Bool
 }
 
@@ -58,6 +62,9 @@ func (f *Factory) load(ctx context.Context, wasm []byte) error {
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous, so that instances coexist
 		WithStartFunctions(ExportInitialize)
+	if f.plan != nil {
+		cfg = cfg.WithStartFunctions() // instantiate runs _initialize, or restores its result
+	}
 	// WASI's random_get and clocks are real only with the matching grant;
 	// otherwise deterministic, as capabilities are deny-by-default. Either
 	// source is cheap: wazero's default seeds a math/rand source per
@@ -194,8 +201,14 @@ func (f *Factory) instantiate(c *call) (api.Module, *slot, error) {
 		cfg = cfg.WithStdout(c.stdio.stdout).WithStderr(c.stdio.stderr)
 	}
 	ctx, cancel := c.under()
+	if f.snap != nil {
+		ctx = experimental.WithMemoryAllocator(ctx, f.snap)
+	}
 	mod, err := h.runtime.InstantiateModule(ctx, f.compiled, cfg)
 	cancel()
+	if err == nil && f.plan != nil {
+		err = f.initialize(c, mod)
+	}
 	c.flushDropped()
 	c.stdio.flush()
 	if err != nil {
@@ -208,6 +221,10 @@ func (f *Factory) instantiate(c *call) (api.Module, *slot, error) {
 		}
 		if f.closed.Load() {
 			return nil, nil, fmt.Errorf("%w: %q", ErrFactoryClosed, f.fullName)
+		}
+		var ce *CallError
+		if errors.As(err, &ce) { // from _initialize, already classified
+			return nil, nil, err
 		}
 		return nil, nil, h.classify(c, err)
 	}
@@ -236,6 +253,10 @@ func (f *Factory) Info() registry.Info {
 	info.ConfigSchema = slices.Clone(info.ConfigSchema)
 	return info
 }
+
+// Snapshotted reports whether the factory's builds start from a snapshot
+// of an instance taken right after _initialize (see [WithoutSnapshots]).
+func (f *Factory) Snapshotted() bool { return f.snap != nil }
 
 // Name returns the factory's full name, name@version.
 func (f *Factory) Name() string { return f.fullName }
@@ -352,4 +373,28 @@ type zeroReader struct{}
 func (zeroReader) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
+}
+
+// initialize brings a fresh instance of a snapshot-rewritten module to the
+// state after _initialize: from the snapshot, or, the first time (in load),
+// by applying the data segments and running _initialize, then taking the
+// snapshot.
+func (f *Factory) initialize(c *call, mod api.Module) error {
+	if f.snap != nil {
+		return f.snap.restore(f.plan, mod)
+	}
+	if err := f.plan.apply(mod); err != nil {
+		return err
+	}
+	if init := mod.ExportedFunction(ExportInitialize); init != nil {
+		if _, err := f.h.invoke(c, init, nil); err != nil {
+			return err
+		}
+	}
+	snap, err := f.plan.take(mod)
+	if err != nil {
+		return err
+	}
+	f.snap = snap
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmreg/wasmreg/host"
+	"github.com/wasmreg/wasmreg/registry"
 )
 
 // TestGoGuest runs a factory built by Go's own GOOS=wasip1 port: WASI
@@ -55,4 +56,46 @@ func TestGoGuest(t *testing.T) {
 	assert.Contains(t, logs.String(), "goguest: asked to panic", "a Go guest's panic reaches the log")
 	_, err = m.Predict(ctx, []byte(`[1]`))
 	assert.ErrorIs(t, err, host.ErrModelClosed)
+}
+
+// TestGoGuestSnapshot checks that builds from a snapshot answer exactly as
+// builds from scratch, and are as isolated: no state of one model, built
+// or changed after the snapshot, reaches another.
+func TestGoGuestSnapshot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and compiles a Go guest")
+	}
+	wasm := goGuest(t)
+	ctx := context.Background()
+	answers := map[bool][]string{}
+	for _, snapshots := range []bool{true, false} {
+		var opts []host.Option
+		if !snapshots {
+			opts = append(opts, host.WithoutSnapshots())
+		}
+		h, logs := newHost(t, opts...)
+		f, err := h.Load(ctx, wasm)
+		require.NoError(t, err)
+		require.Equal(t, snapshots, f.Snapshotted())
+
+		a, err := f.Build(ctx, []byte(`{"scale": 2}`))
+		require.NoError(t, err)
+		b, err := f.Build(ctx, []byte(`{}`))
+		require.NoError(t, err, "logs: %s", logs)
+		for _, m := range []registry.Model{a, b, a} {
+			out, err := m.Predict(ctx, []byte(`[1, 2.5]`))
+			require.NoError(t, err)
+			answers[snapshots] = append(answers[snapshots], string(out))
+		}
+		_, err = a.Predict(ctx, []byte(`panic`))
+		require.ErrorIs(t, err, host.ErrTrap)
+		c, err := f.Build(ctx, nil)
+		require.NoError(t, err, "a trap in one model does not reach the snapshot")
+		out, err := c.Predict(ctx, []byte(`[4]`))
+		require.NoError(t, err)
+		answers[snapshots] = append(answers[snapshots], string(out))
+	}
+	assert.Equal(t, []string{`[2,5]`, `[1,2.5]`, `[2,5]`, `[4]`}, answers[true],
+		"model b was built after a's build set scale=2, and kept the default")
+	assert.Equal(t, answers[false], answers[true], "snapshots answer as fresh instances do")
 }

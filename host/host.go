@@ -249,7 +249,17 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 		slices.Sort(pinned)
 		return nil, fmt.Errorf("%w: module sha256 %s is not pinned (pinned: %s)", ErrDigestMismatch, digest, strings.Join(pinned, ", "))
 	}
-	compiled, err := h.compile(ctx, wasm)
+	toCompile, plan := wasm, (*snapshotPlan)(nil)
+	if !h.cfg.noSnapshots && len(wasm) >= snapshotMinSize {
+		if rw, p, err := rewriteForSnapshot(wasm); err == nil {
+			toCompile, plan = rw, p
+		}
+	}
+	compiled, err := h.compile(ctx, toCompile)
+	if err != nil && plan != nil && !errors.Is(err, ErrClosed) {
+		plan = nil // wazero refused the rewrite: build from scratch
+		compiled, err = h.compile(ctx, wasm)
+	}
 	if err != nil {
 		if errors.Is(err, ErrClosed) {
 			return nil, err
@@ -261,7 +271,7 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 		}
 		return nil, fmt.Errorf("%w: module sha256:%s: %w", ErrInvalidModule, short, err)
 	}
-	f := &Factory{h: h, compiled: compiled, digest: digest, size: len(wasm), fullName: "sha256:" + short}
+	f := &Factory{h: h, compiled: compiled, plan: plan, digest: digest, size: len(wasm), fullName: "sha256:" + short}
 	if err := f.load(ctx, wasm); err != nil {
 		_ = compiled.Close(ctx)
 		return nil, err

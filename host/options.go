@@ -57,6 +57,7 @@ type config struct {
 	pinned          map[string]bool // allowed sha256 digests; nil allows any
 	noInterrupt     bool            // trusted guests: no close-on-context-done
 	modelInstances  int             // most instances per model
+	noSnapshots     bool            // build every instance from scratch
 	cacheDir        string
 	grants          map[string]bool
 	container       *di.Container
@@ -200,6 +201,21 @@ func WithModelInstances(n int) Option {
 			return invalid("WithModelInstances", "%d is not positive", n)
 		}
 		c.modelInstances = n
+		return nil
+	}
+}
+
+// WithoutSnapshots makes every build instantiate its module from scratch.
+// By default a factory module of 256 KiB or more (a Go guest, say) is
+// snapshotted at Load right after _initialize, and every build starts a
+// fresh instance from a copy of that memory image and those globals: the
+// same state, as isolated, several times faster (docs/PERFORMANCE.md). Turn
+// it off for a factory whose _initialize must run in every instance, such
+// as one that reads the clock or random numbers there and must not share
+// them between models.
+func WithoutSnapshots() Option {
+	return func(c *config) error {
+		c.noSnapshots = true
 		return nil
 	}
 }
