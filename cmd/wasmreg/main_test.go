@@ -303,6 +303,8 @@ func TestRunErrors(t *testing.T) {
 		{"module size limit", []string{"run", echo, "--module-size-limit", "100"}, 1, "the limit is 100 (raise it with --module-size-limit)"},
 		{"bad input limit", []string{"run", echo, "--input-limit", "0"}, 2, "--input-limit: 0 bytes is not between 1 and 2GiB"},
 		{"bad max instances", []string{"run", echo, "--max-instances", "0"}, 2, "--max-instances: 0 is not positive"},
+		{"bad compile concurrency", []string{"run", echo, "--compile-concurrency", "0"}, 2, "--compile-concurrency: 0 is not positive"},
+		{"bad log limits", []string{"run", echo, "--log-lines-per-call", "0"}, 2, "--log-line-limit must be at least 16 bytes and --log-lines-per-call at least 1"},
 		{"build fails", []string{"run", hostFixture("guest.wasm"), "--config", `"Code"`, "--grant", "clock", "--grant", "random",
 			"--grant", "artifact=w=main.go"}, 1, `build testguest@1.2.3: host: factory "testguest@1.2.3" export wasmreg_build returned code 5`},
 	}

@@ -297,6 +297,7 @@ var cliTerms = strings.NewReplacer(
 	"host.WithInputLimit", "--"+flagInputLimit,
 	"host.WithOutputLimit", "--"+flagOutputLimit,
 	"host.WithModuleSizeLimit", "--"+flagModuleLimit,
+	"host.WithCompileConcurrency", "--"+flagCompiles,
 )
 
 // warnf writes one warning line to w.

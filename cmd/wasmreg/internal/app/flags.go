@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,9 @@ const (
 	flagInputLimit  = "input-limit"
 	flagOutputLimit = "output-limit"
 	flagModuleLimit = "module-size-limit"
+	flagCompiles    = "compile-concurrency"
+	flagLogLine     = "log-line-limit"
+	flagLogLines    = "log-lines-per-call"
 	flagJSON        = "json"
 )
 
@@ -368,6 +372,24 @@ func limitFlags() []cli.Flag {
 			Value:   "64MiB",
 			EnvVars: []string{"WASMREG_MODULE_SIZE_LIMIT"},
 		},
+		&cli.IntFlag{
+			Name:    flagCompiles,
+			Usage:   "most modules compiled at once",
+			Value:   runtime.GOMAXPROCS(0),
+			EnvVars: []string{"WASMREG_COMPILE_CONCURRENCY"},
+		},
+		&cli.StringFlag{
+			Name:    flagLogLine,
+			Usage:   "longest guest log line; longer ones are truncated",
+			Value:   "4KiB",
+			EnvVars: []string{"WASMREG_LOG_LINE_LIMIT"},
+		},
+		&cli.IntFlag{
+			Name:    flagLogLines,
+			Usage:   "most log lines one guest call may write; further ones are dropped and counted",
+			Value:   host.DefaultLogLinesPerCall,
+			EnvVars: []string{"WASMREG_LOG_LINES_PER_CALL"},
+		},
 	}
 }
 
@@ -394,10 +416,27 @@ func limitOptions(cCtx *cli.Context) ([]host.Option, error) {
 		return nil, usageErrorf("--%s: negative duration %s", flagTimeout, timeout)
 	}
 	opts := []host.Option{host.WithMemoryLimit(limit), host.WithCallTimeout(timeout)}
-	if n := cCtx.Int(flagMaxInst); n < 1 {
-		return nil, usageErrorf("--%s: %d is not positive", flagMaxInst, n)
+	for _, f := range []struct {
+		name string
+		opt  func(int) host.Option
+	}{
+		{flagMaxInst, host.WithMaxInstances},
+		{flagCompiles, host.WithCompileConcurrency},
+	} {
+		n := cCtx.Int(f.name)
+		if n < 1 {
+			return nil, usageErrorf("--%s: %d is not positive", f.name, n)
+		}
+		opts = append(opts, f.opt(n))
+	}
+	line, err := sizeFlag(cCtx, flagLogLine)
+	if err != nil {
+		return nil, err
+	}
+	if lines := cCtx.Int(flagLogLines); line < 16 || lines < 1 {
+		return nil, usageErrorf("--%s must be at least 16 bytes and --%s at least 1", flagLogLine, flagLogLines)
 	} else {
-		opts = append(opts, host.WithMaxInstances(n))
+		opts = append(opts, host.WithLogLimits(line, lines))
 	}
 	for _, f := range []struct {
 		name string
