@@ -70,10 +70,6 @@ func (x *callCtx) Value(key any) any {
 // under returns the context to run the guest under, bounded by the host's
 // call timeout, and its cancel function.
 func (c *call) under() (context.Context, context.CancelFunc) {
-	if c.inst != nil {
-		stop := c.inst.guard.arm(c.ctx, c.f.h.cfg.callTimeout)
-		return &guardCtx{Context: c.ctx, g: c.inst.guard, c: c}, stop
-	}
 	ctx, cancel := c.ctx, context.CancelFunc(func() {})
 	if t := c.f.h.cfg.callTimeout; t > 0 {
 		ctx, cancel = context.WithTimeout(ctx, t)
@@ -147,9 +143,19 @@ func (h *Host) invoke(c *call, fn api.Function, stack []uint64) (trapped bool, e
 	if err := c.ctx.Err(); err != nil {
 		return false, c.notCalled(err)
 	}
-	ctx, cancel := c.under()
-	cerr := fn.CallWithStack(ctx, stack)
-	cancel()
+	var cerr error
+	if inst := c.inst; inst != nil {
+		// A model's instance: its reusable guard, no allocation.
+		inst.guard.arm(c.ctx, c.f.h.cfg.callTimeout)
+		x := &inst.gctx // x.g was set with the instance and never changes
+		x.Context, x.c = c.ctx, c
+		cerr = fn.CallWithStack(x, stack)
+		inst.guard.disarm()
+	} else {
+		ctx, cancel := c.under()
+		cerr = fn.CallWithStack(ctx, stack)
+		cancel()
+	}
 	c.flushDropped()
 	c.stdio.flush()
 	if cerr != nil {

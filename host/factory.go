@@ -339,7 +339,9 @@ func (f *Factory) newInstance(ctx context.Context, config []byte) (*instance, er
 		s.release()
 		return nil, guestError(c, code)
 	}
-	return &instance{mod: mod, predict: mod.ExportedFunction(ExportPredict), slot: s, stdio: c.stdio, guard: newGuard()}, nil
+	inst := &instance{mod: mod, predict: mod.ExportedFunction(ExportPredict), slot: s, stdio: c.stdio, guard: newGuard()}
+	inst.gctx.g = inst.guard
+	return inst, nil
 }
 
 // metadataFields are the keys wasmreg_info's JSON may have.

@@ -17,6 +17,8 @@ type guard struct {
 	mu    sync.Mutex // guards the fields below
 	armed bool       // a call is running
 	err   error      // why done was closed
+
+	stopParent func() bool // ends the watch of the running call's parent; used by its goroutine only
 }
 
 func newGuard() *guard {
@@ -27,28 +29,31 @@ func newGuard() *guard {
 }
 
 // arm starts guarding a call on behalf of parent, for at most timeout (if
-// positive). The returned function ends the guard; after it returns, the
-// guard cannot fire for that call.
-func (g *guard) arm(parent context.Context, timeout time.Duration) (stop func()) {
+// positive), until disarm. It allocates only for a parent that can be
+// canceled.
+func (g *guard) arm(parent context.Context, timeout time.Duration) {
 	g.mu.Lock()
 	g.armed = true
 	g.mu.Unlock()
 	if timeout > 0 {
 		g.timer.Reset(timeout)
 	}
-	var stopParent func() bool
 	if parent.Done() != nil {
-		stopParent = context.AfterFunc(parent, func() { g.fire(parent.Err()) })
+		g.stopParent = context.AfterFunc(parent, func() { g.fire(parent.Err()) })
 	}
-	return func() {
-		g.timer.Stop()
-		if stopParent != nil {
-			stopParent()
-		}
-		g.mu.Lock()
-		g.armed = false
-		g.mu.Unlock()
+}
+
+// disarm ends the guard of the running call; after it returns, the guard
+// cannot fire for that call.
+func (g *guard) disarm() {
+	g.timer.Stop()
+	if g.stopParent != nil {
+		g.stopParent()
+		g.stopParent = nil
 	}
+	g.mu.Lock()
+	g.armed = false
+	g.mu.Unlock()
 }
 
 func (g *guard) fire(err error) {

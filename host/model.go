@@ -53,6 +53,12 @@ type instance struct {
 	slot    *slot        // released when the instance is closed
 	guard   *guard       // bounds each call in time
 	stack   [1]uint64
+
+	// The records of the instance's current call, reused call after call
+	// to save their allocations: calls on an instance are serialised, and
+	// wazero's watcher of a finished call reads only gctx.g, never changed.
+	call call
+	gctx guardCtx
 }
 
 func (i *instance) close() {
@@ -94,27 +100,32 @@ func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 		return nil, err
 	}
 
-	c := &call{ctx: ctx, f: f, model: m, inst: inst, stdio: inst.stdio, export: ExportPredict, input: input}
-	defer c.end()
+	c := &inst.call
+	*c = call{ctx: ctx, f: f, model: m, inst: inst, stdio: inst.stdio, export: ExportPredict, input: input}
 	inst.stack[0] = uint64(len(input))
-	if trapped, err := h.invoke(c, inst.predict, inst.stack[:]); err != nil {
-		if trapped {
-			m.fail(err)
-		} else {
-			m.idle <- inst
+	trapped, err := h.invoke(c, inst.predict, inst.stack[:])
+	out := c.out
+	if err == nil {
+		if code := int32(inst.stack[0]); code != 0 {
+			err = guestError(c, code)
 		}
+	}
+	c.end()
+	// Drop the references to this call; inst is the next caller's from here.
+	*c = call{}
+	inst.gctx.Context, inst.gctx.c = nil, nil
+	if trapped {
+		m.fail(err)
+	} else {
+		m.idle <- inst
+	}
+	if err != nil {
 		return nil, err
 	}
-	code := int32(inst.stack[0])
-	m.idle <- inst // after the last use of inst
-	if code != 0 {
-		return nil, guestError(c, code)
+	if out == nil {
+		out = []byte{}
 	}
-	if c.out == nil {
-		c.out = []byte{}
-	}
-	return c.out, nil
-}
+	return out, nil}
 
 // acquire takes an idle instance, builds one if the model may grow, or
 // waits for one.
