@@ -125,7 +125,8 @@ func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 	if out == nil {
 		out = []byte{}
 	}
-	return out, nil}
+	return out, nil
+}
 
 // acquire takes an idle instance, builds one if the model may grow, or
 // waits for one.
