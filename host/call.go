@@ -24,6 +24,7 @@ type call struct {
 	f       *Factory
 	model   *Model      // nil during Load and Build
 	inst    *instance   // the model's instance the call runs on
+	spent   bool        // the instance's guard fired as the call ended
 	stdio   *guestStdio // the instance's WASI output, nil without WASI
 	export  string      // exportInstantiate during instantiation
 	input   []byte
@@ -150,7 +151,7 @@ func (h *Host) invoke(c *call, fn api.Function, stack []uint64) (trapped bool, e
 		x := &inst.gctx // x.g was set with the instance and never changes
 		x.Context, x.c = c.ctx, c
 		cerr = fn.CallWithStack(x, stack)
-		inst.guard.disarm()
+		c.spent = inst.guard.disarm()
 	} else {
 		ctx, cancel := c.under()
 		cerr = fn.CallWithStack(ctx, stack)

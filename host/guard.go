@@ -18,7 +18,9 @@ type guard struct {
 	armed bool       // a call is running
 	err   error      // why done was closed
 
-	stopParent func() bool // ends the watch of the running call's parent; used by its goroutine only
+	// Used by the goroutine running the call only.
+	stopParent func() bool // ends the watch of the running call's parent
+	timed      bool        // the timer was reset for the running call
 }
 
 func newGuard() *guard {
@@ -35,7 +37,8 @@ func (g *guard) arm(parent context.Context, timeout time.Duration) {
 	g.mu.Lock()
 	g.armed = true
 	g.mu.Unlock()
-	if timeout > 0 {
+	g.timed = timeout > 0
+	if g.timed {
 		g.timer.Reset(timeout)
 	}
 	if parent.Done() != nil {
@@ -43,17 +46,25 @@ func (g *guard) arm(parent context.Context, timeout time.Duration) {
 	}
 }
 
-// disarm ends the guard of the running call; after it returns, the guard
-// cannot fire for that call.
-func (g *guard) disarm() {
-	g.timer.Stop()
+// disarm ends the guard of the running call. spent reports that the
+// guard fired, or may still fire late, as the call ended (its timer or its
+// parent's callback was already on its way): such a guard could stop the
+// next call, so its instance must not be used again.
+func (g *guard) disarm() (spent bool) {
+	if g.timed && !g.timer.Stop() {
+		spent = true
+	}
 	if g.stopParent != nil {
-		g.stopParent()
+		if !g.stopParent() {
+			spent = true
+		}
 		g.stopParent = nil
 	}
 	g.mu.Lock()
 	g.armed = false
+	spent = spent || g.err != nil
 	g.mu.Unlock()
+	return spent
 }
 
 func (g *guard) fire(err error) {

@@ -250,7 +250,9 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 		return nil, fmt.Errorf("%w: module sha256 %s is not pinned (pinned: %s)", ErrDigestMismatch, digest, strings.Join(pinned, ", "))
 	}
 	toCompile, plan := wasm, (*snapshotPlan)(nil)
-	if !h.cfg.noSnapshots && len(wasm) >= snapshotMinSize {
+	// A guest that can observe randomness or time must run its own
+	// _initialize: a snapshot would freeze what it saw there.
+	if !h.cfg.noSnapshots && len(wasm) >= snapshotMinSize && !h.cfg.grants[CapRandom] && !h.cfg.grants[CapClock] {
 		if rw, p, err := rewriteForSnapshot(wasm); err == nil {
 			toCompile, plan = rw, p
 		}

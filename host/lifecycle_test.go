@@ -244,3 +244,28 @@ func TestModelInstances(t *testing.T) {
 	_, err = host.New(ctx, host.WithModelInstances(0))
 	assert.ErrorIs(t, err, host.ErrInvalidOption)
 }
+
+// TestStaleCancelDoesNotKillNextCall cancels calls just as they end: a call
+// that succeeded must leave the model able to serve the next one, even if
+// its cancellation fired on the way out.
+func TestStaleCancelDoesNotKillNextCall(t *testing.T) {
+	h, _ := newHost(t, allCaps, host.WithCallTimeout(time.Minute))
+	f := load(t, h, "echo.wasm")
+	m, err := f.Build(context.Background(), nil)
+	require.NoError(t, err)
+	for i := range 3000 {
+		ctx, cancel := context.WithCancel(context.Background())
+		go cancel()
+		if _, err := m.Predict(ctx, nil); err != nil {
+			// The cancellation stopped that call, which closes the model.
+			require.ErrorIs(t, err, context.Canceled)
+			m.Close(context.Background())
+			m, err = f.Build(context.Background(), nil)
+			require.NoError(t, err)
+			continue
+		}
+		_, err := m.Predict(context.Background(), nil)
+		require.NoError(t, err, "iteration %d: a successful call left a guard that stopped the next", i)
+	}
+	m.Close(context.Background())
+}

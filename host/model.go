@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -104,7 +105,7 @@ func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 	*c = call{ctx: ctx, f: f, model: m, inst: inst, stdio: inst.stdio, export: ExportPredict, input: input}
 	inst.stack[0] = uint64(len(input))
 	trapped, err := h.invoke(c, inst.predict, inst.stack[:])
-	out := c.out
+	out, spent := c.out, c.spent
 	if err == nil {
 		if code := int32(inst.stack[0]); code != 0 {
 			err = guestError(c, code)
@@ -114,9 +115,12 @@ func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 	// Drop the references to this call; inst is the next caller's from here.
 	*c = call{}
 	inst.gctx.Context, inst.gctx.c = nil, nil
-	if trapped {
+	switch {
+	case trapped:
 		m.fail(err)
-	} else {
+	case spent:
+		m.retire(inst) // the call succeeded, but its guard could stop the next
+	default:
 		m.idle <- inst
 	}
 	if err != nil {
@@ -141,13 +145,24 @@ func (m *Model) acquire(ctx context.Context) (*instance, error) {
 		default:
 		}
 		m.mu.Lock()
-		grow := m.closedBy == nil && len(m.all)+m.growing < m.size
+		grow := m.closedBy == nil && !m.f.closed.Load() && len(m.all)+m.growing < m.size
 		if grow {
 			m.growing++
 		}
 		m.mu.Unlock()
 		if grow {
-			return m.grow(ctx)
+			inst, err := m.grow(ctx)
+			if err == nil {
+				return inst, nil
+			}
+			// Growing failed (the factory was closed, the host is busy…):
+			// wait for one of the instances the model has, if any.
+			m.mu.Lock()
+			others := len(m.all) > 0
+			m.mu.Unlock()
+			if !others {
+				return nil, err
+			}
 		}
 		select {
 		case inst := <-m.idle:
@@ -203,6 +218,17 @@ func (m *Model) isClosed() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.closedByOwner.Load() || m.closedBy != nil
+}
+
+// retire closes one instance and forgets it; the model builds another
+// when it needs one.
+func (m *Model) retire(inst *instance) {
+	m.mu.Lock()
+	if i := slices.Index(m.all, inst); i >= 0 {
+		m.all = slices.Delete(m.all, i, i+1)
+	}
+	m.mu.Unlock()
+	inst.close()
 }
 
 // fail closes the model after err broke one of its instances: the

@@ -206,13 +206,13 @@ func WithModelInstances(n int) Option {
 }
 
 // WithoutSnapshots makes every build instantiate its module from scratch.
-// By default a factory module of 256 KiB or more (a Go guest, say) is
-// snapshotted at Load right after _initialize, and every build starts a
-// fresh instance from a copy of that memory image and those globals: the
-// same state, as isolated, several times faster (docs/PERFORMANCE.md). Turn
-// it off for a factory whose _initialize must run in every instance, such
-// as one that reads the clock or random numbers there and must not share
-// them between models.
+// By default a factory module of 256 KiB or more built by Go's toolchain is
+// snapshotted at Load right after _initialize, on a host that grants
+// neither random nor clock (so that _initialize saw nothing a later run
+// could see differently), and every build starts a fresh instance from a
+// copy of that memory image and those globals: the same state, as
+// isolated, about three times faster (docs/PERFORMANCE.md). Turn it off to
+// see _initialize's log lines at every build.
 func WithoutSnapshots() Option {
 	return func(c *config) error {
 		c.noSnapshots = true

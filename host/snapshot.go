@@ -10,10 +10,13 @@ import (
 
 // Snapshots: a Go guest's instantiation is mostly wazero applying its
 // ~36,000 data segments and Go's runtime initialising itself in
-// _initialize (docs/PERFORMANCE.md). Both give the same result every time,
-// so a factory that exports _initialize is compiled from a rewritten
-// module: every mutable global exported, the data section emptied, no
-// start section. Load instantiates it once, applies the data segments by
+// _initialize (docs/PERFORMANCE.md). Both give the same result every time
+// when the guest cannot observe randomness or time, so a module that Go's
+// toolchain built (its "go:buildid" custom section says so: Go's runtime
+// changes no table and keeps only numbers in its mutable globals), of 256
+// KiB or more, on a host that grants neither random nor clock, is compiled
+// from a rewritten module: every mutable global exported, the data section
+// emptied, no start section. Load instantiates it once, applies the data segments by
 // hand, runs _initialize and keeps the memory image and the globals' values
 // (the idea behind Wizer); every Build then starts a fresh instance from a
 // copy of them instead. Each build still gets its own instance and its own
@@ -25,6 +28,9 @@ const snapshotGlobalPrefix = "__wasmreg_snapshot_global_"
 // snapshotMinSize is the smallest module worth rewriting: small modules
 // instantiate in microseconds.
 const snapshotMinSize = 256 << 10
+
+// snapshotMaxGlobals bounds the globals a build restores one by one.
+const snapshotMaxGlobals = 1024
 
 // dataSegment is an active data segment of memory 0.
 type dataSegment struct {
@@ -66,6 +72,7 @@ func rewriteForSnapshot(wasm []byte) ([]byte, *snapshotPlan, error) {
 	}
 	plan := &snapshotPlan{}
 	var mutable []uint32
+	goBuilt := false
 	out := append([]byte(nil), wasm[:8]...)
 	r := &reader{b: wasm, off: 8}
 	sawExport := false
@@ -80,12 +87,24 @@ func rewriteForSnapshot(wasm []byte) ([]byte, *snapshotPlan, error) {
 		}
 		payload := wasm[start:end]
 		switch id {
+		case 0: // custom: Go's toolchain names its build
+			c := &reader{b: payload}
+			if c.name() == "go:buildid" {
+				goBuilt = true
+			}
+			out = append(out, wasm[header:end]...)
 		case 6: // globals
 			g := &reader{b: payload}
 			n := g.u32()
 			for i := range n {
-				g.byte() // value type
+				valueType := g.byte()
 				if g.byte() == 1 {
+					// Only numbers can be copied from one instance to
+					// another: a funcref points into the instance it
+					// came from, and Get and Set see half a v128.
+					if valueType < 0x7c || valueType > 0x7f {
+						return nil, nil, fmt.Errorf("%w: mutable global of type 0x%x", errNoSnapshot, valueType)
+					}
 					mutable = append(mutable, uint32(importedGlobals)+i)
 				}
 				g.constExpr()
@@ -93,8 +112,11 @@ func rewriteForSnapshot(wasm []byte) ([]byte, *snapshotPlan, error) {
 					return nil, nil, g.err
 				}
 			}
-			if g.err != nil {
-				return nil, nil, g.err
+			if g.err != nil || g.off != len(payload) {
+				return nil, nil, errMalformed
+			}
+			if len(mutable) > snapshotMaxGlobals {
+				return nil, nil, fmt.Errorf("%w: %d mutable globals", errNoSnapshot, len(mutable))
 			}
 			out = appendSection(out, id, payload)
 		case 7: // exports: add the mutable globals
@@ -132,18 +154,19 @@ func rewriteForSnapshot(wasm []byte) ([]byte, *snapshotPlan, error) {
 				if d.byte() != 0x0b {
 					return nil, nil, fmt.Errorf("%w: data segment offset is not a constant", errNoSnapshot)
 				}
-				size := int(d.u32())
-				if d.err != nil || size > len(d.b)-d.off {
+				size64 := uint64(d.u32())
+				if d.err != nil || size64 > uint64(len(d.b)-d.off) {
 					return nil, nil, errMalformed
 				}
+				size := int(size64)
 				plan.segments = append(plan.segments, dataSegment{offset: uint32(offset), data: d.b[d.off : d.off+size]})
 				d.off += size
 				if d.err != nil {
 					return nil, nil, d.err
 				}
 			}
-			if d.err != nil {
-				return nil, nil, d.err
+			if d.err != nil || d.off != len(payload) {
+				return nil, nil, errMalformed
 			}
 			out = appendSection(out, id, []byte{0})
 		case 12: // data count
@@ -158,6 +181,9 @@ func rewriteForSnapshot(wasm []byte) ([]byte, *snapshotPlan, error) {
 	}
 	if !sawExport {
 		return nil, nil, fmt.Errorf("%w: no export section", errNoSnapshot)
+	}
+	if !goBuilt {
+		return nil, nil, fmt.Errorf("%w: not built by Go's toolchain", errNoSnapshot)
 	}
 	return out, plan, nil
 }
@@ -296,22 +322,28 @@ func appendSection(out []byte, id byte, payload []byte) []byte {
 // beyond the image is zero, as memory.grow requires. The buffer lives on
 // the Go heap and Free leaves it to the garbage collector, so an instance
 // closed under a running call (Model.Close) never loses its memory.
-func (s *snapshot) Allocate(capBytes, _ uint64) experimental.LinearMemory {
+func (s *snapshot) Allocate(capBytes, maxBytes uint64) experimental.LinearMemory {
 	buf := make([]byte, max(len(s.memory), int(capBytes)))
 	copy(buf, s.memory)
-	return &snapshotMemory{buf: buf}
+	return &snapshotMemory{buf: buf, max: maxBytes}
 }
 
 // snapshotMemory is the linear memory of an instance restored from a
 // snapshot. wazero calls it from the goroutine running the instance.
-type snapshotMemory struct{ buf []byte }
+type snapshotMemory struct {
+	buf []byte
+	max uint64
+}
 
 func (m *snapshotMemory) Reallocate(size uint64) []byte {
 	if size <= uint64(cap(m.buf)) {
 		m.buf = m.buf[:size]
 		return m.buf
 	}
-	grown := make([]byte, size, max(size, 2*uint64(cap(m.buf))))
+	if size > m.max {
+		return nil
+	}
+	grown := make([]byte, size, min(m.max, max(size, 2*uint64(cap(m.buf)))))
 	copy(grown, m.buf)
 	m.buf = grown
 	return grown

@@ -1,9 +1,14 @@
 package host
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // FuzzRewriteForSnapshot feeds arbitrary bytes to the snapshot rewrite,
@@ -14,6 +19,7 @@ func FuzzRewriteForSnapshot(f *testing.F) {
 	for _, p := range paths {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
+			f.Add(goBuilt(b))
 		}
 	}
 	f.Add([]byte("\x00asm\x01\x00\x00\x00\x06\x05\xff\xff\xff\xff\x0f"))
@@ -28,20 +34,53 @@ func FuzzRewriteForSnapshot(f *testing.F) {
 	})
 }
 
+// goBuilt appends the custom section Go's toolchain writes.
+func goBuilt(wasm []byte) []byte {
+	name := "go:buildid"
+	payload := appendU32(nil, uint32(len(name)))
+	payload = append(payload, name...)
+	payload = append(payload, "fake"...)
+	return appendSection(append([]byte(nil), wasm...), 0, payload)
+}
+
 func TestRewriteForSnapshot(t *testing.T) {
 	wasm, err := os.ReadFile("testdata/guest.wasm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, plan, err := rewriteForSnapshot(wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	require.NoError(t, err)
+	_, _, err = rewriteForSnapshot(wasm)
+	require.ErrorIs(t, err, errNoSnapshot, "only modules Go's toolchain built are snapshotted")
+
+	out, plan, err := rewriteForSnapshot(goBuilt(wasm))
+	require.NoError(t, err)
 	// guest.wat has three mutable globals and seven data segments.
-	if len(plan.globals) != 3 || len(plan.segments) != 7 {
-		t.Fatalf("plan: %d globals, %d segments", len(plan.globals), len(plan.segments))
+	assert.Len(t, plan.globals, 3)
+	assert.Len(t, plan.segments, 7)
+	_, _, err = rewriteForSnapshot(out)
+	assert.NoError(t, err, "the rewrite of a rewrite")
+}
+
+func TestRewriteRefusesWhatItCannotCopy(t *testing.T) {
+	if _, err := exec.LookPath("wat2wasm"); err != nil {
+		t.Skip("wat2wasm (wabt) is not installed")
 	}
-	if _, _, err := rewriteForSnapshot(out); err != nil {
-		t.Fatalf("the rewrite of a rewrite: %v", err)
+	tests := []struct {
+		name, wat string
+	}{
+		{"funcref global", `(module (global (export "g") (mut funcref) (ref.null func)) (memory (export "memory") 1))`},
+		{"v128 global", `(module (global (mut v128) (v128.const i64x2 1 2)) (memory (export "memory") 1))`},
+		{"start section", `(module (func $s) (start $s) (memory (export "memory") 1))`},
+		{"passive data", `(module (memory (export "memory") 1) (data "x"))`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			src := filepath.Join(dir, "m.wat")
+			require.NoError(t, os.WriteFile(src, []byte(tc.wat), 0o600))
+			b, err := exec.Command("wat2wasm", "--enable-all", src, "-o", filepath.Join(dir, "m.wasm")).CombinedOutput()
+			require.NoError(t, err, "%s", b)
+			wasm, err := os.ReadFile(filepath.Join(dir, "m.wasm"))
+			require.NoError(t, err)
+			_, _, err = rewriteForSnapshot(goBuilt(wasm))
+			assert.True(t, errors.Is(err, errNoSnapshot), "got %v", err)
+		})
 	}
 }

@@ -20,7 +20,7 @@ func (i wasmImport) kindName() string {
 	return fmt.Sprintf("kind %d", i.kind)
 }
 
-var errMalformed = errors.New("malformed import section")
+var errMalformed = errors.New("malformed module")
 
 // readImports lists the imports of a module wazero has already compiled
 // (so its structure is valid). wazero's CompiledModule reports imported
@@ -120,11 +120,12 @@ func (r *reader) u32() uint32 {
 }
 
 func (r *reader) name() string {
-	n := int(r.u32())
-	if r.err != nil || n > len(r.b)-r.off {
+	n64 := uint64(r.u32())
+	if r.err != nil || n64 > uint64(len(r.b)-r.off) {
 		r.err = errMalformed
 		return ""
 	}
+	n := int(n64)
 	s := string(r.b[r.off : r.off+n])
 	r.off += n
 	return s
