@@ -234,6 +234,7 @@ type model struct {
 	n  *mlpnet.Network
 	ws *mlpnet.Workspace
 	x  []float32 // the current sample, as float32
+	xs []float64 // the current request's numbers, reused
 }
 
 // result is the answer for one sample.
@@ -249,13 +250,19 @@ func (m *model) Predict(input []byte) ([]byte, error) {
 	var out any
 	switch {
 	case len(input) > 0 && input[0] == '[':
-		var x []float64
-		if err := json.Unmarshal(input, &x); err != nil {
-			return nil, fmt.Errorf("request: want a JSON array of %d numbers: %w", m.n.InputSize(), err)
+		x, ok := parseNumbers(input, m.xs[:0])
+		if !ok { // let encoding/json say what is wrong
+			if err := json.Unmarshal(input, &x); err != nil {
+				return nil, fmt.Errorf("request: want a JSON array of %d numbers: %w", m.n.InputSize(), err)
+			}
 		}
+		m.xs = x
 		r, err := m.one(x, "")
 		if err != nil {
 			return nil, err
+		}
+		if b, ok := appendResult(nil, r); ok {
+			return b, nil
 		}
 		out = r
 	case len(input) > 0 && input[0] == '{':
@@ -314,4 +321,149 @@ func (m *model) one(x []float64, where string) (result, error) {
 		r.Probabilities = slices.Clone(y)
 	}
 	return r, nil
+}
+
+// The single-request fast path: a guest pays for every loop iteration and
+// function call it makes (the host's interruption checks), and
+// encoding/json makes many, so a plain array of numbers is parsed and the
+// response written by hand. Both accept and produce exactly what
+// encoding/json would: anything else falls back to it.
+
+// parseNumbers parses a JSON array of numbers into dst, or reports false
+// for anything it does not handle (the caller then uses encoding/json).
+func parseNumbers(b []byte, dst []float64) ([]float64, bool) {
+	i := skipSpace(b, 1)
+	if i < len(b) && b[i] == ']' {
+		return dst, skipSpace(b, i+1) == len(b)
+	}
+	for {
+		j := scanNumber(b, i)
+		if j == i {
+			return nil, false
+		}
+		v, err := strconv.ParseFloat(string(b[i:j]), 64)
+		if err != nil {
+			return nil, false
+		}
+		dst = append(dst, v)
+		i = skipSpace(b, j)
+		if i >= len(b) {
+			return nil, false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case ']':
+			return dst, skipSpace(b, i+1) == len(b)
+		default:
+			return nil, false
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanNumber returns the end of the JSON number at b[i:], or i if there is
+// none: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanNumber(b []byte, i int) int {
+	start := i
+	digits := func(i int) int {
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(i)
+	default:
+		return start
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return start
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return start
+		}
+		i = j
+	}
+	return i
+}
+
+// appendResult writes r as encoding/json.Marshal would, or reports false
+// for what it leaves to encoding/json (a NaN or an infinity, which Marshal
+// refuses).
+func appendResult(b []byte, r result) ([]byte, bool) {
+	b = append(b, `{"class":`...)
+	b = strconv.AppendInt(b, int64(r.Class), 10)
+	if r.Label != nil {
+		label, err := json.Marshal(*r.Label) // escapes as Marshal does
+		if err != nil {
+			return nil, false
+		}
+		b = append(b, `,"label":`...)
+		b = append(b, label...)
+	}
+	for _, field := range []struct {
+		name string
+		vs   []float32
+	}{{"probabilities", r.Probabilities}, {"values", r.Values}} {
+		if len(field.vs) == 0 {
+			continue // omitempty
+		}
+		b = append(b, `,"`...)
+		b = append(b, field.name...)
+		b = append(b, `":[`...)
+		for i, v := range field.vs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = appendFloat32(b, v); !ok {
+				return nil, false
+			}
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), true
+}
+
+// appendFloat32 formats v as encoding/json formats a float32.
+func appendFloat32(b []byte, v float32) ([]byte, bool) {
+	f := float64(v)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, false
+	}
+	format := byte('f')
+	if abs := float32(math.Abs(f)); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 32)
+	if format == 'e' { // e-09 to e-9, as encoding/json does
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, true
 }
