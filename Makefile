@@ -11,7 +11,7 @@ CLANG       ?= clang
 CFLAGS_WASM := --target=wasm32-wasi -mexec-model=reactor -O2 -msimd128 -Wall -Werror -Wl,--stack-first -Wl,--strip-debug -I guest-sdk/c
 GOWASM      := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath
 
-.PHONY: all demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
+.PHONY: all deps demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
 
 # Every fuzz target, as package:Function.
 FUZZ_TARGETS := ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports \
@@ -46,8 +46,16 @@ examples:
 	@$(CLANG) $(CFLAGS_WASM) -o $(FACTORIES)/scale.wasm guest-sdk/c/example/minimal.c
 	@cp host/testdata/echo.wasm $(FACTORIES)/echo.wasm
 
+## deps: install the C and WAT toolchains the tests need (Debian's packages), if missing
+APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt
+deps:
+	@if dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
+	else echo "install: apt-get install $(APT_PACKAGES)"; exit 1; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PACKAGES)
+
 ## test: everything, with -race: checks, example factories, library, CLI, SDKs, fuzz briefly
-test: check examples wasmreg
+test: deps check examples wasmreg
 	$(GO) test -race -count=1 ./...
 	cd guest-sdk/go && $(GO) test -count=1 ./...
 	$(WASMREG) list --dir $(FACTORIES)
