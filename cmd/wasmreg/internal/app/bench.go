@@ -18,8 +18,6 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
-
-	"github.com/wasmreg/wasmreg/host"
 )
 
 // Names of the flags of `wasmreg bench` that run does not have.
@@ -106,15 +104,7 @@ func benchAction(cCtx *cli.Context) error {
 	if duration <= 0 {
 		return usageErrorf("--%s: %s is not positive", flagDuration, duration)
 	}
-	grants, err := ParseGrants(cCtx.StringSlice(flagGrant))
-	if err != nil {
-		return usageError{err}
-	}
-	config, err := readConfig(cCtx)
-	if err != nil {
-		return err
-	}
-	wantDigest, err := parseDigest(cCtx.String(flagSHA256))
+	ff, err := readFactoryFlags(cCtx)
 	if err != nil {
 		return err
 	}
@@ -122,28 +112,20 @@ func benchAction(cCtx *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	grantOpts, err := grants.Options()
-	if err != nil {
-		return err
-	}
 	requests, err := readRequests(cCtx, inputLimit)
 	if err != nil {
 		return err
 	}
-
-	path, wasm, err := findModule(cCtx, cCtx.Args().First())
+	path, wasm, err := ff.module(cCtx)
 	if err != nil {
 		return err
-	}
-	if digest := host.Digest(wasm); wantDigest != "" && digest != wantDigest {
-		return fmt.Errorf("refusing to load %s: its sha256 is %s, --%s wants %s", path, digest, flagSHA256, wantDigest)
 	}
 
 	var bar *benchBar
 	if isTerminal(cCtx.App.ErrWriter) {
 		bar = &benchBar{out: cCtx.App.ErrWriter, total: duration}
 	}
-	h, f, err := loadGranted(cCtx, bar.Writer(cCtx.App.ErrWriter), path, wasm, grants, grantOpts)
+	h, f, err := ff.load(cCtx, bar.Writer(cCtx.App.ErrWriter), path, wasm)
 	if err != nil {
 		return err
 	}
@@ -151,7 +133,7 @@ func benchAction(cCtx *cli.Context) error {
 
 	b := &bench{
 		build: func(ctx context.Context) (benchModel, error) {
-			m, err := f.BuildModel(ctx, config)
+			m, err := f.BuildModel(ctx, ff.config)
 			if err != nil {
 				return nil, fmt.Errorf("build %s: %w", f.Name(), err)
 			}

@@ -81,19 +81,7 @@ func runAction(cCtx *cli.Context) error {
 	}
 
 	// Check everything the user typed before loading anything.
-	grants, err := ParseGrants(cCtx.StringSlice(flagGrant))
-	if err != nil {
-		return usageError{err}
-	}
-	config, err := readConfig(cCtx)
-	if err != nil {
-		return err
-	}
-	wantDigest, err := parseDigest(cCtx.String(flagSHA256))
-	if err != nil {
-		return err
-	}
-	grantOpts, err := grants.Options()
+	ff, err := readFactoryFlags(cCtx)
 	if err != nil {
 		return err
 	}
@@ -102,13 +90,9 @@ func runAction(cCtx *cli.Context) error {
 		return err
 	}
 	defer in.Close()
-
-	path, wasm, err := findModule(cCtx, cCtx.Args().First())
+	path, wasm, err := ff.module(cCtx)
 	if err != nil {
 		return err
-	}
-	if digest := host.Digest(wasm); wantDigest != "" && digest != wantDigest {
-		return fmt.Errorf("refusing to load %s: its sha256 is %s, --%s wants %s", path, digest, flagSHA256, wantDigest)
 	}
 
 	var prog *progress
@@ -116,13 +100,13 @@ func runAction(cCtx *cli.Context) error {
 		prog = newProgress(cCtx.App.ErrWriter, in.size)
 	}
 	stderr := prog.Writer(cCtx.App.ErrWriter)
-	h, f, err := loadGranted(cCtx, stderr, path, wasm, grants, grantOpts)
+	h, f, err := ff.load(cCtx, stderr, path, wasm)
 	if err != nil {
 		return err
 	}
 	defer closeHost(cCtx, h)
 	build := func() (*host.Model, error) {
-		m, err := f.BuildModel(cCtx.Context, config)
+		m, err := f.BuildModel(cCtx.Context, ff.config)
 		if err != nil {
 			return nil, fmt.Errorf("build %s: %w", f.Name(), err)
 		}
@@ -154,16 +138,55 @@ func runAction(cCtx *cli.Context) error {
 	return nil
 }
 
-// loadGranted makes a host with the command's options and the grants, and
-// loads wasm (read from path) with it. When the module needs a capability
-// that was not granted, the error says which and the flags that grant
-// them. The caller closes the host.
-func loadGranted(cCtx *cli.Context, logs io.Writer, path string, wasm []byte, grants Grants, grantOpts []host.Option) (*host.Host, *host.Factory, error) {
+// factoryFlags are the flags of run and bench that say which module to
+// load and how to build it, read and checked before anything is loaded.
+type factoryFlags struct {
+	grants     Grants
+	grantOpts  []host.Option
+	config     []byte
+	wantDigest string // "" without --sha256
+}
+
+func readFactoryFlags(cCtx *cli.Context) (factoryFlags, error) {
+	var ff factoryFlags
+	var err error
+	if ff.grants, err = ParseGrants(cCtx.StringSlice(flagGrant)); err != nil {
+		return ff, usageError{err}
+	}
+	if ff.config, err = readConfig(cCtx); err != nil {
+		return ff, err
+	}
+	if ff.wantDigest, err = parseDigest(cCtx.String(flagSHA256)); err != nil {
+		return ff, err
+	}
+	ff.grantOpts, err = ff.grants.Options()
+	return ff, err
+}
+
+// module finds the module the command's FACTORY argument names and checks
+// it against --sha256.
+func (ff factoryFlags) module(cCtx *cli.Context) (path string, wasm []byte, err error) {
+	path, wasm, err = findModule(cCtx, cCtx.Args().First())
+	if err != nil {
+		return "", nil, err
+	}
+	if digest := host.Digest(wasm); ff.wantDigest != "" && digest != ff.wantDigest {
+		return "", nil, fmt.Errorf("refusing to load %s: its sha256 is %s, --%s wants %s", path, digest, flagSHA256, ff.wantDigest)
+	}
+	return path, wasm, nil
+}
+
+// load makes a host with the command's options and the grants, and loads
+// wasm (read from path) with it. When the module needs a capability that
+// was not granted, the error says which and the flags that grant them. The
+// caller closes the host.
+func (ff factoryFlags) load(cCtx *cli.Context, logs io.Writer, path string, wasm []byte) (*host.Host, *host.Factory, error) {
+	grants := ff.grants
 	opts, err := hostOptions(cCtx, logs)
 	if err != nil {
 		return nil, nil, err
 	}
-	h, err := host.New(cCtx.Context, append(opts, grantOpts...)...)
+	h, err := host.New(cCtx.Context, append(opts, ff.grantOpts...)...)
 	if err != nil {
 		return nil, nil, err
 	}
