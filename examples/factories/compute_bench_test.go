@@ -15,23 +15,19 @@ package factories_test
 // host.WithoutInterruption(), for hosts that trust their factories.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmreg/wasmreg/examples/digits"
 	"github.com/wasmreg/wasmreg/examples/mlpnet"
+	"github.com/wasmreg/wasmreg/examples/mlpnet/mlpjson"
 	"github.com/wasmreg/wasmreg/host"
 	"github.com/wasmreg/wasmreg/internal/wasmbuild"
 )
@@ -147,7 +143,7 @@ func computeRun(b *testing.B, batch bool) {
 	for _, g := range computeGroups {
 		b.Run(g.name, func(b *testing.B) {
 			b.Run("native", func(b *testing.B) {
-				m := computeNewNative(net)
+				m := mlpjson.NewModel(net)
 				b.ReportAllocs()
 				i := 0
 				for b.Loop() {
@@ -164,7 +160,7 @@ func computeRun(b *testing.B, batch bool) {
 				// The guest must answer as native Go does, byte for byte.
 				got, err := m.Predict(ctx, reqs[0])
 				require.NoError(b, err)
-				want, err := computeNewNative(net).Predict(reqs[0])
+				want, err := mlpjson.NewModel(net).Predict(reqs[0])
 				require.NoError(b, err)
 				require.Equal(b, string(want), string(got))
 				b.ReportAllocs()
@@ -188,94 +184,3 @@ func BenchmarkDigitsPredict(b *testing.B) { computeRun(b, false) }
 // BenchmarkDigitsBatch predicts a batch of 100 digits per op, one request
 // {"inputs": [...]}, and reports rows/s.
 func BenchmarkDigitsBatch(b *testing.B) { computeRun(b, true) }
-
-// computeNative is the Go mlp factory's model (examples/factories/mlp)
-// outside wasm: the same request decoding, forward pass and response
-// encoding.
-type computeNative struct {
-	n  *mlpnet.Network
-	ws *mlpnet.Workspace
-	x  []float32
-}
-
-func computeNewNative(n *mlpnet.Network) *computeNative {
-	return &computeNative{n: n, ws: mlpnet.NewWorkspace(n), x: make([]float32, n.InputSize())}
-}
-
-// computeResult is the Go factory's answer for one sample.
-type computeResult struct {
-	Class         int       `json:"class"`
-	Label         *string   `json:"label,omitempty"`
-	Probabilities []float32 `json:"probabilities,omitempty"`
-	Values        []float32 `json:"values,omitempty"`
-}
-
-func (m *computeNative) Predict(input []byte) ([]byte, error) {
-	input = bytes.TrimSpace(input)
-	var out any
-	switch {
-	case len(input) > 0 && input[0] == '[':
-		var x []float64
-		if err := json.Unmarshal(input, &x); err != nil {
-			return nil, fmt.Errorf("request: want a JSON array of %d numbers: %w", m.n.InputSize(), err)
-		}
-		r, err := m.one(x, "")
-		if err != nil {
-			return nil, err
-		}
-		out = r
-	case len(input) > 0 && input[0] == '{':
-		var req struct {
-			Inputs [][]float64 `json:"inputs"`
-		}
-		dec := json.NewDecoder(bytes.NewReader(input))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			return nil, fmt.Errorf("request: want {\"inputs\": [[%d numbers], ...]}: %w", m.n.InputSize(), err)
-		}
-		if req.Inputs == nil {
-			return nil, errors.New(`request: field "inputs" is required`)
-		}
-		results := make([]computeResult, len(req.Inputs))
-		for i, x := range req.Inputs {
-			r, err := m.one(x, fmt.Sprintf("inputs[%d]: ", i))
-			if err != nil {
-				return nil, err
-			}
-			results[i] = r
-		}
-		out = struct {
-			Outputs []computeResult `json:"outputs"`
-		}{results}
-	default:
-		return nil, fmt.Errorf("request: want a JSON array of %d numbers, or {\"inputs\": [[...], ...]} for a batch", m.n.InputSize())
-	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		return nil, fmt.Errorf("response: %w", err)
-	}
-	return b, nil
-}
-
-func (m *computeNative) one(x []float64, where string) (computeResult, error) {
-	if len(x) != len(m.x) {
-		return computeResult{}, fmt.Errorf("request: %sgot %d values, want %d", where, len(x), len(m.x))
-	}
-	for i, v := range x {
-		if math.Abs(v) > math.MaxFloat32 {
-			return computeResult{}, fmt.Errorf("request: %svalue %d is %g, outside the float32 range", where, i, v)
-		}
-		m.x[i] = float32(v)
-	}
-	y := m.n.Forward(m.x, m.ws)
-	r := computeResult{Class: m.n.Class(y)}
-	if m.n.Labels != nil {
-		r.Label = &m.n.Labels[r.Class]
-	}
-	if m.n.Output == "linear" {
-		r.Values = slices.Clone(y)
-	} else {
-		r.Probabilities = slices.Clone(y)
-	}
-	return r, nil
-}

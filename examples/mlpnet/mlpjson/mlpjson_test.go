@@ -1,4 +1,4 @@
-package main
+package mlpjson
 
 import (
 	"encoding/json"
