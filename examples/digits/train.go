@@ -10,7 +10,7 @@ import (
 )
 
 // Config is how Train trains. The zero value is not useful: start from
-// [DefaultConfig].
+// [DefaultConfig]. It is a plain value, safe to share between goroutines.
 type Config struct {
 	// Hidden is the width of each hidden layer.
 	Hidden []int

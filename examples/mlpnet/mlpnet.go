@@ -48,7 +48,8 @@ type Network struct {
 	Labels []string
 }
 
-// Layer is a dense layer: out = W·in + B.
+// Layer is a dense layer: out = W·in + B. Like a Network, it is safe for
+// concurrent reads; change it only when nobody else uses it.
 type Layer struct {
 	In, Out int
 	W       []float32 // Out×In, row-major: row o holds unit o's In weights

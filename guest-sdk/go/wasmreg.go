@@ -9,7 +9,9 @@ import (
 const ABIVersion = 1
 
 // Info is a factory's metadata, reported by the wasmreg_info export
-// (docs/ABI.md §5).
+// (docs/ABI.md §5). It is a plain value. (A guest instance is
+// single-threaded: the host never runs two of its calls at once, so no type
+// of the SDK needs to be safe for concurrent use.)
 type Info struct {
 	// Name is the factory's name: 1 to 128 ASCII letters, digits, '.', '_'
 	// or '-'. Hosts compare it case-insensitively.
@@ -30,25 +32,29 @@ type Info struct {
 }
 
 // Model is a built model. Predict answers one request; its input and
-// output formats are the factory's to choose and document.
+// output formats are the factory's to choose and document. The host calls
+// Predict one request at a time, so a Model need not be safe for
+// concurrent use.
 type Model interface {
 	Predict(input []byte) ([]byte, error)
 }
 
-// ModelFunc adapts a function to a [Model].
+// ModelFunc adapts a function to a [Model]; it is called one request at a
+// time.
 type ModelFunc func(input []byte) ([]byte, error)
 
 // Predict implements [Model] by calling f.
 func (f ModelFunc) Predict(input []byte) ([]byte, error) { return f(input) }
 
 // BuildFunc builds a model from the build configuration: JSON text, "{}"
-// when the user gave none.
+// when the user gave none. It is called one build at a time.
 type BuildFunc func(config []byte) (Model, error)
 
 // Error is an error that chooses the export's non-zero return code. Return
 // it, or an error wrapping it, from a [BuildFunc] or [Model.Predict]; any
 // other error returns code 1. The host reports the code with the message
-// (for example "export wasmreg_predict returned code 3: ...").
+// (for example "export wasmreg_predict returned code 3: ..."). It is a
+// plain value.
 type Error struct {
 	// Code is the return code; 0 is taken as 1, since 0 means success.
 	Code int32

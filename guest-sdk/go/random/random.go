@@ -60,7 +60,8 @@ func NormFloat64() float64 { return New().NormFloat64() }
 
 // Source is a math/rand/v2 Source drawing from the host's stream, for the
 // rest of math/rand/v2 (IntN, Perm, Shuffle, ExpFloat64, …). Its zero value
-// is ready to use.
+// is ready to use. Like the rest of the SDK it serves the guest instance's
+// one thread: a wasmreg host never runs two calls on an instance at once.
 type Source struct{}
 
 // Uint64 implements rand.Source with [Uint64].

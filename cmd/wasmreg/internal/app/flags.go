@@ -245,7 +245,8 @@ func ParseMemoryLimit(s string) (uint64, error) {
 	return n, nil
 }
 
-// Grants is what the --grant flags of `wasmreg run` ask for.
+// Grants is what the --grant flags of `wasmreg run` ask for. It is a plain
+// value, safe for concurrent use as long as nobody changes it.
 type Grants struct {
 	// Capabilities to grant, sorted, without duplicates and without "log"
 	// (always granted).
