@@ -24,7 +24,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -67,29 +66,11 @@ func centroidWasm(t testing.TB) []byte {
 	return cSDKWasm(t, "centroid", "examples/factories/centroid/centroid.c")
 }
 
-// cSDKLogs collects a host's log; safe for concurrent use.
-type cSDKLogs struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (l *cSDKLogs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *cSDKLogs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // cSDKHost returns a host logging at debug level into the returned buffer,
 // closed when the test ends.
-func cSDKHost(t testing.TB, opts ...host.Option) (*host.Host, *cSDKLogs) {
+func cSDKHost(t testing.TB, opts ...host.Option) (*host.Host, *testLogs) {
 	t.Helper()
-	logs := &cSDKLogs{}
+	logs := &testLogs{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h, err := host.New(context.Background(), append([]host.Option{host.WithLogger(logger)}, opts...)...)
 	require.NoError(t, err)
@@ -103,20 +84,6 @@ func cSDKBuild(t testing.TB, f *host.Factory, config string) *host.Model {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = m.Close(context.Background()) })
 	return m
-}
-
-// cSDKGuestError checks that err is a guest failure (not a trap) of export
-// with code, and returns its message.
-func cSDKGuestError(t testing.TB, err error, export string, code int32) string {
-	t.Helper()
-	require.Error(t, err)
-	require.ErrorIs(t, err, host.ErrGuest)
-	require.NotErrorIs(t, err, host.ErrTrap)
-	var ce *host.CallError
-	require.ErrorAs(t, err, &ce)
-	assert.Equal(t, export, ce.Export)
-	assert.Equal(t, code, ce.Code, "message: %s", ce.Message)
-	return ce.Message
 }
 
 // cSDKWithoutLog returns caps without "log", which is always granted.
@@ -199,14 +166,14 @@ func TestCSDKMinimal(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				_, err := f.Build(ctx, []byte(tc.config))
-				assert.Equal(t, tc.msg, cSDKGuestError(t, err, host.ExportBuild, 2))
+				assert.Equal(t, tc.msg, guestError(t, err, host.ExportBuild, 2))
 			})
 		}
 	})
 
 	t.Run("code without message", func(t *testing.T) {
 		_, err := m.Predict(ctx, []byte(`[]`))
-		assert.Empty(t, cSDKGuestError(t, err, host.ExportPredict, 1))
+		assert.Empty(t, guestError(t, err, host.ExportPredict, 1))
 		assert.ErrorContains(t, err, "export wasmreg_predict returned code 1")
 	})
 
@@ -220,7 +187,7 @@ func TestCSDKMinimal(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				_, err := m.Predict(ctx, []byte(tc.in))
-				assert.Equal(t, tc.msg, cSDKGuestError(t, err, host.ExportPredict, 3))
+				assert.Equal(t, tc.msg, guestError(t, err, host.ExportPredict, 3))
 			})
 		}
 		out, err := m.Predict(ctx, []byte(`[21]`))
@@ -318,7 +285,7 @@ func TestCSDKCapabilities(t *testing.T) {
 		assert.Equal(t, "hello", predict(t, "artifact text"))
 		assert.Empty(t, predict(t, "artifact empty"), "an empty artifact is not an absent one")
 		_, err := m.Predict(ctx, []byte("artifact nope"))
-		assert.Equal(t, `artifact "nope" is absent (size -1)`, cSDKGuestError(t, err, host.ExportPredict, 4))
+		assert.Equal(t, `artifact "nope" is absent (size -1)`, guestError(t, err, host.ExportPredict, 4))
 
 		for _, tc := range []struct{ in, want string }{
 			{"artifact-size weights", strconv.Itoa(len(weights))},
@@ -344,18 +311,18 @@ func TestCSDKCapabilities(t *testing.T) {
 
 	t.Run("failures", func(t *testing.T) {
 		_, err := m.Predict(ctx, []byte("fail"))
-		assert.Empty(t, cSDKGuestError(t, err, host.ExportPredict, 7))
+		assert.Empty(t, guestError(t, err, host.ExportPredict, 7))
 		assert.ErrorContains(t, err, "returned code 7")
 
 		_, err = m.Predict(ctx, []byte("failf"))
-		assert.Equal(t, "formatted 42 failure", cSDKGuestError(t, err, host.ExportPredict, 5))
+		assert.Equal(t, "formatted 42 failure", guestError(t, err, host.ExportPredict, 5))
 
 		out, err := m.Predict(ctx, []byte("output-then-fail"))
-		assert.Equal(t, "failed after output", cSDKGuestError(t, err, host.ExportPredict, 6))
+		assert.Equal(t, "failed after output", guestError(t, err, host.ExportPredict, 6))
 		assert.Nil(t, out, "output of a failed call is discarded")
 
 		_, err = m.Predict(ctx, []byte("no-such-command"))
-		assert.Equal(t, "unknown command no-such-command", cSDKGuestError(t, err, host.ExportPredict, 2))
+		assert.Equal(t, "unknown command no-such-command", guestError(t, err, host.ExportPredict, 2))
 	})
 
 	t.Run("output", func(t *testing.T) {
@@ -862,7 +829,7 @@ func TestCentroidConfig(t *testing.T) {
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				_, err := f.Build(ctx, []byte(tc.config))
-				assert.Equal(t, tc.msg, cSDKGuestError(t, err, host.ExportBuild, 2))
+				assert.Equal(t, tc.msg, guestError(t, err, host.ExportBuild, 2))
 			})
 		}
 	})
@@ -899,7 +866,7 @@ func TestCentroidRequests(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := m.Predict(ctx, []byte(tc.in))
-			msg := cSDKGuestError(t, err, host.ExportPredict, 3)
+			msg := guestError(t, err, host.ExportPredict, 3)
 			if tc.msg == "" {
 				assert.True(t, strings.HasPrefix(msg, "request: malformed JSON at byte "), msg)
 			} else {

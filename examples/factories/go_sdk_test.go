@@ -17,7 +17,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -136,30 +135,11 @@ func goSDKWazeroVersion() string {
 	return v
 }
 
-// goSDKLogs is a log destination that tests can read; safe for concurrent
-// use.
-type goSDKLogs struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (l *goSDKLogs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *goSDKLogs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // goSDKHost returns a host logging at debug level into the returned logs,
 // closed when the test ends.
-func goSDKHost(t *testing.T, opts ...host.Option) (*host.Host, *goSDKLogs) {
+func goSDKHost(t *testing.T, opts ...host.Option) (*host.Host, *testLogs) {
 	t.Helper()
-	logs := &goSDKLogs{}
+	logs := &testLogs{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h, err := host.New(context.Background(), append([]host.Option{host.WithLogger(logger)}, opts...)...)
 	require.NoError(t, err)

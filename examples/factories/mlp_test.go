@@ -1,7 +1,6 @@
 package factories_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -70,31 +69,13 @@ func mlpCompile(wasm []byte, cacheDir string) error {
 	return f.Close(ctx)
 }
 
-// mlpLogs collects a host's log; safe for concurrent use.
-type mlpLogs struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (l *mlpLogs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *mlpLogs) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // mlpFactory loads the mlp factory into a host granting random and
 // artifact and serving artifacts, both closed when the test ends.
-func mlpFactory(t *testing.T, artifacts host.ArtifactMap) (*host.Factory, *mlpLogs) {
+func mlpFactory(t *testing.T, artifacts host.ArtifactMap) (*host.Factory, *testLogs) {
 	t.Helper()
 	wasm, cacheDir := mlpWasm(t)
 	ctx := context.Background()
-	logs := &mlpLogs{}
+	logs := &testLogs{}
 	h, err := host.New(ctx,
 		host.WithCompilationCacheDir(cacheDir),
 		host.WithGrants(host.CapRandom, host.CapArtifact),
