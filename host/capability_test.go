@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"math/rand/v2"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -101,7 +102,7 @@ func TestArtifactCapability(t *testing.T) {
 	})
 	t.Run("from files", func(t *testing.T) {
 		dir := t.TempDir()
-		require.NoError(t, osWriteFile(dir+"/w.bin", []byte("abc"), 0o600))
+		require.NoError(t, os.WriteFile(dir+"/w.bin", []byte("abc"), 0o600))
 		a, err := host.ArtifactsFromFiles(map[string]string{"weights": dir + "/w.bin"})
 		require.NoError(t, err)
 		assert.Equal(t, []string{"weights"}, a.Names())

@@ -5,9 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -16,10 +14,11 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wasmreg/wasmreg/host"
+	"github.com/wasmreg/wasmreg/internal/wasmbuild"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { _ = wasmbuild.Shared.Cleanup() }))
 }
 
 // logBuffer is a slog handler target that tests can read; safe for
@@ -71,46 +70,15 @@ func load(t testing.TB, h *host.Host, name string) *host.Factory {
 
 var allCaps = host.WithGrants(host.CapClock, host.CapRandom, host.CapArtifact)
 
-var (
-	goGuestOnce sync.Once
-	goGuestWasm []byte
-	goGuestErr  error
-)
-
 // goGuest builds testdata/goguest with Go's own wasip1 port, once per test
 // binary.
 func goGuest(t testing.TB) []byte {
 	t.Helper()
-	goGuestOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "goguest")
-		if err != nil {
-			goGuestErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		out := filepath.Join(dir, "goguest.wasm")
-		cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-buildmode=c-shared", "-o", out, "./testdata/goguest")
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			goGuestErr = &buildError{err, string(b)}
-			return
-		}
-		goGuestWasm, goGuestErr = os.ReadFile(out)
+	path, err := wasmbuild.Shared.Get("host-goguest", func(out string) error {
+		return wasmbuild.Go(context.Background(), ".", "./testdata/goguest", out)
 	})
-	require.NoError(t, goGuestErr)
-	return goGuestWasm
+	require.NoError(t, err)
+	wasm, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return wasm
 }
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return "build goguest: " + e.err.Error() + "\n" + e.out }
-
-var (
-	osStat    = os.Stat
-	osReadDir = os.ReadDir
-)
-
-var osWriteFile = os.WriteFile

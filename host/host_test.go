@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -342,10 +343,10 @@ func TestCompilationCacheDir(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, h.Close(context.Background()))
 	}
-	st, err := osStat(dir)
+	st, err := os.Stat(dir)
 	require.NoError(t, err)
 	assert.Equal(t, "drwx------", st.Mode().String(), "the cache is owner-only")
-	entries, err := osReadDir(dir)
+	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.NotEmpty(t, entries, "wazero wrote compiled code")
 }
