@@ -31,14 +31,16 @@ func (s *guestStdio) flush() {
 	if s == nil {
 		return
 	}
+	var lines []stdioLine
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, w := range []*stdioWriter{s.stdout, s.stderr} {
 		if len(w.line) > 0 && !w.long {
-			w.emit(false)
+			lines = append(lines, w.cut(false))
 		}
 		w.line, w.long = w.line[:0], false
 	}
+	s.mu.Unlock()
+	s.log(lines, false)
 }
 
 var _ io.Writer = (*stdioWriter)(nil)
@@ -51,26 +53,30 @@ type stdioWriter struct {
 	long   bool   // guarded by s.mu; the current line was cut: skip to its end
 }
 
+// stdioLine is one line to log, cut from a writer's buffer under the lock
+// and logged after it: logging is I/O.
+type stdioLine struct {
+	level  slog.Level
+	stream string
+	msg    string
+}
+
 // Write implements io.Writer. It never fails, so a chatty guest is not
 // broken by the cap: its output is dropped instead.
 func (w *stdioWriter) Write(p []byte) (int, error) {
 	s := w.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	n := len(p)
-	if s.remaining <= 0 {
-		s.warnOnce()
-		return n, nil
-	}
+	var lines []stdioLine
+	s.mu.Lock()
 	if len(p) > s.remaining {
-		p = p[:s.remaining]
+		p = p[:max(s.remaining, 0)]
 	}
 	s.remaining -= len(p)
 	limit := s.f.h.cfg.logLineLimit
 	for _, b := range p {
 		if b == '\n' {
 			if !w.long {
-				w.emit(false)
+				lines = append(lines, w.cut(false))
 			}
 			w.line, w.long = w.line[:0], false
 			continue
@@ -80,30 +86,38 @@ func (w *stdioWriter) Write(p []byte) (int, error) {
 		}
 		w.line = append(w.line, b)
 		if len(w.line) >= limit {
-			w.emit(true)
+			lines = append(lines, w.cut(true))
 			w.line, w.long = w.line[:0], true
 		}
 	}
-	if s.remaining <= 0 {
-		s.warnOnce()
-	}
+	warn := s.remaining <= 0 && !s.warned
+	s.warned = s.warned || warn
+	s.mu.Unlock()
+	s.log(lines, warn)
 	return n, nil
 }
 
-func (w *stdioWriter) emit(truncated bool) {
+// cut returns the writer's current line, ready to log; the caller holds
+// s.mu.
+func (w *stdioWriter) cut(truncated bool) stdioLine {
 	msg := sanitize(w.line, w.s.f.h.cfg.logLineLimit)
 	if truncated {
 		msg += "…[truncated]"
 	}
-	w.s.f.h.guestLogger(context.Background()).LogAttrs(context.Background(), w.level, msg,
-		slog.String("factory", w.s.f.fullName), slog.String("source", w.stream))
+	return stdioLine{level: w.level, stream: w.stream, msg: msg}
 }
 
-func (s *guestStdio) warnOnce() {
-	if s.warned {
-		return
+// log writes lines, and the warning that the cap was reached if warn.
+func (s *guestStdio) log(lines []stdioLine, warn bool) {
+	ctx := context.Background()
+	if len(lines) > 0 {
+		logger := s.f.h.guestLogger(ctx)
+		for _, l := range lines {
+			logger.LogAttrs(ctx, l.level, l.msg, slog.String("factory", s.f.fullName), slog.String("source", l.stream))
+		}
 	}
-	s.warned = true
-	s.f.h.logger().LogAttrs(context.Background(), slog.LevelWarn, "guest stdout/stderr over the per-instance cap; dropping the rest",
-		slog.String("factory", s.f.fullName), slog.Int("limit", s.f.h.cfg.stdioLimit))
+	if warn {
+		s.f.h.logger().LogAttrs(ctx, slog.LevelWarn, "guest stdout/stderr over the per-instance cap; dropping the rest",
+			slog.String("factory", s.f.fullName), slog.Int("limit", s.f.h.cfg.stdioLimit))
+	}
 }
