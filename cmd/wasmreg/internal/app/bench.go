@@ -64,14 +64,11 @@ func BenchCommand() *cli.Command {
 			"   head -1 examples/digits/heldout.csv | cut -d, -f1-64 | sed 's/.*/[&]/' > digit.txt\n" +
 			"   wasmreg bench mlp --grant random --grant artifact=digits=examples/digits/digits.weights \\\n" +
 			"       --config '{\"weights\":\"digits\"}' --input digit.txt" + globalNote,
-		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: flagConfig, Usage: "build configuration: JSON, or @FILE", DefaultText: "{}"},
+		Flags: slices.Concat(factoryFlagDefs(), []cli.Flag{
 			&cli.StringFlag{Name: flagInput, Usage: "file of requests, one per line, sent in turn; - for standard input", DefaultText: "-"},
-			&cli.StringSliceFlag{Name: flagGrant, Usage: "grant a capability: clock, random[=SEED] or artifact=NAME=FILE (repeatable)"},
-			&cli.StringFlag{Name: flagSHA256, Usage: "refuse to load the module unless its sha256 is `HEX`"},
 			&cli.IntFlag{Name: flagConcurrency, Usage: "workers building and predicting at once, each with its own model", DefaultText: "GOMAXPROCS"},
 			&cli.DurationFlag{Name: flagDuration, Usage: "length of the run: half building, half predicting", Value: defaultBenchDuration},
-		}, limitFlags()...),
+		}, limitFlags()),
 		Action:          benchAction,
 		OnUsageError:    onUsageError,
 		HideHelpCommand: true, // `wasmreg bench help` benchmarks a factory named help

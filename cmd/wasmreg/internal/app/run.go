@@ -53,12 +53,9 @@ func RunCommand() *cli.Command {
 			"   echo '[1,2,3]' | wasmreg run scale.wasm --config '{\"scale\":2}'\n" +
 			"   wasmreg run mlp --config @mlp.json --input requests.txt --grant artifact=weights=w.bin\n" +
 			"   wasmreg run model.wasm --sha256 $(sha256sum model.wasm | cut -d' ' -f1) < requests.txt" + globalNote,
-		Flags: append([]cli.Flag{
-			&cli.StringFlag{Name: flagConfig, Usage: "build configuration: JSON, or @FILE", DefaultText: "{}"},
+		Flags: slices.Concat(factoryFlagDefs(), []cli.Flag{
 			&cli.StringFlag{Name: flagInput, Usage: "file of requests, one per line; - for standard input", DefaultText: "-"},
-			&cli.StringSliceFlag{Name: flagGrant, Usage: "grant a capability: clock, random[=SEED] or artifact=NAME=FILE (repeatable)"},
-			&cli.StringFlag{Name: flagSHA256, Usage: "refuse to load the module unless its sha256 is `HEX`"},
-		}, limitFlags()...),
+		}, limitFlags()),
 		Action:          runAction,
 		OnUsageError:    onUsageError,
 		HideHelpCommand: true, // `wasmreg run help` runs a factory named help
@@ -136,6 +133,15 @@ func runAction(cCtx *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("%d of %d requests failed", failed, answered+failed), ExitFailure)
 	}
 	return nil
+}
+
+// factoryFlagDefs declares the flags that factoryFlags reads.
+func factoryFlagDefs() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: flagConfig, Usage: "build configuration: JSON, or @FILE", DefaultText: "{}"},
+		&cli.StringSliceFlag{Name: flagGrant, Usage: "grant a capability: clock, random[=SEED] or artifact=NAME=FILE (repeatable)"},
+		&cli.StringFlag{Name: flagSHA256, Usage: "refuse to load the module unless its sha256 is `HEX`"},
+	}
 }
 
 // factoryFlags are the flags of run and bench that say which module to
