@@ -16,7 +16,7 @@ require (
 	github.com/wasmreg/wasmreg/guest-sdk/go v0.0.0
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/sys v0.44.0 // indirect
+	golang.org/x/sys v0.44.0
 )
 
 replace github.com/wasmreg/wasmreg/guest-sdk/go => ./guest-sdk/go

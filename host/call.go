@@ -18,7 +18,7 @@ import (
 // in their context with callFrom. A call is used by one goroutine: the one
 // running the guest.
 type call struct {
-	ctx     context.Context // the caller's; never changed
+	ctx     context.Context // the caller's; for a build, one that closing the instance cancels
 	reqCtx  context.Context // the request scope's, once begun
 	scope   *di.Scope       // nil until a capability is resolved
 	f       *Factory
@@ -169,7 +169,10 @@ func (h *Host) invoke(c *call, fn api.Function, stack []uint64) (trapped bool, e
 func (c *call) notCalled(err error) *CallError {
 	ce := &CallError{Factory: c.f.fullName, Export: c.export, Cause: err,
 		Message: "not called: the caller's context is done"}
-	if errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case c.f.h.closed.Load():
+		ce.Kind, ce.Message = ErrClosed, "not called: the host was closed"
+	case errors.Is(err, context.DeadlineExceeded):
 		ce.Kind = ErrTimeout
 	}
 	return ce
@@ -183,15 +186,15 @@ func (h *Host) classify(c *call, err error) *CallError {
 	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
 		ce.Kind = ErrTimeout
 		ce.Message = fmt.Sprintf("stopped at the time limit: the call timeout is %s (raise it with host.WithCallTimeout), or the caller's deadline passed", h.cfg.callTimeout)
-	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled:
-		ce.Kind = context.Canceled
-		ce.Message = "stopped: the caller's context was canceled"
 	case errors.As(err, &exit) && h.closed.Load():
 		ce.Kind = ErrClosed
 		ce.Message = "the host was closed during the call"
 	case errors.As(err, &exit) && c.model != nil && c.model.isClosed():
 		ce.Kind = ErrModelClosed
 		ce.Message = "the model was closed during the call"
+	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled:
+		ce.Kind = context.Canceled
+		ce.Message = "stopped: the caller's context was canceled"
 	case errors.As(err, &exit):
 		ce.Kind = ErrTrap
 		ce.Message = fmt.Sprintf("the module exited with code %d", exit.ExitCode())

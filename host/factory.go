@@ -81,12 +81,12 @@ func (f *Factory) load(ctx context.Context, wasm []byte) error {
 
 	c := &call{ctx: ctx, f: f, export: exportInstantiate}
 	defer c.end()
-	mod, s, err := f.instantiate(c)
+	inst, err := f.start(c)
 	if err != nil {
 		return err
 	}
-	defer s.release()
-	defer mod.Close(context.Background())
+	defer inst.finish() // busy since start
+	mod := inst.mod
 
 	stack := make([]uint64, 1)
 	c.export = ExportABIVersion
@@ -175,60 +175,69 @@ func (f *Factory) parseMetadata(out []byte) error {
 	return nil
 }
 
-// instantiate makes a fresh anonymous instance under c, running its start
-// functions and _initialize within the call timeout.
-//
-// The instance holds one of the host's instance slots until the returned
-// slot is released, which the caller does when it closes the instance.
-func (f *Factory) instantiate(c *call) (api.Module, *slot, error) {
+// start makes a fresh anonymous instance under c, running its start
+// functions and _initialize (or restoring their snapshot) within the call
+// timeout. The instance holds one of the host's instance slots, is tracked
+// by the host and is busy: the caller ends with exit, or finish to close
+// it. c's context becomes one that closing the instance cancels.
+func (f *Factory) start(c *call) (*instance, error) {
 	h := f.h
 	if h.closed.Load() {
-		return nil, nil, ErrClosed
+		return nil, ErrClosed
 	}
 	if f.closed.Load() {
-		return nil, nil, fmt.Errorf("%w: %q", ErrFactoryClosed, f.fullName)
+		return nil, fmt.Errorf("%w: %q", ErrFactoryClosed, f.fullName)
 	}
 	if err := c.ctx.Err(); err != nil {
-		return nil, nil, c.notCalled(err)
+		return nil, c.notCalled(err)
 	}
 	s, err := h.acquire(c.ctx, f.fullName)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	inst := &instance{h: h, slot: s, guard: newGuard()}
+	inst.gctx.g = inst.guard
+	c.ctx, inst.cancelBuild = context.WithCancel(c.ctx)
+	inst.state.Store(instBusy)
+	if !h.track(inst) {
+		inst.finish()
+		return nil, ErrClosed
 	}
 	cfg := f.modCfg
 	if f.shape.usesWASI {
 		c.stdio = newGuestStdio(f, h.cfg.stdioLimit)
 		cfg = cfg.WithStdout(c.stdio.stdout).WithStderr(c.stdio.stderr)
+		inst.stdio = c.stdio
 	}
 	ctx, cancel := c.under()
+	alloc := &instanceAllocator{}
 	if f.snap != nil {
-		ctx = experimental.WithMemoryAllocator(ctx, f.snap)
+		alloc.image = f.snap.image
 	}
+	ctx = experimental.WithMemoryAllocator(ctx, alloc)
 	mod, err := h.runtime.InstantiateModule(ctx, f.compiled, cfg)
 	cancel()
+	inst.mod, inst.mem = mod, alloc.mem
 	if err == nil && f.plan != nil {
 		err = f.initialize(c, mod)
 	}
 	c.flushDropped()
 	c.stdio.flush()
 	if err != nil {
-		if mod != nil {
-			_ = mod.Close(context.Background())
-		}
-		s.release()
+		inst.finish()
 		if h.closed.Load() {
-			return nil, nil, ErrClosed
+			return nil, ErrClosed
 		}
 		if f.closed.Load() {
-			return nil, nil, fmt.Errorf("%w: %q", ErrFactoryClosed, f.fullName)
+			return nil, fmt.Errorf("%w: %q", ErrFactoryClosed, f.fullName)
 		}
 		var ce *CallError
 		if errors.As(err, &ce) { // from _initialize, already classified
-			return nil, nil, err
+			return nil, err
 		}
-		return nil, nil, h.classify(c, err)
+		return nil, h.classify(c, err)
 	}
-	return mod, s, nil
+	return inst, nil
 }
 
 func (f *Factory) endScope(ctx context.Context, scope *di.Scope) {
@@ -322,25 +331,27 @@ func (f *Factory) BuildModel(ctx context.Context, config []byte) (*Model, error)
 // newInstance instantiates the module and calls wasmreg_build with config.
 func (f *Factory) newInstance(ctx context.Context, config []byte) (*instance, error) {
 	c := &call{ctx: ctx, f: f, export: exportInstantiate}
-	defer c.end()
-	mod, s, err := f.instantiate(c)
+	inst, err := f.start(c)
 	if err != nil {
+		c.end()
 		return nil, err
 	}
 	c.export, c.input = ExportBuild, config
 	stack := []uint64{uint64(len(config))}
-	if _, err := f.h.invoke(c, mod.ExportedFunction(ExportBuild), stack); err != nil {
-		_ = mod.Close(context.Background())
-		s.release()
+	_, err = f.h.invoke(c, inst.mod.ExportedFunction(ExportBuild), stack)
+	if code := int32(stack[0]); err == nil && code != 0 {
+		err = guestError(c, code)
+	}
+	c.end() // under the build's context, before it is canceled
+	if err != nil {
+		inst.finish()
 		return nil, err
 	}
-	if code := int32(stack[0]); code != 0 {
-		_ = mod.Close(context.Background())
-		s.release()
-		return nil, guestError(c, code)
+	inst.predict = inst.mod.ExportedFunction(ExportPredict)
+	if !inst.exit() {
+		return nil, fmt.Errorf("%w: factory %q: the host was closed during the build", ErrClosed, f.fullName)
 	}
-	inst := &instance{mod: mod, predict: mod.ExportedFunction(ExportPredict), slot: s, stdio: c.stdio, guard: newGuard()}
-	inst.gctx.g = inst.guard
+	inst.cancelBuild()
 	return inst, nil
 }
 

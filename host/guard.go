@@ -14,9 +14,10 @@ type guard struct {
 	timer *time.Timer
 	done  chan struct{} // closed when the running call must stop
 
-	mu    sync.Mutex // guards the fields below
-	armed bool       // a call is running
-	err   error      // why done was closed
+	mu      sync.Mutex // guards the fields below
+	armed   bool       // a call is running
+	err     error      // why done was closed
+	stopped bool       // the instance is closing: stop every call at once
 
 	// Used by the goroutine running the call only.
 	stopParent func() bool // ends the watch of the running call's parent
@@ -36,6 +37,10 @@ func newGuard() *guard {
 func (g *guard) arm(parent context.Context, timeout time.Duration) {
 	g.mu.Lock()
 	g.armed = true
+	if g.stopped && g.err == nil {
+		g.err = context.Canceled
+		close(g.done)
+	}
 	g.mu.Unlock()
 	g.timed = timeout > 0
 	if g.timed {
@@ -65,6 +70,17 @@ func (g *guard) disarm() (spent bool) {
 	spent = spent || g.err != nil
 	g.mu.Unlock()
 	return spent
+}
+
+// stop stops the running call, and any later one at once: the instance
+// is being closed. wazero closes the module on the context's Canceled
+// without freeing anything, and the call classifies the failure by what
+// was closed.
+func (g *guard) stop() {
+	g.mu.Lock()
+	g.stopped = true
+	g.mu.Unlock()
+	g.fire(context.Canceled)
 }
 
 func (g *guard) fire(err error) {

@@ -37,12 +37,16 @@ type Host struct {
 
 	// mu guards the closed check of Load against Close, so that Close
 	// waits for compilations in flight (wazero cannot close a runtime
-	// under a running compile); it is never held during a compile.
+	// under a running compile), and the set of live instances; it is never
+	// held during a compile or a call.
 	mu       sync.Mutex
 	compiles sync.WaitGroup // compilations in flight
 
 	compileSem chan struct{} // a token per compilation running
 	instances  chan struct{} // a token per live instance
+
+	live    map[*instance]struct{} // every open instance; guarded by mu
+	drained chan struct{}          // closed when live empties after Close; guarded by mu
 
 	closeOnce sync.Once
 	closeErr  error
@@ -69,8 +73,8 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 		cfg.compileWorkers = runtime.GOMAXPROCS(0)
 	}
 	h := &Host{cfg: cfg, container: cfg.container,
-		compileSem: make(chan struct{}, cfg.compileWorkers),
-		instances:  make(chan struct{}, cfg.maxInstances)}
+		compileSem: make(chan struct{}, cfg.compileWorkers), live: map[*instance]struct{}{},
+		instances: make(chan struct{}, cfg.maxInstances)}
 	if err := h.checkContainer(); err != nil {
 		return nil, err
 	}
@@ -199,13 +203,40 @@ func (h *Host) Grants() []string {
 // working, and calls running in guests are stopped. It is safe to call more
 // than once and concurrently with other methods, which then fail with
 // [ErrClosed] or [ErrModelClosed].
+//
+// Close closes every instance, and waits for the calls it stopped to leave
+// their guests, which they do at the guest's next loop or call. On a host
+// made [WithoutInterruption] nothing stops a call, so Close waits for the
+// running calls to end, until ctx is done; it then closes the runtime under
+// them and reports it.
 func (h *Host) Close(ctx context.Context) error {
 	h.closeOnce.Do(func() {
 		h.mu.Lock()
 		h.closed.Store(true)
+		live := make([]*instance, 0, len(h.live))
+		for inst := range h.live {
+			live = append(live, inst)
+		}
+		drained := make(chan struct{})
+		if len(h.live) == 0 {
+			close(drained)
+		} else {
+			h.drained = drained
+		}
 		h.mu.Unlock()
 		h.compiles.Wait()
+		for _, inst := range live {
+			inst.close()
+		}
 		var errs []error
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			h.mu.Lock()
+			running := len(h.live)
+			h.mu.Unlock()
+			errs = append(errs, fmt.Errorf("%d instances still running a call: %w", running, ctx.Err()))
+		}
 		if h.runtime != nil {
 			errs = append(errs, h.runtime.Close(ctx))
 		}

@@ -165,7 +165,7 @@ func TestHostileModules(t *testing.T) {
 	require.NoError(t, err)
 	defer healthy.Close(ctx)
 
-	baseline := heapInUse()
+	baseline, memories := heapInUse(), host.LiveMemories()
 	for _, tc := range hostileCases {
 		t.Run(tc.file, func(t *testing.T) {
 			start := time.Now()
@@ -182,6 +182,7 @@ func TestHostileModules(t *testing.T) {
 	assert.Contains(t, logs.String(), "dropped=19000")
 	after := heapInUse()
 	assert.Less(t, after, baseline+32<<20, "memory returns near its baseline (%d -> %d bytes)", baseline, after)
+	assert.Equal(t, memories, host.LiveMemories(), "every guest memory is released")
 }
 
 // TestHostileSoak runs the whole suite concurrently with healthy builds,
@@ -198,6 +199,7 @@ func TestHostileSoak(t *testing.T) {
 	for _, tc := range hostileCases {
 		wasm[tc.file] = hostileWasm(t, tc.file)
 	}
+	memories := host.LiveMemories()
 	const rounds = 100
 	errs := make(chan error, 64)
 	var wg sync.WaitGroup
@@ -237,4 +239,5 @@ func TestHostileSoak(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	assert.Equal(t, memories, host.LiveMemories(), "every guest memory is released")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 
 	"github.com/wasmreg/wasmreg/host"
 	"github.com/wasmreg/wasmreg/host/di"
@@ -268,4 +269,55 @@ func TestStaleCancelDoesNotKillNextCall(t *testing.T) {
 		require.NoError(t, err, "iteration %d: a successful call left a guard that stopped the next", i)
 	}
 	m.Close(context.Background())
+}
+
+// TestCloseUnderRunningCalls closes models and hosts while their guests
+// write all over their memory and grow it: every call stops with the close's
+// error, nothing crashes (the memory is unmapped only once the call has
+// left it), and every memory is released in the end.
+func TestCloseUnderRunningCalls(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	wasm := fixture(t, "memloop.wasm")
+	baseline := host.LiveMemories()
+	const rounds = 24
+	var wg sync.WaitGroup
+	for round := range rounds {
+		wg.Go(func() {
+			h, err := host.New(context.Background(), host.WithLogger(slog.New(slog.DiscardHandler)),
+				host.WithCallTimeout(0), host.WithModelInstances(2))
+			require.NoError(t, err)
+			defer h.Close(context.Background())
+			f, err := h.Load(context.Background(), wasm)
+			require.NoError(t, err)
+			models := make([]*host.Model, 3)
+			for i := range models {
+				models[i], err = f.BuildModel(context.Background(), nil)
+				require.NoError(t, err)
+			}
+			var calls sync.WaitGroup
+			for _, m := range models {
+				for range 2 { // both of the model's instances
+					calls.Go(func() {
+						_, err := m.Predict(context.Background(), nil)
+						if round%2 == 0 {
+							assert.ErrorIs(t, err, host.ErrModelClosed)
+						} else {
+							assert.ErrorIs(t, err, host.ErrClosed)
+						}
+					})
+				}
+			}
+			time.Sleep(time.Duration(1+round%5) * time.Millisecond)
+			if round%2 == 0 {
+				for _, m := range models {
+					require.NoError(t, m.Close(context.Background()))
+				}
+			} else {
+				require.NoError(t, h.Close(context.Background()))
+			}
+			calls.Wait()
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, baseline, host.LiveMemories(), "every memory is released")
 }

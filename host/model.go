@@ -7,8 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/tetratelabs/wazero/api"
-
 	"github.com/wasmreg/wasmreg/registry"
 )
 
@@ -45,28 +43,6 @@ type Model struct {
 	closeOnce     sync.Once
 }
 
-// instance is one module instance of a model. Only the goroutine that took
-// it from the model's idle channel uses it.
-type instance struct {
-	mod     api.Module
-	predict api.Function // looked up once: ExportedFunction costs µs and KiB
-	stdio   *guestStdio  // the instance's WASI output, nil without WASI
-	slot    *slot        // released when the instance is closed
-	guard   *guard       // bounds each call in time
-	stack   [1]uint64
-
-	// The records of the instance's current call, reused call after call
-	// to save their allocations: calls on an instance are serialised, and
-	// wazero's watcher of a finished call reads only gctx.g, never changed.
-	call call
-	gctx guardCtx
-}
-
-func (i *instance) close() {
-	_ = i.mod.Close(context.Background())
-	i.slot.release()
-}
-
 var _ registry.Model = (*Model)(nil)
 
 func newModel(f *Factory, config []byte, first *instance) *Model {
@@ -100,6 +76,12 @@ func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !inst.enter() { // closed by the model's Close, or the host's
+		if err := m.usable(); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: factory %q: the instance was closed", ErrModelClosed, f.fullName)
+	}
 
 	c := &inst.call
 	*c = call{ctx: ctx, f: f, model: m, inst: inst, stdio: inst.stdio, export: ExportPredict, input: input}
@@ -115,12 +97,13 @@ func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 	// Drop the references to this call; inst is the next caller's from here.
 	*c = call{}
 	inst.gctx.Context, inst.gctx.c = nil, nil
+	open := inst.exit() // closes inst if it was closed during the call
 	switch {
 	case trapped:
 		m.fail(err)
 	case spent:
 		m.retire(inst) // the call succeeded, but its guard could stop the next
-	default:
+	case open:
 		m.idle <- inst
 	}
 	if err != nil {

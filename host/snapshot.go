@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/experimental"
 )
 
 // Snapshots: a Go guest's instantiation is mostly wazero applying its
@@ -46,8 +45,9 @@ type snapshotPlan struct {
 
 // snapshot is the state of an instance right after _initialize.
 type snapshot struct {
-	memory  []byte
-	globals []uint64 // in plan.globals order
+	image   *memImage // the memory, which each restored instance starts from
+	size    int       // bytes of memory
+	globals []uint64  // in plan.globals order
 }
 
 var errNoSnapshot = errors.New("module not suited to a snapshot")
@@ -198,7 +198,11 @@ func (p *snapshotPlan) take(mod api.Module) (*snapshot, error) {
 	if !ok {
 		return nil, errNoSnapshot
 	}
-	s := &snapshot{memory: append([]byte(nil), view...)}
+	image, err := newMemImage(view)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errNoSnapshot, err)
+	}
+	s := &snapshot{image: image, size: len(view)}
 	for _, name := range p.globals {
 		g := mod.ExportedGlobal(name)
 		if g == nil {
@@ -221,17 +225,17 @@ func (p *snapshotPlan) apply(mod api.Module) error {
 }
 
 // restore makes a fresh instance of the rewritten module, instantiated
-// with the snapshot's allocator, what the snapshot was: its memory grown to
-// the image's size (the allocator filled it with the image already), its
-// mutable globals set.
+// with the snapshot's image (instanceAllocator), what the snapshot was: its
+// memory grown to the image's size (the allocator mapped the image
+// already), its mutable globals set.
 func (s *snapshot) restore(p *snapshotPlan, mod api.Module) error {
 	mem := mod.Memory()
-	if want, have := uint32(len(s.memory)/wasmPageSize), mem.Size()/wasmPageSize; want > have {
+	if want, have := uint32(s.size/wasmPageSize), mem.Size()/wasmPageSize; want > have {
 		if _, ok := mem.Grow(want - have); !ok {
 			return fmt.Errorf("%w: cannot grow memory to %d pages", ErrMemoryLimit, want)
 		}
 	}
-	if view, ok := mem.Read(0, uint32(len(s.memory))); !ok || len(view) != len(s.memory) {
+	if view, ok := mem.Read(0, uint32(s.size)); !ok || len(view) != s.size {
 		return errors.New("host: restore snapshot: memory is smaller than the image")
 	}
 	for i, name := range p.globals {
@@ -315,38 +319,3 @@ func appendSection(out []byte, id byte, payload []byte) []byte {
 	out = appendU32(out, uint32(len(payload)))
 	return append(out, payload...)
 }
-
-// Allocate implements experimental.MemoryAllocator for instances restored
-// from s: their memory starts as a copy of the image, in one allocation,
-// so that restoring neither grows (copying) nor writes it again. Memory
-// beyond the image is zero, as memory.grow requires. The buffer lives on
-// the Go heap and Free leaves it to the garbage collector, so an instance
-// closed under a running call (Model.Close) never loses its memory.
-func (s *snapshot) Allocate(capBytes, maxBytes uint64) experimental.LinearMemory {
-	buf := make([]byte, max(len(s.memory), int(capBytes)))
-	copy(buf, s.memory)
-	return &snapshotMemory{buf: buf, max: maxBytes}
-}
-
-// snapshotMemory is the linear memory of an instance restored from a
-// snapshot. wazero calls it from the goroutine running the instance.
-type snapshotMemory struct {
-	buf []byte
-	max uint64
-}
-
-func (m *snapshotMemory) Reallocate(size uint64) []byte {
-	if size <= uint64(cap(m.buf)) {
-		m.buf = m.buf[:size]
-		return m.buf
-	}
-	if size > m.max {
-		return nil
-	}
-	grown := make([]byte, size, min(m.max, max(size, 2*uint64(cap(m.buf)))))
-	copy(grown, m.buf)
-	m.buf = grown
-	return grown
-}
-
-func (m *snapshotMemory) Free() {}

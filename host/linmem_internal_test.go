@@ -1,0 +1,71 @@
+package host
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestLinearMemory checks what wazero relies on: memory grows zeroed up to
+// its maximum and no further, and a memory reused after another instance
+// wrote all over it starts zeroed.
+func TestLinearMemory(t *testing.T) {
+	const page = wasmPageSize
+	for _, tc := range []struct {
+		name  string
+		pages int // grown to before the memory is released
+	}{
+		{"small, pooled", 2},
+		{"grown past the pool's limit", memPoolLimitPages() + 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for round := range 3 {
+				m := newLinearMemory(nil, page, 64*page)
+				b := m.Reallocate(page)
+				require.Len(t, b, page)
+				assert.True(t, allZero(b), "round %d: a new memory is zero", round)
+				b = m.Reallocate(uint64(tc.pages * page))
+				require.Len(t, b, tc.pages*page)
+				assert.True(t, allZero(b), "round %d: grown memory is zero", round)
+				for i := range b {
+					b[i] = 0xa5
+				}
+				assert.Nil(t, m.Reallocate(65*page), "past the maximum")
+				m.free()
+			}
+		})
+	}
+}
+
+func allZero(b []byte) bool { return bytes.Count(b, []byte{0}) == len(b) }
+
+// TestMemoryImage checks that instances mapping one snapshot image each see
+// the image, write only their own copy, and grow zeroed past it.
+func TestMemoryImage(t *testing.T) {
+	const page = wasmPageSize
+	image := make([]byte, 3*page)
+	for i := range image {
+		image[i] = byte(i*7 + 1)
+	}
+	img, err := newMemImage(image)
+	require.NoError(t, err)
+	a := newLinearMemory(img, page, 16*page)
+	b := newLinearMemory(img, page, 16*page)
+	defer a.free()
+	defer b.free()
+	ab, bb := a.Reallocate(3*page), b.Reallocate(3*page)
+	require.Equal(t, image, ab)
+	require.Equal(t, image, bb)
+	for i := range ab {
+		ab[i] = 0
+	}
+	assert.Equal(t, image, bb, "a write to one instance's memory does not reach another's")
+	c := newLinearMemory(img, page, 16*page)
+	defer c.free()
+	assert.Equal(t, image, c.Reallocate(3*page), "nor the image")
+	grown := b.Reallocate(5 * page)
+	assert.Equal(t, image, grown[:3*page])
+	assert.True(t, allZero(grown[3*page:]), "memory past the image is zero")
+}

@@ -1,0 +1,226 @@
+//go:build linux
+
+package host
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// linearMemory is an instance's linear memory mapped outside the Go heap:
+// a reservation of its maximum size (PROT_NONE, so that it costs no
+// memory), whose first rw bytes are readable and writable. An instance
+// restored from a snapshot has the image mapped privately over the start:
+// pages it only reads are shared with the image, a page it writes is
+// copied by the kernel on the first write. If the reservation fails, the
+// memory falls back to the Go heap.
+//
+// Reallocate runs on the goroutine running the instance, release on the
+// one closing it while no call runs (instance.go).
+type linearMemory struct {
+	mapping
+	cow      bool   // the image is mapped over the start
+	heap     []byte // the fallback
+	max      uint64
+	released bool
+}
+
+// mapping is a reservation of address space.
+type mapping struct {
+	base     unsafe.Pointer // nil if there is none
+	reserved uintptr        // bytes reserved
+	rw       uintptr        // bytes readable and writable
+}
+
+// memPool keeps the mappings of freed memories that held no image, zeroed,
+// for the next instances to reuse: a small guest's build then costs no
+// system call, no page fault and nothing for the garbage collector, which
+// is what lets builds scale across cores. Memories that grew past
+// memPoolMaxRW are unmapped instead, and the pool keeps at most
+// memPoolMaxBytes of them.
+var memPool struct {
+	mu    sync.Mutex
+	free  map[uintptr][]mapping // by reserved size
+	bytes uintptr               // readable and writable bytes kept
+}
+
+const (
+	memPoolMaxRW    = 1 << 20
+	memPoolMaxBytes = 32 << 20
+)
+
+func poolGet(reserved uintptr) (mapping, bool) {
+	memPool.mu.Lock()
+	defer memPool.mu.Unlock()
+	free := memPool.free[reserved]
+	if len(free) == 0 {
+		return mapping{}, false
+	}
+	mp := free[len(free)-1]
+	memPool.free[reserved] = free[:len(free)-1]
+	memPool.bytes -= mp.rw
+	return mp, true
+}
+
+// poolPut keeps mp, already zeroed, if there is room.
+func poolPut(mp mapping) bool {
+	memPool.mu.Lock()
+	defer memPool.mu.Unlock()
+	if memPool.bytes+mp.rw > memPoolMaxBytes {
+		return false
+	}
+	if memPool.free == nil {
+		memPool.free = map[uintptr][]mapping{}
+	}
+	memPool.free[mp.reserved] = append(memPool.free[mp.reserved], mp)
+	memPool.bytes += mp.rw
+	return true
+}
+
+var osPageSize = uintptr(os.Getpagesize())
+
+func roundUpPage(n uintptr) uintptr { return (n + osPageSize - 1) &^ (osPageSize - 1) }
+
+func newLinearMemory(image *memImage, capBytes, maxBytes uint64) *linearMemory {
+	m := &linearMemory{max: maxBytes}
+	size := maxBytes
+	if image != nil {
+		size = max(size, uint64(image.size))
+	}
+	reserved := roundUpPage(uintptr(max(size, capBytes, 1)))
+	if image == nil {
+		if mp, ok := poolGet(reserved); ok {
+			m.mapping = mp
+			return m
+		}
+	}
+	base, err := unix.MmapPtr(-1, 0, nil, reserved, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		m.heap = make([]byte, 0, capBytes)
+		if image != nil {
+			m.heap = append(m.heap, image.bytes()...)
+		}
+		return m
+	}
+	m.base, m.reserved = base, reserved
+	if image != nil && image.size > 0 {
+		_, err := unix.MmapPtr(image.fd, 0, base, uintptr(image.size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED)
+		runtime.KeepAlive(image) // its cleanup closes the fd
+		if err != nil {
+			// Copy it instead, into the anonymous reservation.
+			if m.protect(uintptr(image.size)) != nil {
+				m.free()
+				m.heap = append([]byte(nil), image.bytes()...)
+				return m
+			}
+			copy(m.all(), image.bytes())
+		}
+		m.rw, m.cow = uintptr(image.size), true
+	}
+	return m
+}
+
+// all is the whole reservation.
+func (m *linearMemory) all() []byte { return unsafe.Slice((*byte)(m.base), m.reserved) }
+
+// protect makes the first n bytes (rounded up to a page) readable and
+// writable.
+func (m *linearMemory) protect(n uintptr) error {
+	end := roundUpPage(n)
+	if end <= m.rw {
+		return nil
+	}
+	if err := unix.Mprotect(m.all()[m.rw:end], unix.PROT_READ|unix.PROT_WRITE); err != nil {
+		return err
+	}
+	m.rw = end
+	return nil
+}
+
+// Reallocate implements experimental.LinearMemory: memory beyond what the
+// guest had is zero, as memory.grow requires, and never moves.
+func (m *linearMemory) Reallocate(size uint64) []byte {
+	if m.base == nil {
+		if size > m.max {
+			return nil
+		}
+		if size <= uint64(cap(m.heap)) {
+			m.heap = m.heap[:size]
+		} else {
+			m.heap = append(m.heap[:cap(m.heap)], make([]byte, size-uint64(cap(m.heap)))...)
+		}
+		return m.heap
+	}
+	if size > uint64(m.reserved) || m.protect(uintptr(size)) != nil {
+		return nil
+	}
+	return m.all()[:size:size]
+}
+
+// free gives the memory back: to the pool, zeroed, or to the system.
+func (m *linearMemory) free() {
+	if m.base != nil {
+		if m.cow || m.rw > memPoolMaxRW {
+			_ = unix.MunmapPtr(m.base, m.reserved)
+		} else {
+			clear(m.all()[:m.rw])
+			if !poolPut(m.mapping) {
+				_ = unix.MunmapPtr(m.base, m.reserved)
+			}
+		}
+		m.mapping = mapping{}
+	}
+	m.heap = nil
+}
+
+// memImage is a snapshot's memory image in a memfd, which every instance
+// restored from the snapshot maps copy-on-write. The fd is closed when the
+// image is garbage: mappings keep the file alive, and a build racing
+// Factory.Close must still find it open.
+type memImage struct {
+	fd   int
+	size int
+}
+
+func newMemImage(b []byte) (*memImage, error) {
+	fd, err := unix.MemfdCreate("wasmreg-snapshot", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	img := &memImage{fd: fd, size: len(b)}
+	runtime.AddCleanup(img, func(fd int) { _ = unix.Close(fd) }, fd)
+	for off := 0; off < len(b); {
+		n, err := unix.Write(fd, b[off:])
+		if err != nil {
+			return nil, fmt.Errorf("write memfd: %w", err)
+		}
+		off += n
+	}
+	// Nothing may change the image under the instances mapping it.
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE|unix.F_SEAL_SEAL); err != nil {
+		return nil, fmt.Errorf("seal memfd: %w", err)
+	}
+	return img, nil
+}
+
+// bytes reads the image back, for the fallbacks.
+func (img *memImage) bytes() []byte {
+	b := make([]byte, img.size)
+	for off := 0; off < len(b); {
+		n, err := unix.Pread(img.fd, b[off:], int64(off))
+		if err != nil || n == 0 {
+			break
+		}
+		off += n
+	}
+	runtime.KeepAlive(img)
+	return b
+}
+
+// memPoolLimitPages is the largest memory the pool keeps, in Wasm pages.
+func memPoolLimitPages() int { return memPoolMaxRW / wasmPageSize }
