@@ -3,3 +3,19 @@ package host
 // LiveMemories is the number of guest memories allocated and not yet
 // released.
 func LiveMemories() int64 { return liveMemories.Load() }
+
+// GuestResident is the bytes of m's guest memories that are resident and
+// private to it (see linearMemory.resident), or -1 if unknown.
+func GuestResident(m *Model) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for _, inst := range m.all {
+		r := inst.mem.resident()
+		if r < 0 {
+			return -1
+		}
+		n += r
+	}
+	return n
+}

@@ -3,6 +3,7 @@
 package host
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"runtime"
@@ -224,3 +225,32 @@ func (img *memImage) bytes() []byte {
 
 // memPoolLimitPages is the largest memory the pool keeps, in Wasm pages.
 func memPoolLimitPages() int { return memPoolMaxRW / wasmPageSize }
+
+// resident returns the bytes of the memory that are resident and private
+// to it: pages it wrote, not the image pages it shares with other
+// instances. It reads /proc/self/pagemap, whose flags an unprivileged
+// process may read: bit 63 says a page is present, bit 61 that it is a
+// file page or shared. It returns -1 if that cannot be read.
+func (m *linearMemory) resident() int64 {
+	if m.base == nil {
+		return int64(cap(m.heap))
+	}
+	f, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	pages := m.rw / osPageSize
+	entries := make([]byte, 8*pages)
+	if _, err := f.ReadAt(entries, int64(uintptr(m.base)/osPageSize*8)); err != nil {
+		return -1
+	}
+	var n int64
+	for i := uintptr(0); i < pages; i++ {
+		e := binary.LittleEndian.Uint64(entries[8*i:])
+		if e&(1<<63) != 0 && e&(1<<61) == 0 {
+			n += int64(osPageSize)
+		}
+	}
+	return n
+}

@@ -50,3 +50,6 @@ func newMemImage(b []byte) (*memImage, error) { return &memImage{b: append([]byt
 
 // memPoolLimitPages is the largest memory a pool would keep: there is none.
 func memPoolLimitPages() int { return 1 }
+
+// resident returns the bytes of the memory: all of it is on the Go heap.
+func (m *linearMemory) resident() int64 { return int64(cap(m.buf)) }
