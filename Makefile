@@ -74,9 +74,11 @@ fuzz:
 fuzz-smoke:
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
-## bench: benchmarks with their baselines, and the ratios between them
+## bench: benchmarks with their baselines, the ratios between them, and
+## how the parallel ones scale from one core to two
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./host/... ./registry/... ./examples/... \
+	( $(GO) test -run '^$$' -bench . -skip Parallel -benchmem -count 3 ./host/... ./registry/... ./examples/... && \
+	  $(GO) test -run '^$$' -bench Parallel -cpu 1,2 -benchmem -count 3 ./host/... ./registry/... ) \
 		| $(GO) run ./internal/benchratio
 
 ## bench-extism: wasmreg next to Extism's Go SDK, a module of its own (downloads Extism)
