@@ -97,6 +97,8 @@ func runAction(cCtx *cli.Context) error {
 		prog = newProgress(cCtx.App.ErrWriter, in.size)
 	}
 	stderr := prog.Writer(cCtx.App.ErrWriter)
+	resumeGC := pauseGC(startupHeapLimit(len(wasm), memoryLimit(cCtx)))
+	defer resumeGC()
 	h, f, err := ff.load(cCtx, stderr, path, wasm)
 	if err != nil {
 		return err
@@ -110,6 +112,7 @@ func runAction(cCtx *cli.Context) error {
 		return m, nil
 	}
 	m, err := build()
+	resumeGC() // the requests' garbage is the collector's again
 	if err != nil {
 		return err
 	}
