@@ -52,6 +52,8 @@ func runDemo(cCtx *cli.Context) error {
 	allXs, allLabels := xs, labels
 	xs, labels = xs[:min(demoSamples, len(xs))], labels[:min(demoSamples, len(xs))]
 
+	resumeGC := pauseGC(startupHeapLimit(len(assets.factory), memoryLimit(cCtx)))
+	defer resumeGC()
 	h, err := newHost(cCtx,
 		host.WithGrants(host.CapRandom, host.CapArtifact),
 		host.WithArtifacts(host.ArtifactMap{demoArtifact: assets.weights}))
@@ -68,6 +70,7 @@ func runDemo(cCtx *cli.Context) error {
 			f.Name(), demo.FactoryName)
 	}
 	m, err := f.BuildModel(cCtx.Context, []byte(demoConfig))
+	resumeGC()
 	if err != nil {
 		return fmt.Errorf("built-in demo: build %s: %w", f.Name(), err)
 	}

@@ -1,0 +1,77 @@
+package app
+
+import (
+	"os"
+	"runtime/debug"
+	"sync"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/wasmreg/wasmreg/host"
+)
+
+// The start-up of a run, loading a module and building its model, allocates
+// about 9 times the module's size and keeps a third of it: wazero's decoded
+// module and the guest's linear memory, both on the Go heap. For the 3.7 MB
+// Go mlp guest that is 34 MiB, over which the collector, at its default
+// pace, runs three times and frees little: 9 ms of CPU and 5–12 ms of the
+// 78–91 ms a warm `wasmreg run` took (docs/PERFORMANCE.md §5). So run pauses
+// the collector until its model is built. The pause is bounded: past a
+// soft memory limit well above what the start-up keeps, the collector runs
+// again.
+
+// gcPause is the collector's state before the first pause in effect. The
+// collector's settings are the process's, so pauses (concurrent runs in
+// tests) nest and the last to end restores them.
+var gcPause struct {
+	mu      sync.Mutex // protects the fields below
+	n       int        // pauses in effect
+	percent int        // GOGC before the first pause
+	limit   int64      // the memory limit before the first pause
+}
+
+// pauseGC turns the garbage collector off until the heap reaches limit bytes
+// (a soft limit, debug.SetMemoryLimit) and returns the function that turns
+// it back on, which may be called more than once. With GOGC or GOMEMLIMIT
+// set in the environment, the user's setting stands and pauseGC does
+// nothing. It is safe for concurrent use.
+func pauseGC(limit int64) (resume func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	gcPause.mu.Lock()
+	defer gcPause.mu.Unlock()
+	gcPause.n++
+	if gcPause.n == 1 {
+		gcPause.percent = debug.SetGCPercent(-1)
+		gcPause.limit = debug.SetMemoryLimit(limit)
+	} else if limit > debug.SetMemoryLimit(-1) { // a nested pause may need more
+		debug.SetMemoryLimit(limit)
+	}
+	return sync.OnceFunc(func() {
+		gcPause.mu.Lock()
+		defer gcPause.mu.Unlock()
+		gcPause.n--
+		if gcPause.n == 0 {
+			debug.SetGCPercent(gcPause.percent)
+			debug.SetMemoryLimit(gcPause.limit)
+		}
+	})
+}
+
+// startupHeapLimit is the heap a run's start-up may grow to with the
+// collector paused: well above the ~9× the module's size it allocates, and
+// room for the linear memory of two instances (the one Load reads the
+// metadata with, and the model's) at memoryLimit each.
+func startupHeapLimit(moduleSize int, memoryLimit uint64) int64 {
+	return 64<<20 + 16*int64(moduleSize) + 2*int64(memoryLimit)
+}
+
+// memoryLimit is the value of --memory-limit, or the host's default if it
+// is not valid (the host options report that).
+func memoryLimit(cCtx *cli.Context) uint64 {
+	if n, err := ParseMemoryLimit(cCtx.String(flagMemoryLimit)); err == nil {
+		return n
+	}
+	return host.DefaultMemoryLimit
+}
