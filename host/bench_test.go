@@ -157,23 +157,73 @@ func BenchmarkPredict(b *testing.B) {
 	})
 }
 
-// BenchmarkBuildParallel builds from every core at once.
+// BenchmarkBuildParallel builds a model, predicts once and closes it from
+// every core, for a small WAT guest and a Go guest, next to raw wazero
+// doing the same (instantiate, wasmreg_build, wasmreg_predict, close). Run
+// it with -cpu 1,2: the throughput scaling is ns/op at one core divided by
+// ns/op at two.
 func BenchmarkBuildParallel(b *testing.B) {
-	h := benchHost(b)
-	f, err := h.Load(context.Background(), fixture(b, "echo.wasm"))
-	require.NoError(b, err)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		ctx := context.Background()
-		for pb.Next() {
-			m, err := f.Build(ctx, nil)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			m.Close(ctx)
-		}
-	})
+	for _, tc := range []struct {
+		name            string
+		wasm            func(testing.TB) []byte
+		config, request []byte
+	}{
+		{"wat", func(t testing.TB) []byte { return fixture(t, "echo.wasm") }, []byte(`{"scale":2}`), []byte("x")},
+		{"go", goGuest, []byte(`{"scale":2}`), []byte("[1,2,3]")},
+	} {
+		b.Run(tc.name+"/wasmreg", func(b *testing.B) {
+			h := benchHost(b)
+			f, err := h.Load(context.Background(), tc.wasm(b))
+			require.NoError(b, err)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := context.Background()
+				for pb.Next() {
+					m, err := f.Build(ctx, tc.config)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if _, err := m.Predict(ctx, tc.request); err != nil {
+						b.Error(err)
+						return
+					}
+					m.Close(ctx)
+				}
+			})
+		})
+		b.Run(tc.name+"/raw-wazero", func(b *testing.B) {
+			r := rawRuntime(b)
+			compiled, err := r.CompileModule(context.Background(), tc.wasm(b))
+			require.NoError(b, err)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				c := &rawCall{}
+				ctx := context.WithValue(context.Background(), rawKey{}, c)
+				stack := make([]uint64, 1)
+				for pb.Next() {
+					mod, err := r.InstantiateModule(ctx, compiled, rawModuleConfig)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					c.input, stack[0] = tc.config, uint64(len(tc.config))
+					if err := mod.ExportedFunction("wasmreg_build").CallWithStack(ctx, stack); err != nil || stack[0] != 0 {
+						b.Error(err, stack[0])
+						return
+					}
+					c.input, c.out, stack[0] = tc.request, nil, uint64(len(tc.request))
+					if err := mod.ExportedFunction("wasmreg_predict").CallWithStack(ctx, stack); err != nil || stack[0] != 0 {
+						b.Error(err, stack[0])
+						return
+					}
+					mod.Close(ctx)
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkModelMemory reports the memory each live model holds, for a
@@ -232,6 +282,7 @@ func BenchmarkPredictParallel(b *testing.B) {
 			m, err := f.Build(context.Background(), nil)
 			require.NoError(b, err)
 			b.ReportAllocs()
+			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					// "m": one clock_monotonic call, some guest work.
