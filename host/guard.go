@@ -29,6 +29,10 @@ type guard struct {
 	timer *time.Timer   // runs expire
 	done  chan struct{} // closed when the running call must stop
 
+	// The fields below are written on every call: kept off done's cache
+	// line, which wazero's watcher reads from another core during the call.
+	_ [cacheLineSize]byte
+
 	// deadline is the running call's, on guardNow's clock; guardNoDeadline
 	// for a call without a timeout, guardIdle between calls, guardFired once
 	// the guard has fired. A firing swaps the deadline it judged for
@@ -151,10 +155,18 @@ func (g *guard) fire(d int64, err error) bool {
 // and deadline, the guard's Done and Err. wazero's close-on-context-done
 // watches Done and closes the instance when it fires.
 type guardCtx struct {
-	context.Context
+	// g is never changed, and wazero's watcher reads it from another core
+	// during the call: kept off the cache lines written on every call.
+	_ [cacheLineSize]byte
 	g *guard
+	_ [cacheLineSize - 8]byte
+
+	context.Context
 	c *call
 }
+
+// cacheLineSize is the size of a CPU cache line on common 64-bit CPUs.
+const cacheLineSize = 64
 
 func (x *guardCtx) Done() <-chan struct{} { return x.g.done }
 
