@@ -109,8 +109,10 @@ func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 		return nil, err
 	}
 
+	// c is zero between calls (see below): set only what this call needs,
+	// rather than clear its three cache lines again.
 	c := &inst.call
-	*c = call{ctx: ctx, f: f, model: m, inst: inst, stdio: inst.stdio, export: ExportPredict, input: input}
+	c.ctx, c.f, c.model, c.inst, c.stdio, c.export, c.input = ctx, f, m, inst, inst.stdio, ExportPredict, input
 	inst.stack[0] = uint64(len(input))
 	trapped, err := h.invoke(c, inst.predict, inst.stack[:])
 	out, spent := c.out, c.spent
