@@ -49,7 +49,8 @@ type guard struct {
 	stopParent func() bool // ends the watch of the running call's parent
 }
 
-// The special values of guard.deadline; a call's deadline is positive.
+// The special values of guard.deadline. A call's deadline is positive:
+// guardNow counts from the package's initialisation.
 const (
 	guardIdle       = 0
 	guardFired      = -1
@@ -75,7 +76,11 @@ func newGuard() *guard {
 func (g *guard) arm(parent context.Context, timeout time.Duration) {
 	if timeout > 0 {
 		now := guardNow()
-		g.deadline.Store(now + min(int64(timeout), guardNoDeadline-1-now)) // no overflow
+		d := now + int64(timeout)
+		if d < now { // overflowed: a timeout of centuries
+			d = guardNoDeadline - 1
+		}
+		g.deadline.Store(d)
 		// The deadline is stored first: an expire that clears pending then
 		// sees it and schedules the timer itself.
 		if !g.pending.Load() && g.pending.CompareAndSwap(false, true) {
