@@ -2,104 +2,193 @@ package host
 
 import (
 	"context"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // guard bounds the calls on one model's instance in time, without the
 // three allocations of a context.WithTimeout per call: its timer and done
-// channel are made once per model, because the model's calls are
+// channel are made once per instance, because the instance's calls are
 // serialised and a guard that fires closes the instance for good.
+//
+// Nor does it reset its timer for every call, which costs more than the
+// rest of the guard (the runtime's timer locks): a call only records its
+// deadline, and the timer, once scheduled, is due at or before it. When the
+// timer fires it stops the running call if that call's deadline has passed,
+// and otherwise schedules itself again for the running call's deadline, or
+// rests if no call is running, for the next arm to schedule. Every call of
+// a guard has the same timeout (the host's), so a timer scheduled for an
+// earlier call is never due after a later call's deadline.
+//
+// arm and disarm are called by the goroutine running the instance's call;
+// the timer's function and the parent's callback run on others, and all of
+// them meet in deadline, changed only atomically.
 type guard struct {
-	timer *time.Timer
+	timer *time.Timer   // runs expire
 	done  chan struct{} // closed when the running call must stop
 
-	mu      sync.Mutex // guards the fields below
-	armed   bool       // a call is running
-	err     error      // why done was closed
-	stopped bool       // the instance is closing: stop every call at once
+	// The fields below are written on every call: kept off done's cache
+	// line, which wazero's watcher reads from another core during the call.
+	_ [cacheLineSize]byte
+
+	// deadline is the running call's, on guardNow's clock; guardNoDeadline
+	// for a call without a timeout, guardIdle between calls, guardFired once
+	// the guard has fired. A firing swaps the deadline it judged for
+	// guardFired, so a late one cannot stop a later call.
+	deadline atomic.Int64
+	// pending is set from the moment arm or expire schedules the timer until
+	// expire finds no call to wait for: arm schedules it only when clear.
+	pending atomic.Bool
+
+	mu  sync.Mutex // guards err
+	err error      // why done was closed
+
+	// stopped is set by stop, for good: the instance is being closed, so
+	// its running call and any later one must stop at once.
+	stopped atomic.Bool
 
 	// Used by the goroutine running the call only.
 	stopParent func() bool // ends the watch of the running call's parent
-	timed      bool        // the timer was reset for the running call
 }
+
+// The special values of guard.deadline. A call's deadline is positive:
+// guardNow counts from the package's initialisation.
+const (
+	guardIdle       = 0
+	guardFired      = -1
+	guardNoDeadline = math.MaxInt64
+)
+
+var guardEpoch = time.Now()
+
+// guardNow is a monotonic clock in nanoseconds: time.Since of a time with a
+// monotonic reading reads only the runtime's monotonic clock.
+func guardNow() int64 { return int64(time.Since(guardEpoch)) }
 
 func newGuard() *guard {
 	g := &guard{done: make(chan struct{})}
-	g.timer = time.AfterFunc(time.Hour, func() { g.fire(context.DeadlineExceeded) })
+	g.timer = time.AfterFunc(time.Hour, g.expire)
 	g.timer.Stop()
 	return g
 }
 
 // arm starts guarding a call on behalf of parent, for at most timeout (if
-// positive), until disarm. It allocates only for a parent that can be
-// canceled.
+// positive; the same timeout on every call of the guard), until disarm. It
+// allocates only for a parent that can be canceled.
 func (g *guard) arm(parent context.Context, timeout time.Duration) {
-	g.mu.Lock()
-	g.armed = true
-	if g.stopped && g.err == nil {
-		g.err = context.Canceled
-		close(g.done)
-	}
-	g.mu.Unlock()
-	g.timed = timeout > 0
-	if g.timed {
-		g.timer.Reset(timeout)
+	if timeout > 0 {
+		now := guardNow()
+		d := now + int64(timeout)
+		if d < now { // overflowed: a timeout of centuries
+			d = guardNoDeadline - 1
+		}
+		g.deadline.Store(d)
+		// The deadline is stored first: an expire that clears pending then
+		// sees it and schedules the timer itself.
+		if !g.pending.Load() && g.pending.CompareAndSwap(false, true) {
+			g.timer.Reset(timeout)
+		}
+	} else {
+		g.deadline.Store(guardNoDeadline)
 	}
 	if parent.Done() != nil {
-		g.stopParent = context.AfterFunc(parent, func() { g.fire(parent.Err()) })
+		g.stopParent = context.AfterFunc(parent, func() { g.fireRunning(parent.Err()) })
+	}
+	// After the deadline is stored: either stop sees it, or this sees stop.
+	if g.stopped.Load() {
+		g.fireRunning(context.Canceled)
 	}
 }
 
-// disarm ends the guard of the running call. spent reports that the
-// guard fired, or may still fire late, as the call ended (its timer or its
-// parent's callback was already on its way): such a guard could stop the
-// next call, so its instance must not be used again.
+// stop stops the running call, if any, and every later one at once: the
+// instance is being closed. wazero closes the module on the context's
+// Canceled without freeing anything, and the call's error says what was
+// closed (classify).
+func (g *guard) stop() {
+	g.stopped.Store(true)
+	g.fireRunning(context.Canceled)
+}
+
+// disarm ends the guard of the running call. spent reports that the guard
+// fired, or that the parent's callback was already on its way as the call
+// ended: such a guard could stop the next call, so its instance must not
+// be used again. (A late timer cannot: it judges the deadline it finds.)
 func (g *guard) disarm() (spent bool) {
-	if g.timed && !g.timer.Stop() {
-		spent = true
-	}
 	if g.stopParent != nil {
-		if !g.stopParent() {
-			spent = true
-		}
+		spent = !g.stopParent()
 		g.stopParent = nil
 	}
-	g.mu.Lock()
-	g.armed = false
-	spent = spent || g.err != nil
-	g.mu.Unlock()
+	// A failed swap means the guard fired meanwhile; guardFired stays for good.
+	if d := g.deadline.Load(); d == guardFired || !g.deadline.CompareAndSwap(d, guardIdle) {
+		return true
+	}
 	return spent
 }
 
-// stop stops the running call, and any later one at once: the instance
-// is being closed. wazero closes the module on the context's Canceled
-// without freeing anything, and the call classifies the failure by what
-// was closed.
-func (g *guard) stop() {
-	g.mu.Lock()
-	g.stopped = true
-	g.mu.Unlock()
-	g.fire(context.Canceled)
+// expire is the timer's function.
+func (g *guard) expire() {
+	for {
+		if d := g.deadline.Load(); d != guardIdle && d != guardFired && d != guardNoDeadline {
+			now := guardNow()
+			if now < d {
+				g.timer.Reset(time.Duration(d - now))
+				return
+			}
+			if g.fire(d, context.DeadlineExceeded) {
+				return
+			}
+			continue // that call ended meanwhile; judge the next one, if any
+		}
+		// No call to wait for: the next arm schedules the timer, unless one
+		// stored its deadline after the load above and saw pending still set.
+		g.pending.Store(false)
+		if d := g.deadline.Load(); d == guardIdle || d == guardFired || d == guardNoDeadline || !g.pending.CompareAndSwap(false, true) {
+			return
+		}
+	}
 }
 
-func (g *guard) fire(err error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.armed && g.err == nil {
-		g.err = err
-		close(g.done)
+// fireRunning stops the running call, if any, with err.
+func (g *guard) fireRunning(err error) {
+	for {
+		d := g.deadline.Load()
+		if d == guardIdle || d == guardFired || g.fire(d, err) {
+			return
+		}
 	}
+}
+
+// fire stops the call whose deadline is d, if it is still running, with
+// err. It reports whether the deadline was still d.
+func (g *guard) fire(d int64, err error) bool {
+	if !g.deadline.CompareAndSwap(d, guardFired) {
+		return false
+	}
+	g.mu.Lock()
+	g.err = err
+	g.mu.Unlock()
+	close(g.done)
+	return true
 }
 
 // guardCtx is the context a model's call runs under: its parent's values
 // and deadline, the guard's Done and Err. wazero's close-on-context-done
 // watches Done and closes the instance when it fires.
 type guardCtx struct {
-	context.Context
+	// g is never changed, and wazero's watcher reads it from another core
+	// during the call: kept off the cache lines written on every call.
+	_ [cacheLineSize]byte
 	g *guard
+	_ [cacheLineSize - 8]byte
+
+	context.Context
 	c *call
 }
+
+// cacheLineSize is the size of a CPU cache line on common 64-bit CPUs.
+const cacheLineSize = 64
 
 func (x *guardCtx) Done() <-chan struct{} { return x.g.done }
 

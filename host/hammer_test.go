@@ -7,6 +7,7 @@ import (
 	"sort"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -88,6 +89,61 @@ func TestHammerSharedModel(t *testing.T) {
 	sort.Ints(seen)
 	for i, v := range seen {
 		require.Equal(t, i+1, v, "every call seen exactly once")
+	}
+}
+
+// TestHammerModelPool hands a model's instances between goroutines as fast
+// as they go: no caller waits for an instance that is idle, whatever the
+// interleaving of a release with callers that start waiting or give up.
+// Callers whose context is already canceled pass through the wait without
+// calling the guest.
+func TestHammerModelPool(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		instances, callers int
+		canceled           int // callers with a canceled context
+		callsPerCaller     int
+	}{
+		{"one instance", 1, 6, 0, 2000},
+		{"one instance, callers giving up", 1, 4, 2, 2000},
+		{"three instances", 3, 6, 0, 2000},
+		{"three instances, callers giving up", 3, 4, 2, 2000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := newHost(t, host.WithModelInstances(tc.instances), host.WithMaxInstances(tc.instances))
+			m, err := load(t, h, "echo.wasm").BuildModel(context.Background(), []byte(`{"pool":1}`))
+			require.NoError(t, err)
+			defer m.Close(context.Background())
+			canceled, cancel := context.WithCancel(context.Background())
+			cancel()
+			var wg sync.WaitGroup
+			for i := range tc.callers + tc.canceled {
+				wg.Go(func() {
+					for range tc.callsPerCaller {
+						if i >= tc.callers {
+							_, err := m.Predict(canceled, nil)
+							if !assert.ErrorIs(t, err, context.Canceled) {
+								return
+							}
+							continue
+						}
+						// A lost handoff would leave this caller waiting
+						// until its deadline.
+						ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+						out, err := m.Predict(ctx, nil)
+						cancel()
+						if !assert.NoError(t, err) || !assert.Equal(t, `{"pool":1}`, string(out)) {
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			assert.LessOrEqual(t, m.Instances(), tc.instances)
+			out, err := m.Predict(context.Background(), nil)
+			require.NoError(t, err, "the model still serves")
+			assert.Equal(t, `{"pool":1}`, string(out))
+		})
 	}
 }
 

@@ -321,3 +321,51 @@ func TestCloseUnderRunningCalls(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, baseline, host.LiveMemories(), "every memory is released")
 }
+
+// TestCallTimeoutAfterEarlierCalls runs a looping Predict after earlier
+// calls on the same instance: a call is stopped at its own time limit,
+// never at one left over from an earlier call (not before, not long after),
+// however the earlier calls were spread around the limit.
+func TestCallTimeoutAfterEarlierCalls(t *testing.T) {
+	const timeout = 150 * time.Millisecond
+	quick := func(t *testing.T, m *host.Model, d time.Duration) {
+		for start := time.Now(); time.Since(start) < d; {
+			_, err := m.Predict(context.Background(), []byte("?"))
+			require.NoError(t, err, "quick calls are far from their time limit")
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		before func(t *testing.T, m *host.Model)
+	}{
+		{"first call", func(*testing.T, *host.Model) {}},
+		{"one call just before", func(t *testing.T, m *host.Model) { quick(t, m, 0) }},
+		{"calls for most of a limit", func(t *testing.T, m *host.Model) { quick(t, m, timeout*3/4) }},
+		{"calls across several limits", func(t *testing.T, m *host.Model) { quick(t, m, 3*timeout) }},
+		{"a pause longer than the limit", func(t *testing.T, m *host.Model) {
+			quick(t, m, timeout/2)
+			time.Sleep(2 * timeout)
+		}},
+		{"calls on a cancelable context", func(t *testing.T, m *host.Model) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			for range 100 {
+				_, err := m.Predict(ctx, []byte("?"))
+				require.NoError(t, err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, _ := newHost(t, allCaps, host.WithCallTimeout(timeout))
+			m, err := load(t, h, "guest.wasm").BuildModel(context.Background(), nil)
+			require.NoError(t, err)
+			tc.before(t, m)
+			start := time.Now()
+			_, err = m.Predict(context.Background(), []byte("l")) // an infinite loop
+			elapsed := time.Since(start)
+			require.ErrorIs(t, err, host.ErrTimeout)
+			assert.GreaterOrEqual(t, elapsed, timeout, "not stopped before its own limit")
+			assert.Less(t, elapsed, 10*timeout, "stopped at its limit")
+		})
+	}
+}
