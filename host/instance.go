@@ -9,8 +9,7 @@ import (
 
 // instance is one module instance: a model's, or the one Load reads the
 // metadata from. Only the goroutine that took it from its model's idle
-// instances (acquire), until it gives it back (release), or the goroutine
-// building it, runs calls on it.
+// channel, or the goroutine building it, runs calls on it.
 //
 // An instance is closed only while no call runs on it. wazero's Close of a
 // module under a running call races with the call (it frees the memory

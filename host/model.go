@@ -31,14 +31,8 @@ type Model struct {
 	config []byte // to build more instances
 	size   int    // most instances
 
-	// The instances ready for a call: at most one in spare, the others in
-	// idle. spare spares a lone caller the channel's lock (about 20 ns of a
-	// 500 ns round trip); callers that wait block on idle, and count
-	// themselves in waiting so that release sends to them instead.
-	spare   atomic.Pointer[instance]
-	idle    chan *instance
-	waiting atomic.Int32
-	closed  chan struct{} // closed when the model is
+	idle   chan *instance // instances ready for a call
+	closed chan struct{}  // closed when the model is
 
 	mu       sync.Mutex  // guards the fields below
 	all      []*instance // every open instance
@@ -46,7 +40,6 @@ type Model struct {
 	closedBy error       // why the model was closed after a failure
 
 	closedByOwner atomic.Bool // set once by Close
-	failed        atomic.Bool // set once closedBy is
 	closeOnce     sync.Once
 }
 
@@ -56,7 +49,7 @@ func newModel(f *Factory, config []byte, first *instance) *Model {
 	size := f.h.cfg.modelInstances
 	m := &Model{f: f, config: config, size: size,
 		idle: make(chan *instance, size), closed: make(chan struct{}), all: []*instance{first}}
-	m.spare.Store(first)
+	m.idle <- first
 	return m
 }
 
@@ -113,7 +106,7 @@ func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 	case spent:
 		m.retire(inst) // the call succeeded, but its guard could stop the next
 	case open:
-		m.release(inst)
+		m.idle <- inst
 	}
 	if err != nil {
 		return nil, err
@@ -127,19 +120,14 @@ func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 // acquire takes an idle instance, builds one if the model may grow, or
 // waits for one.
 func (m *Model) acquire(ctx context.Context) (*instance, error) {
-	// The common case, an open model with an idle instance, takes no lock;
-	// a model closed meanwhile fails the call as it would a moment later.
-	if !m.closedByOwner.Load() && !m.failed.Load() && !m.f.h.closed.Load() {
-		if inst := m.take(); inst != nil {
-			return inst, nil
-		}
-	}
 	for {
 		if err := m.usable(); err != nil {
 			return nil, err
 		}
-		if inst := m.take(); inst != nil {
+		select {
+		case inst := <-m.idle:
 			return inst, nil
+		default:
 		}
 		m.mu.Lock()
 		grow := m.closedBy == nil && !m.f.closed.Load() && len(m.all)+m.growing < m.size
@@ -161,64 +149,16 @@ func (m *Model) acquire(ctx context.Context) (*instance, error) {
 				return nil, err
 			}
 		}
-		if inst, err := m.wait(ctx); inst != nil || err != nil {
-			return inst, err
-		}
-		// The model was closed: usable says why, on the next turn.
-	}
-}
-
-// take takes an idle instance without waiting, or returns nil.
-func (m *Model) take() *instance {
-	if m.spare.Load() != nil {
-		if inst := m.spare.Swap(nil); inst != nil {
-			return inst
+		select {
+		case inst := <-m.idle:
+			return inst, nil
+		case <-m.closed:
+			// usable says why, on the next turn.
+		case <-ctx.Done():
+			return nil, fmt.Errorf("host: factory %q: predict: waiting for one of the model's %d instances: %w",
+				m.f.fullName, m.size, ctx.Err())
 		}
 	}
-	select {
-	case inst := <-m.idle:
-		return inst
-	default:
-		return nil
-	}
-}
-
-// wait waits for an idle instance, until ctx is done or the model is
-// closed (then it returns neither instance nor error).
-func (m *Model) wait(ctx context.Context) (*instance, error) {
-	// Counted before looking at spare: a release that put an instance there
-	// meanwhile then sees this waiter and moves it to idle, if no one took
-	// it (release checks waiting after storing spare, in the other order).
-	m.waiting.Add(1)
-	defer m.waiting.Add(-1)
-	if inst := m.spare.Swap(nil); inst != nil {
-		return inst, nil
-	}
-	select {
-	case inst := <-m.idle:
-		return inst, nil
-	case <-m.closed:
-		return nil, nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("host: factory %q: predict: waiting for one of the model's %d instances: %w",
-			m.f.fullName, m.size, ctx.Err())
-	}
-}
-
-// release gives back an instance taken by acquire. It never blocks: the
-// model has at most size instances, and idle holds size.
-func (m *Model) release(inst *instance) {
-	if m.waiting.Load() == 0 && m.spare.CompareAndSwap(nil, inst) {
-		if m.waiting.Load() == 0 {
-			return
-		}
-		// A caller began waiting meanwhile, maybe before it could see
-		// spare: hand the instance over through idle, unless it took it.
-		if inst = m.spare.Swap(nil); inst == nil {
-			return
-		}
-	}
-	m.idle <- inst
 }
 
 // grow builds one more instance for the caller. The caller counted it in
@@ -282,7 +222,6 @@ func (m *Model) fail(err error) {
 	m.mu.Lock()
 	if m.closedBy == nil {
 		m.closedBy = err
-		m.failed.Store(true)
 	}
 	m.mu.Unlock()
 	m.closeAll()
