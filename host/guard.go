@@ -20,7 +20,9 @@ import (
 // and otherwise schedules itself again for the running call's deadline, or
 // rests if no call is running, for the next arm to schedule. Every call of
 // a guard has the same timeout (the host's), so a timer scheduled for an
-// earlier call is never due after a later call's deadline.
+// earlier call is never due after a later call's deadline. The timer of a
+// closed instance may fire once more, find no call and rest: it holds only
+// the guard, never the instance.
 //
 // arm and disarm are called by the goroutine running the instance's call;
 // the timer's function and the parent's callback run on others, and all of

@@ -29,8 +29,13 @@ func TestGuard(t *testing.T) {
 	}{
 		{"a call within its limit is not stopped", func(t *testing.T, g *guard) {
 			for range 1000 {
+				start := time.Now()
 				g.arm(context.Background(), limit)
-				assert.False(t, g.disarm())
+				if g.disarm() {
+					// Only a call that lasted its limit may be stopped.
+					require.GreaterOrEqual(t, time.Since(start), limit, "stopped before its limit")
+					t.Skip("the machine stalled past the limit")
+				}
 			}
 			assert.False(t, stopped(g, 2*limit), "the timer found no call past its limit")
 		}},
@@ -66,8 +71,8 @@ func TestGuard(t *testing.T) {
 			g.arm(ctx, limit)
 			require.False(t, g.disarm())
 			cancel()
-			g.arm(context.Background(), limit)
-			assert.False(t, stopped(g, limit/2))
+			g.arm(context.Background(), time.Minute)
+			assert.False(t, stopped(g, limit))
 			assert.False(t, g.disarm())
 		}},
 		{"no timeout, no timer", func(t *testing.T, g *guard) {
