@@ -322,7 +322,7 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 }
 
 // compile compiles wasm unless the host is closed; Close waits for it.
-func (h *Host) compile(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
+func (h *Host) compile(ctx context.Context, wasm []byte) (compiled wazero.CompiledModule, err error) {
 	h.mu.Lock()
 	if h.closed.Load() {
 		h.mu.Unlock()
@@ -338,6 +338,14 @@ func (h *Host) compile(ctx context.Context, wasm []byte) (wazero.CompiledModule,
 		return nil, fmt.Errorf("%w: waiting for one of %d compilation slots (host.WithCompileConcurrency): %w",
 			ErrBusy, cap(h.compileSem), ctx.Err())
 	}
+	// wazero panics on some invalid modules instead of refusing them
+	// (testdata/hostile/wazero_panic.wasm): a module must not take the
+	// host down.
+	defer func() {
+		if r := recover(); r != nil {
+			compiled, err = nil, fmt.Errorf("wazero panicked compiling it: %v", r)
+		}
+	}()
 	return h.runtime.CompileModule(ctx, wasm)
 }
 
