@@ -343,7 +343,7 @@ func (h *Host) compile(ctx context.Context, wasm []byte) (compiled wazero.Compil
 	// host down.
 	defer func() {
 		if r := recover(); r != nil {
-			compiled, err = nil, fmt.Errorf("wazero panicked compiling it: %v", r)
+			compiled, err = nil, fmt.Errorf("wazero's compiler failed on it: %v", r)
 		}
 	}()
 	return h.runtime.CompileModule(ctx, wasm)
