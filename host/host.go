@@ -339,7 +339,7 @@ func (h *Host) compile(ctx context.Context, wasm []byte) (compiled wazero.Compil
 			ErrBusy, cap(h.compileSem), ctx.Err())
 	}
 	// wazero panics on some invalid modules instead of refusing them
-	// (testdata/hostile/wazero_panic.wasm): a module must not take the
+	// (testdata/hostile/compiler_crash.wasm): a module must not take the
 	// host down.
 	defer func() {
 		if r := recover(); r != nil {

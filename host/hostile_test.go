@@ -67,7 +67,7 @@ var hostileCases = []hostileCase{
 	{"empty", atLoad, host.ErrInvalidModule, 0},
 	{"not_wasm", atLoad, host.ErrInvalidModule, 0},
 	{"truncated", atLoad, host.ErrInvalidModule, 0},
-	{"wazero_panic", atLoad, host.ErrInvalidModule, 0},
+	{"compiler_crash", atLoad, host.ErrInvalidModule, 0},
 }
 
 const hostileTimeout = 200 * time.Millisecond
