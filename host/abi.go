@@ -25,7 +25,11 @@ const (
 	ExportPredict     = "wasmreg_predict"
 	ExportInitialize  = "_initialize"
 	exportInstantiate = "instantiate" // the pseudo-export named in instantiation errors
-	i32, i64          = api.ValueTypeI32, api.ValueTypeI64
+
+	// rewriteExportPrefix starts the names of the exports the host's
+	// rewrites add (interrupt.go, snapshot.go); Factory.Exports hides them.
+	rewriteExportPrefix = "__wasmreg_"
+	i32, i64            = api.ValueTypeI32, api.ValueTypeI64
 )
 
 type signature struct {
@@ -119,6 +123,9 @@ func (h *Host) checkShape(compiled wazero.CompiledModule, wasm []byte) (moduleSh
 
 	exports := compiled.ExportedFunctions()
 	for name := range exports {
+		if strings.HasPrefix(name, rewriteExportPrefix) {
+			continue // added by a rewrite of the host's, not the author's
+		}
 		shape.exports = append(shape.exports, name)
 	}
 	slices.Sort(shape.exports)

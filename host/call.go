@@ -30,8 +30,10 @@ type call struct {
 	input   []byte
 	out     []byte
 	errMsg  string
-	logs    int // lines logged in this call
-	dropped int // lines dropped over the quota
+	flag    api.MutableGlobal // the instance's stop flag during a build, if it checks one
+	stopErr error             // why the call's stop flag was raised, if it was
+	logs    int               // lines logged in this call
+	dropped int               // lines dropped over the quota
 }
 
 type callKey struct{}
@@ -152,9 +154,28 @@ func (h *Host) invoke(c *call, fn api.Function, stack []uint64) (trapped bool, e
 		x.Context, x.c = c.ctx, c
 		cerr = fn.CallWithStack(x, stack)
 		c.spent = inst.guard.disarm()
+		if cerr != nil && inst.guard.flag != nil {
+			c.stopErr = x.Err() // the guard raised the flag, if it fired
+		}
 	} else {
 		ctx, cancel := c.under()
-		cerr = fn.CallWithStack(ctx, stack)
+		if c.flag == nil {
+			cerr = fn.CallWithStack(ctx, stack)
+		} else {
+			// A guest that checks its own stop flag (interrupt.go): raise it
+			// when the call's deadline passes or its context is canceled.
+			flag := c.flag
+			unwatch := context.AfterFunc(ctx, func() { flag.Set(1) })
+			cerr = fn.CallWithStack(ctx, stack)
+			if !unwatch() {
+				// The flag is raised, or about to be: the instance cannot
+				// run another call, whether or not this one finished.
+				c.stopErr = ctx.Err()
+				if cerr == nil {
+					cerr = c.stopErr
+				}
+			}
+		}
 		cancel()
 	}
 	c.flushDropped()
@@ -181,21 +202,27 @@ func (c *call) notCalled(err error) *CallError {
 // classify turns an error of wazero's into a *CallError.
 func (h *Host) classify(c *call, err error) *CallError {
 	ce := &CallError{Factory: c.f.fullName, Export: c.export, Cause: err}
+	// The guest was stopped by wazero closing it (an exit code), or by its
+	// own stop flag, which the host raised for stopErr.
 	var exit *sys.ExitError
+	isExit := errors.As(err, &exit)
+	stopped := isExit || c.stopErr != nil
+	deadline := isExit && exit.ExitCode() == sys.ExitCodeDeadlineExceeded || errors.Is(c.stopErr, context.DeadlineExceeded)
+	canceled := isExit && exit.ExitCode() == sys.ExitCodeContextCanceled || c.stopErr != nil && !deadline
 	switch {
-	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeDeadlineExceeded:
+	case deadline:
 		ce.Kind = ErrTimeout
 		ce.Message = fmt.Sprintf("stopped at the time limit: the call timeout is %s (raise it with host.WithCallTimeout), or the caller's deadline passed", h.cfg.callTimeout)
-	case errors.As(err, &exit) && h.closed.Load():
+	case stopped && h.closed.Load():
 		ce.Kind = ErrClosed
 		ce.Message = "the host was closed during the call"
-	case errors.As(err, &exit) && c.model != nil && c.model.isClosed():
+	case stopped && c.model != nil && c.model.isClosed():
 		ce.Kind = ErrModelClosed
 		ce.Message = "the model was closed during the call"
-	case errors.As(err, &exit) && exit.ExitCode() == sys.ExitCodeContextCanceled:
+	case canceled:
 		ce.Kind = context.Canceled
 		ce.Message = "stopped: the caller's context was canceled"
-	case errors.As(err, &exit):
+	case isExit:
 		ce.Kind = ErrTrap
 		ce.Message = fmt.Sprintf("the module exited with code %d", exit.ExitCode())
 	default:

@@ -27,6 +27,7 @@ import (
 // code.
 type Factory struct {
 	h        *Host
+	rt       wazero.Runtime // h.runtime, or h.checked if checks is set
 	compiled wazero.CompiledModule
 	digest   string
 	size     int
@@ -35,6 +36,7 @@ type Factory struct {
 	shape    moduleShape
 	modCfg   wazero.ModuleConfig // immutable; copied per instance
 	plan     *snapshotPlan       // non-nil if compiled from the snapshot rewrite
+	checks   *interruptPlan      // non-nil if compiled from instrumentLoops' rewrite
 	snap     *snapshot           // taken by load; immutable afterwards
 	closed   atomic.Bool
 }
@@ -62,8 +64,10 @@ func (f *Factory) load(ctx context.Context, wasm []byte) error {
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous, so that instances coexist
 		WithStartFunctions(ExportInitialize)
-	if f.plan != nil {
-		cfg = cfg.WithStartFunctions() // instantiate runs _initialize, or restores its result
+	if f.plan != nil || f.checks != nil {
+		// start runs the start function and _initialize, under the
+		// instance's stop flag, or restores their result.
+		cfg = cfg.WithStartFunctions()
 	}
 	// WASI's random_get and clocks are real only with the matching grant;
 	// otherwise deterministic, as capabilities are deny-by-default. Either
@@ -215,10 +219,17 @@ func (f *Factory) start(c *call) (*instance, error) {
 		alloc.image = f.snap.image
 	}
 	ctx = experimental.WithMemoryAllocator(ctx, alloc)
-	mod, err := h.runtime.InstantiateModule(ctx, f.compiled, cfg)
+	mod, err := f.rt.InstantiateModule(ctx, f.compiled, cfg)
 	cancel()
 	inst.mod, inst.mem = mod, alloc.mem
-	if err == nil && f.plan != nil {
+	if err == nil && f.checks != nil {
+		flag, ok := mod.ExportedGlobal(f.checks.stopGlobal).(api.MutableGlobal)
+		if !ok {
+			err = fmt.Errorf("host: module %s: the stop flag %s is not a mutable global", f.fullName, f.checks.stopGlobal)
+		}
+		c.flag, inst.guard.flag = flag, flag
+	}
+	if err == nil {
 		err = f.initialize(c, mod)
 	}
 	c.flushDropped()
@@ -388,21 +399,36 @@ func (zeroReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// initialize brings a fresh instance of a snapshot-rewritten module to the
-// state after _initialize: from the snapshot, or, the first time (in load),
-// by applying the data segments and running _initialize, then taking the
-// snapshot.
+// initialize brings a fresh instance of a rewritten module to the state
+// after its start function and _initialize, which wazero runs itself for a
+// module as its author wrote it: from the snapshot; or by applying the data
+// segments the snapshot rewrite took out (the first time, in load), running
+// the start function the interrupt rewrite turned into an export, and
+// _initialize, then taking the snapshot.
 func (f *Factory) initialize(c *call, mod api.Module) error {
 	if f.snap != nil {
 		return f.snap.restore(f.plan, mod)
 	}
-	if err := f.plan.apply(mod); err != nil {
-		return err
+	if f.plan == nil && f.checks == nil {
+		return nil
+	}
+	if f.plan != nil {
+		if err := f.plan.apply(mod); err != nil {
+			return err
+		}
+	}
+	if f.checks != nil && f.checks.start != "" {
+		if _, err := f.h.invoke(c, mod.ExportedFunction(f.checks.start), nil); err != nil {
+			return err
+		}
 	}
 	if init := mod.ExportedFunction(ExportInitialize); init != nil {
 		if _, err := f.h.invoke(c, init, nil); err != nil {
 			return err
 		}
+	}
+	if f.plan == nil {
+		return nil
 	}
 	snap, err := f.plan.take(mod)
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tetratelabs/wazero/api"
 )
 
 // guard bounds the calls on one model's instance in time, without the
@@ -46,6 +48,11 @@ type guard struct {
 
 	mu  sync.Mutex // guards err
 	err error      // why done was closed
+
+	// flag is the instance's stop flag if it checks one (interrupt.go):
+	// firing raises it, as wazero's watcher of done would close a module
+	// that does not. Set once, before the first call.
+	flag api.MutableGlobal
 
 	// stopped is set by stop, for good: the instance is being closed, so
 	// its running call and any later one must stop at once.
@@ -172,6 +179,9 @@ func (g *guard) fire(d int64, err error) bool {
 	g.err = err
 	g.mu.Unlock()
 	close(g.done)
+	if g.flag != nil {
+		g.flag.Set(1)
+	}
 	return true
 }
 

@@ -28,8 +28,11 @@ import (
 // Predict may all run at once, and none of them holds a lock while it
 // compiles, instantiates or calls a guest.
 type Host struct {
-	cfg       config
-	runtime   wazero.Runtime
+	cfg     config
+	runtime wazero.Runtime // with wazero's close-on-context-done, unless WithoutInterruption
+	// checked runs the modules instrumentLoops rewrote, which check their
+	// own stop flag: without close-on-context-done. nil WithoutInterruption.
+	checked   wazero.Runtime
 	cache     wazero.CompilationCache // nil without WithCompilationCacheDir
 	container *di.Container
 	wasiFuncs map[string]signature
@@ -93,18 +96,37 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 		h.cache = cache
 		rc = rc.WithCompilationCache(cache)
 	}
-	h.runtime = wazero.NewRuntimeWithConfig(ctx, rc)
-
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, h.runtime); err != nil {
+	var err error
+	if h.runtime, err = h.newRuntime(ctx, rc); err != nil {
 		_ = h.Close(ctx)
-		return nil, fmt.Errorf("host: instantiate %s: %w", WASIModule, err)
+		return nil, err
+	}
+	if !cfg.noInterrupt {
+		if h.checked, err = h.newRuntime(ctx, rc.WithCloseOnContextDone(false)); err != nil {
+			_ = h.Close(ctx)
+			return nil, err
+		}
 	}
 	h.wasiFuncs = map[string]signature{}
 	for name, def := range h.runtime.Module(WASIModule).ExportedFunctionDefinitions() {
 		h.wasiFuncs[name] = signature{def.ParamTypes(), def.ResultTypes()}
 	}
+	// Last, so that a failed New leaves a caller's container untouched.
+	if err := h.provideDefaults(); err != nil {
+		_ = h.Close(ctx)
+		return nil, err
+	}
+	return h, nil
+}
 
-	b := h.runtime.NewHostModuleBuilder(ImportModule)
+// newRuntime returns a runtime with the WASI and wasmreg host modules.
+func (h *Host) newRuntime(ctx context.Context, rc wazero.RuntimeConfig) (wazero.Runtime, error) {
+	r := wazero.NewRuntimeWithConfig(ctx, rc)
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+		_ = r.Close(ctx)
+		return nil, fmt.Errorf("host: instantiate %s: %w", WASIModule, err)
+	}
+	b := r.NewHostModuleBuilder(ImportModule)
 	for _, hi := range hostImports {
 		fn := hi.fn
 		b.NewFunctionBuilder().
@@ -115,15 +137,10 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 			Export(hi.name)
 	}
 	if _, err := b.Instantiate(ctx); err != nil {
-		_ = h.Close(ctx)
+		_ = r.Close(ctx)
 		return nil, fmt.Errorf("host: instantiate %s: %w", ImportModule, err)
 	}
-	// Last, so that a failed New leaves a caller's container untouched.
-	if err := h.provideDefaults(); err != nil {
-		_ = h.Close(ctx)
-		return nil, err
-	}
-	return h, nil
+	return r, nil
 }
 
 // checkContainer refuses options that the container would silently
@@ -237,8 +254,10 @@ func (h *Host) Close(ctx context.Context) error {
 			h.mu.Unlock()
 			errs = append(errs, fmt.Errorf("%d instances still running a call: %w", running, ctx.Err()))
 		}
-		if h.runtime != nil {
-			errs = append(errs, h.runtime.Close(ctx))
+		for _, r := range []wazero.Runtime{h.runtime, h.checked} {
+			if r != nil {
+				errs = append(errs, r.Close(ctx))
+			}
 		}
 		if h.cache != nil {
 			errs = append(errs, h.cache.Close(ctx))
@@ -287,18 +306,27 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 		// core meanwhile (2 ms of a Go guest's 40 ms warm compile).
 		go func() { digests <- Digest(wasm) }()
 	}
-	toCompile, plan := wasm, (*snapshotPlan)(nil)
+	rt, toCompile, plan, checks := h.runtime, wasm, (*snapshotPlan)(nil), (*interruptPlan)(nil)
+	// A guest that checks its own stop flag runs without wazero's checks,
+	// which leave compiled code for Go at every loop (interrupt.go); one
+	// the rewrite does not handle keeps wazero's.
+	if h.checked != nil {
+		if rw, p, err := instrumentLoops(wasm); err == nil {
+			rt, toCompile, checks = h.checked, rw, p
+		}
+	}
 	// A guest that can observe randomness or time must run its own
 	// _initialize: a snapshot would freeze what it saw there.
 	if !h.cfg.noSnapshots && len(wasm) >= snapshotMinSize && !h.cfg.grants[CapRandom] && !h.cfg.grants[CapClock] {
-		if rw, p, err := rewriteForSnapshot(wasm); err == nil {
+		if rw, p, err := rewriteForSnapshot(toCompile); err == nil {
 			toCompile, plan = rw, p
 		}
 	}
-	compiled, err := h.compile(ctx, toCompile)
-	if err != nil && plan != nil && !errors.Is(err, ErrClosed) {
-		plan = nil // wazero refused the rewrite: build from scratch
-		compiled, err = h.compile(ctx, wasm)
+	compiled, err := h.compile(ctx, rt, toCompile)
+	if err != nil && (plan != nil || checks != nil) && !errors.Is(err, ErrClosed) {
+		// wazero refused a rewrite: run the module as it is.
+		rt, plan, checks = h.runtime, nil, nil
+		compiled, err = h.compile(ctx, rt, wasm)
 	}
 	digest := <-digests
 	short := digest[:12]
@@ -313,7 +341,7 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 		}
 		return nil, fmt.Errorf("%w: module sha256:%s: %w", ErrInvalidModule, short, err)
 	}
-	f := &Factory{h: h, compiled: compiled, plan: plan, digest: digest, size: len(wasm), fullName: "sha256:" + short}
+	f := &Factory{h: h, rt: rt, compiled: compiled, plan: plan, checks: checks, digest: digest, size: len(wasm), fullName: "sha256:" + short}
 	if err := f.load(ctx, wasm); err != nil {
 		_ = compiled.Close(ctx)
 		return nil, err
@@ -322,7 +350,7 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 }
 
 // compile compiles wasm unless the host is closed; Close waits for it.
-func (h *Host) compile(ctx context.Context, wasm []byte) (compiled wazero.CompiledModule, err error) {
+func (h *Host) compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (compiled wazero.CompiledModule, err error) {
 	h.mu.Lock()
 	if h.closed.Load() {
 		h.mu.Unlock()
@@ -346,7 +374,7 @@ func (h *Host) compile(ctx context.Context, wasm []byte) (compiled wazero.Compil
 			compiled, err = nil, fmt.Errorf("wazero's compiler failed on it: %v", r)
 		}
 	}()
-	return h.runtime.CompileModule(ctx, wasm)
+	return rt.CompileModule(ctx, wasm)
 }
 
 // slot is one live instance's token; release returns it once.
