@@ -827,3 +827,86 @@ func goGuestInfo(t *testing.T, wasm []byte, closeOnDone bool) []byte {
 	require.Equal(t, []uint64{0}, res)
 	return output
 }
+
+// droppedBytes counts the bytes of the custom sections instrumentLoops drops.
+func droppedBytes(wasm []byte) int {
+	sections, err := splitSections(wasm)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, s := range sections {
+		if s.id == secCustom && strings.HasPrefix((&reader{b: s.payload}).name(), ".debug_") {
+			n += 1 + s.sizeWidth + len(s.payload)
+		}
+	}
+	return n
+}
+
+// mayAllocateHugely reports bytes in which wazero's decoder could meet a
+// vector count of millions: it allocates the vector before reading it, so
+// a fuzzed count could exhaust memory. Counts below 2^21 take 3 bytes or
+// fewer, with at most 2 high bits set in a row.
+func mayAllocateHugely(wasm []byte) bool {
+	run := 0
+	for _, b := range wasm {
+		if b&0x80 == 0 {
+			run = 0
+		} else if run++; run > 2 {
+			return true
+		}
+	}
+	return false
+}
+
+// FuzzInstrumentLoops feeds arbitrary bytes to instrumentLoops: it may
+// refuse them, never panic; what it returns is no shorter than what it
+// read (bar dropped DWARF), and compiles whenever the input compiles.
+func FuzzInstrumentLoops(f *testing.F) {
+	for _, path := range instrumentableFiles(f) {
+		if b, err := os.ReadFile(path); err == nil {
+			f.Add(b)
+		}
+	}
+	if _, err := exec.LookPath("wat2wasm"); err == nil {
+		for _, tc := range instrumentCases {
+			f.Add(tc.module(f))
+		}
+	} else {
+		f.Add(exceptionsWasm())
+		f.Add(funcRefsWasm())
+	}
+	ctx := context.Background()
+	r := newInstrumentRuntime(f, false)
+	f.Fuzz(func(t *testing.T, wasm []byte) {
+		out, plan, err := instrumentLoops(wasm)
+		if err != nil {
+			if !errors.Is(err, errNoInstrument) {
+				t.Fatalf("error does not wrap errNoInstrument: %v", err)
+			}
+			return
+		}
+		if plan == nil || plan.stopGlobal != stopGlobalExport {
+			t.Fatalf("plan %+v", plan)
+		}
+		if len(out) < len(wasm)-droppedBytes(wasm) {
+			t.Fatalf("rewrite of %d bytes (%d dropped) is %d bytes", len(wasm), droppedBytes(wasm), len(out))
+		}
+		if _, _, err := instrumentLoops(out); !errors.Is(err, errNoInstrument) || !strings.Contains(err.Error(), "already exports") {
+			t.Fatalf("the rewrite of a rewrite: %v", err)
+		}
+		if mayAllocateHugely(wasm) {
+			return
+		}
+		original, err := r.CompileModule(ctx, wasm)
+		if err != nil {
+			return
+		}
+		_ = original.Close(ctx)
+		rewritten, err := r.CompileModule(ctx, out)
+		if err != nil {
+			t.Fatalf("wazero compiles the module but not its rewrite: %v", err)
+		}
+		_ = rewritten.Close(ctx)
+	})
+}
