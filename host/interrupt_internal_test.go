@@ -910,3 +910,41 @@ func FuzzInstrumentLoops(f *testing.F) {
 		_ = rewritten.Close(ctx)
 	})
 }
+
+// BenchmarkInterruptCheck compares the cost of making a loop interruptible:
+// wazero's close-on-context-done (a call out to Go at every loop header)
+// against the rewrite's inline flag, on a loop of 1e6 additions.
+func BenchmarkInterruptCheck(b *testing.B) {
+	wasm := watToWasm(b, `(module
+  (func (export "sum") (param $n i32) (result i32) (local $i i32) (local $s i32)
+    (loop $l
+      (local.set $s (i32.add (local.get $s) (local.get $i)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $s)))`)
+	out, _, err := instrumentLoops(wasm)
+	require.NoError(b, err)
+	const n = 1_000_000
+	for _, bc := range []struct {
+		name        string
+		wasm        []byte
+		closeOnDone bool
+	}{
+		{"close-on-context-done", wasm, true},
+		{"stop-flag", out, false},
+		{"unchecked", wasm, false},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			mod := instantiate(b, newInstrumentRuntime(b, bc.closeOnDone), bc.wasm, "")
+			sum := mod.ExportedFunction("sum")
+			for b.Loop() {
+				if _, err := sum.Call(ctx, n); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/iter")
+		})
+	}
+}
