@@ -533,8 +533,9 @@ func TestInterruptStopsLoops(t *testing.T) {
 				// it stop this one. Were they missing, the test (and the
 				// process) would hang here, timers and all.
 				runtime.GC()
-				stopped <- time.Now()
+				at := time.Now()
 				stop.Set(1)
+				stopped <- at // after Set: the Set(0) below must follow it
 			})
 			select {
 			case err := <-done:
@@ -553,9 +554,13 @@ func TestInterruptStopsLoops(t *testing.T) {
 				_, err := mod.ExportedFunction(fn).Call(ctx)
 				done <- err
 			}()
-			time.AfterFunc(time.Millisecond, func() { stop.Set(1) })
+			time.AfterFunc(time.Millisecond, func() {
+				stop.Set(1)
+				stopped <- time.Now()
+			})
 			select {
 			case err := <-done:
+				<-stopped
 				require.Error(t, err)
 			case <-time.After(time.Second):
 				t.Fatalf("%s still runs 1s after the stop flag was set again", fn)
