@@ -65,17 +65,15 @@ type interruptPlan struct {
 
 // Section ids of the binary format.
 const (
-	secCustom    = 0
-	secImport    = 2
-	secFunction  = 3
-	secTable     = 4
-	secType      = 1
-	secGlobal    = 6
-	secExport    = 7
-	secStart     = 8
-	secCode      = 10
-	secDataCount = 12
-	secTag       = 13
+	secCustom   = 0
+	secType     = 1
+	secImport   = 2
+	secFunction = 3
+	secTable    = 4
+	secGlobal   = 6
+	secExport   = 7
+	secStart    = 8
+	secCode     = 10
 )
 
 // sectionRank orders the non-custom sections as the binary format requires:
