@@ -784,6 +784,9 @@ func TestInstrumentLoopsRealModules(t *testing.T) {
 	}
 	for _, path := range instrumentableFiles(t) {
 		t.Run(path, func(t *testing.T) {
+			if strings.HasSuffix(path, "compiler_crash.wasm") {
+				t.Skip("wazero's compiler panics on it (the host recovers)")
+			}
 			wasm, err := os.ReadFile(path)
 			require.NoError(t, err)
 			check(t, path, wasm)
