@@ -154,7 +154,7 @@ func (h *Host) invoke(c *call, fn api.Function, stack []uint64) (trapped bool, e
 		x.Context, x.c = c.ctx, c
 		cerr = fn.CallWithStack(x, stack)
 		c.spent = inst.guard.disarm()
-		if cerr != nil && inst.guard.flag != nil {
+		if inst.guard.flag != nil && stoppedByFlag(cerr) {
 			c.stopErr = x.Err() // the guard raised the flag, if it fired
 		}
 	} else {
@@ -170,9 +170,11 @@ func (h *Host) invoke(c *call, fn api.Function, stack []uint64) (trapped bool, e
 			if !unwatch() {
 				// The flag is raised, or about to be: the instance cannot
 				// run another call, whether or not this one finished.
-				c.stopErr = ctx.Err()
-				if cerr == nil {
-					cerr = c.stopErr
+				switch {
+				case cerr == nil:
+					c.stopErr, cerr = ctx.Err(), ctx.Err()
+				case stoppedByFlag(cerr):
+					c.stopErr = ctx.Err()
 				}
 			}
 		}
@@ -197,6 +199,14 @@ func (c *call) notCalled(err error) *CallError {
 		ce.Kind = ErrTimeout
 	}
 	return ce
+}
+
+// stoppedByFlag reports whether err is the trap a raised stop flag causes
+// (interrupt.go), as opposed to another failure that ended the call first,
+// a stack overflow say. A guest's own unreachable while its flag is raised
+// is taken for the flag's.
+func stoppedByFlag(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "wasm error: unreachable")
 }
 
 // classify turns an error of wazero's into a *CallError.
