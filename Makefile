@@ -15,7 +15,7 @@ GOWASM      := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-sh
 
 # Every fuzz target, as package:Function.
 FUZZ_TARGETS := ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports \
-	./host:FuzzRewriteForSnapshot ./registry:FuzzParseName ./examples/mlpnet:FuzzDecode \
+	./host:FuzzRewriteForSnapshot ./host:FuzzInstrumentLoops ./registry:FuzzParseName ./examples/mlpnet:FuzzDecode \
 	./examples/factories:FuzzCSDKJSON ./examples/factories/linear:FuzzLinear \
 	./cmd/wasmreg/internal/app:FuzzReorderArgs
 FUZZTIME ?= 60s
