@@ -139,8 +139,9 @@ func (c *call) requireGrant(capability, imp string) {
 }
 
 // invoke calls the export fn with the stack under c, bounded by the
-// host's call timeout and c's context (wazero's close-on-context-done stops
-// the guest), and turns every failure into a *CallError. trapped reports
+// host's call timeout and c's context (the guest's stop flag, or wazero's
+// close-on-context-done for a module not rewritten, stops the guest), and
+// turns every failure into a *CallError. trapped reports
 // whether the instance can no longer be used.
 func (h *Host) invoke(c *call, fn api.Function, stack []uint64) (trapped bool, err error) {
 	if err := c.ctx.Err(); err != nil {

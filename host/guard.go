@@ -187,7 +187,8 @@ func (g *guard) fire(d int64, err error) bool {
 
 // guardCtx is the context a model's call runs under: its parent's values
 // and deadline, the guard's Done and Err. wazero's close-on-context-done
-// watches Done and closes the instance when it fires.
+// watches Done and closes the instance when it fires; a guest that checks
+// its own stop flag runs without that watcher, and fire raises the flag.
 type guardCtx struct {
 	// g is never changed, and wazero's watcher reads it from another core
 	// during the call: kept off the cache lines written on every call.
