@@ -77,7 +77,7 @@ fuzz-smoke:
 ## bench: benchmarks with their baselines, the ratios between them, and
 ## how the parallel ones scale from one core to two
 bench:
-	( $(GO) test -run '^$$' -bench . -skip Parallel -benchmem -count 3 ./host/... ./registry/... ./examples/... && \
+	( $(GO) test -run '^$$' -bench . -skip Parallel -benchmem -count 3 ./host/... ./registry/... ./examples/... ./cmd/wasmreg && \
 	  $(GO) test -run '^$$' -bench Parallel -cpu 1,2 -benchmem -count 3 ./host/... ./registry/... ) \
 		| $(GO) run ./internal/benchratio
 

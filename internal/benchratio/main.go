@@ -1,7 +1,9 @@
 // Command benchratio reads `go test -bench` output on standard input, passes
 // it through, and then prints, for every benchmark that has a "wasmreg"
 // sub-benchmark and a baseline sibling ("raw-wazero", "native", "extism"),
-// the ratio of their times per operation, measured in the same run; and,
+// the ratio of their times per operation, measured in the same run; for
+// every "warm" benchmark with a "cold" sibling, how many times faster it
+// is; and,
 // for every benchmark whose name says "Parallel" and that ran with more
 // than one -cpu value, its throughput scaling: its time per operation at
 // one core divided by that at N cores (RunParallel reports wall time per
@@ -98,6 +100,13 @@ func report(results map[key]float64) string {
 					row += fmt.Sprintf(" (wasmreg %.1fx faster)", bv/v)
 				}
 				rows = append(rows, row)
+			}
+		}
+		if prefix, ok := strings.CutSuffix(k.name, "/warm"); ok {
+			if cold, ok := results[key{prefix + "/cold", k.cpu}]; ok && v > 0 {
+				label := strings.Replace(label, k.name, prefix, 1)
+				rows = append(rows, fmt.Sprintf("%-48s warm    %12.0f ns/op  cold       %12.0f ns/op  warm is %.1fx faster",
+					label, v, cold, cold/v))
 			}
 		}
 		if one, ok := results[key{k.name, 1}]; ok && k.cpu > 1 && v > 0 && strings.Contains(k.name, "Parallel") {

@@ -55,3 +55,12 @@ BenchmarkLookup-2    	    2000	     15 ns/op
 	assert.Regexp(t, `BenchmarkBuildParallel/raw-wazero\s.*scaling 1.25x`, r)
 	assert.NotContains(t, r, "BenchmarkLookup ", "only parallel benchmarks scale")
 }
+
+func TestReportWarmCold(t *testing.T) {
+	in := `BenchmarkRunStartup/cold-2 	1	1000000000 ns/op
+BenchmarkRunStartup/warm-2 	20	50000000 ns/op
+`
+	results, err := read(strings.NewReader(in), io.Discard)
+	require.NoError(t, err)
+	assert.Regexp(t, `BenchmarkRunStartup\s+warm\s+50000000 ns/op\s+cold\s+1000000000 ns/op\s+warm is 20.0x faster`, report(results))
+}
