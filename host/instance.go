@@ -61,9 +61,6 @@ func (i *instance) exit() bool {
 	return false
 }
 
-// closed reports whether the instance is closed or closing.
-func (i *instance) closed() bool { return i.state.Load()&(instClosing|instClosed) != 0 }
-
 // close closes an idle instance at once, and stops the call running on a
 // busy one, whose goroutine closes it at exit. It is idempotent and safe
 // for concurrent use.

@@ -813,24 +813,7 @@ func (r *reader) limits33() {
 // s33 reads a signed LEB128 of at most 5 bytes, as block and heap types
 // are. wazero stops after 5 bytes even if the last says more follow; refuse
 // that rather than read it differently.
-func (r *reader) s33() int64 {
-	var v int64
-	for shift := 0; shift < 35; shift += 7 {
-		b := r.byte()
-		if r.err != nil {
-			return 0
-		}
-		v |= int64(b&0x7f) << shift
-		if b&0x80 == 0 {
-			if shift+7 < 64 && b&0x40 != 0 {
-				v |= -1 << (shift + 7)
-			}
-			return v
-		}
-	}
-	r.err = errMalformed
-	return 0
-}
+func (r *reader) s33() int64 { return r.sleb(5) }
 
 // appendU32Width appends v as an unsigned LEB128 padded to width bytes when
 // it fits, so that sizes the rewrite recomputes keep their original width.

@@ -279,19 +279,21 @@ func (r *reader) constExpr() {
 }
 
 // s64 reads a signed LEB128 of at most 10 bytes.
-func (r *reader) s64() int64 {
+func (r *reader) s64() int64 { return r.sleb(10) }
+
+// sleb reads a signed LEB128 of at most maxBytes bytes; a longer one is
+// malformed.
+func (r *reader) sleb(maxBytes int) int64 {
 	var v int64
-	var shift uint
-	for shift < 70 {
+	for shift := 0; shift < 7*maxBytes; shift += 7 {
 		b := r.byte()
 		if r.err != nil {
 			return 0
 		}
 		v |= int64(b&0x7f) << shift
-		shift += 7
 		if b&0x80 == 0 {
-			if shift < 64 && b&0x40 != 0 {
-				v |= -1 << shift
+			if shift+7 < 64 && b&0x40 != 0 {
+				v |= -1 << (shift + 7)
 			}
 			return v
 		}
