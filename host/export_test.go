@@ -19,3 +19,6 @@ func GuestResident(m *Model) int64 {
 	}
 	return n
 }
+
+// BuildGoGuest is buildGoGuest, for the external tests.
+var BuildGoGuest = buildGoGuest

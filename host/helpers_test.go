@@ -71,14 +71,5 @@ func load(t testing.TB, h *host.Host, name string) *host.Factory {
 var allCaps = host.WithGrants(host.CapClock, host.CapRandom, host.CapArtifact)
 
 // goGuest builds testdata/goguest with Go's own wasip1 port, once per test
-// binary.
-func goGuest(t testing.TB) []byte {
-	t.Helper()
-	path, err := wasmbuild.Shared.Get("host-goguest", func(out string) error {
-		return wasmbuild.Go(context.Background(), ".", "./testdata/goguest", out)
-	})
-	require.NoError(t, err)
-	wasm, err := os.ReadFile(path)
-	require.NoError(t, err)
-	return wasm
-}
+// binary (buildGoGuest, shared with the package's internal tests).
+func goGuest(t testing.TB) []byte { return host.BuildGoGuest(t) }

@@ -726,8 +726,8 @@ func instrumentableFiles(t testing.TB) []string {
 	return append(paths, hostile...)
 }
 
-// buildGoGuest builds testdata/goguest with Go's wasip1 port, sharing the
-// build with the external tests' goGuest.
+// buildGoGuest builds testdata/goguest with Go's wasip1 port, once per
+// test binary; the external tests call it through BuildGoGuest.
 func buildGoGuest(t testing.TB) []byte {
 	t.Helper()
 	path, err := wasmbuild.Shared.Get("host-goguest", func(out string) error {

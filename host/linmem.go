@@ -40,6 +40,38 @@ func (a *instanceAllocator) Allocate(capBytes, maxBytes uint64) experimental.Lin
 	return a.mem
 }
 
+// heapMemory is a linear memory on the Go heap: outside Linux, or where
+// the host could not map one. An instance restored from a snapshot starts
+// from a copy of the image, in one allocation, so that restoring neither
+// grows nor writes it again. Its owner frees it by dropping it: the
+// garbage collector keeps it for as long as a call may still use it.
+type heapMemory struct {
+	buf []byte
+	max uint64
+}
+
+func newHeapMemory(image []byte, capBytes, maxBytes uint64) heapMemory {
+	m := heapMemory{buf: make([]byte, 0, max(capBytes, uint64(len(image)))), max: maxBytes}
+	m.buf = append(m.buf, image...)
+	return m
+}
+
+// reallocate is experimental.LinearMemory's Reallocate: memory beyond what
+// the guest had is zero, as memory.grow requires.
+func (m *heapMemory) reallocate(size uint64) []byte {
+	if size <= uint64(cap(m.buf)) {
+		m.buf = m.buf[:size]
+		return m.buf
+	}
+	if size > m.max {
+		return nil
+	}
+	grown := make([]byte, size, min(m.max, max(size, 2*uint64(cap(m.buf)))))
+	copy(grown, m.buf)
+	m.buf = grown
+	return grown
+}
+
 // liveMemories counts the memories allocated and not yet released, for
 // the tests that check that closing under calls leaks none.
 var liveMemories atomic.Int64

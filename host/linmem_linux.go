@@ -25,9 +25,8 @@ import (
 // one closing it while no call runs (instance.go).
 type linearMemory struct {
 	mapping
-	cow      bool   // the image is mapped over the start
-	heap     []byte // the fallback
-	max      uint64
+	cow      bool       // the image is mapped over the start
+	heap     heapMemory // the fallback, if base is nil
 	released bool
 }
 
@@ -88,7 +87,7 @@ var osPageSize = uintptr(os.Getpagesize())
 func roundUpPage(n uintptr) uintptr { return (n + osPageSize - 1) &^ (osPageSize - 1) }
 
 func newLinearMemory(image *memImage, capBytes, maxBytes uint64) *linearMemory {
-	m := &linearMemory{max: maxBytes}
+	m := &linearMemory{}
 	size := maxBytes
 	if image != nil {
 		size = max(size, uint64(image.size))
@@ -102,10 +101,11 @@ func newLinearMemory(image *memImage, capBytes, maxBytes uint64) *linearMemory {
 	}
 	base, err := unix.MmapPtr(-1, 0, nil, reserved, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
 	if err != nil {
-		m.heap = make([]byte, 0, capBytes)
+		var b []byte
 		if image != nil {
-			m.heap = append(m.heap, image.bytes()...)
+			b = image.bytes()
 		}
+		m.heap = newHeapMemory(b, capBytes, maxBytes)
 		return m
 	}
 	m.base, m.reserved = base, reserved
@@ -116,7 +116,7 @@ func newLinearMemory(image *memImage, capBytes, maxBytes uint64) *linearMemory {
 			// Copy it instead, into the anonymous reservation.
 			if m.protect(uintptr(image.size)) != nil {
 				m.free()
-				m.heap = append([]byte(nil), image.bytes()...)
+				m.heap = newHeapMemory(image.bytes(), capBytes, maxBytes)
 				return m
 			}
 			copy(m.all(), image.bytes())
@@ -147,15 +147,7 @@ func (m *linearMemory) protect(n uintptr) error {
 // guest had is zero, as memory.grow requires, and never moves.
 func (m *linearMemory) Reallocate(size uint64) []byte {
 	if m.base == nil {
-		if size > m.max {
-			return nil
-		}
-		if size <= uint64(cap(m.heap)) {
-			m.heap = m.heap[:size]
-		} else {
-			m.heap = append(m.heap[:cap(m.heap)], make([]byte, size-uint64(cap(m.heap)))...)
-		}
-		return m.heap
+		return m.heap.reallocate(size)
 	}
 	if size > uint64(m.reserved) || m.protect(uintptr(size)) != nil {
 		return nil
@@ -176,7 +168,7 @@ func (m *linearMemory) free() {
 		}
 		m.mapping = mapping{}
 	}
-	m.heap = nil
+	m.heap = heapMemory{}
 }
 
 // memImage is a snapshot's memory image in a memfd, which every instance
@@ -233,7 +225,7 @@ func memPoolLimitPages() int { return memPoolMaxRW / wasmPageSize }
 // file page or shared. It returns -1 if that cannot be read.
 func (m *linearMemory) resident() int64 {
 	if m.base == nil {
-		return int64(cap(m.heap))
+		return int64(cap(m.heap.buf))
 	}
 	f, err := os.Open("/proc/self/pagemap")
 	if err != nil {

@@ -2,44 +2,23 @@
 
 package host
 
-// linearMemory is an instance's linear memory on the Go heap: outside
-// Linux the host maps nothing, and Free leaves the buffer to the garbage
-// collector. An instance restored from a snapshot starts from a copy of the
-// image, in one allocation, so that restoring neither grows nor writes it
-// again.
+// linearMemory is an instance's linear memory: outside Linux the host maps
+// nothing and keeps it on the Go heap.
 type linearMemory struct {
-	buf      []byte
-	max      uint64
+	heapMemory
 	released bool
 }
 
 func newLinearMemory(image *memImage, capBytes, maxBytes uint64) *linearMemory {
-	size := capBytes
+	var b []byte
 	if image != nil {
-		size = max(size, uint64(len(image.b)))
+		b = image.b
 	}
-	m := &linearMemory{buf: make([]byte, 0, size), max: maxBytes}
-	if image != nil {
-		m.buf = append(m.buf, image.b...)
-	}
-	return m
+	return &linearMemory{heapMemory: newHeapMemory(b, capBytes, maxBytes)}
 }
 
-// Reallocate implements experimental.LinearMemory. Memory beyond what the
-// guest had is zero, as memory.grow requires.
-func (m *linearMemory) Reallocate(size uint64) []byte {
-	if size <= uint64(cap(m.buf)) {
-		m.buf = m.buf[:size]
-		return m.buf
-	}
-	if size > m.max {
-		return nil
-	}
-	grown := make([]byte, size, min(m.max, max(size, 2*uint64(cap(m.buf)))))
-	copy(grown, m.buf)
-	m.buf = grown
-	return grown
-}
+// Reallocate implements experimental.LinearMemory.
+func (m *linearMemory) Reallocate(size uint64) []byte { return m.reallocate(size) }
 
 func (m *linearMemory) free() { m.buf = nil }
 
