@@ -187,7 +187,7 @@ func (f *Factory) parseMetadata(out []byte) error {
 func (f *Factory) start(c *call) (*instance, error) {
 	h := f.h
 	if h.closed.Load() {
-		return nil, ErrClosed
+		return nil, fmt.Errorf("%w: factory %q", ErrClosed, f.fullName)
 	}
 	if f.closed.Load() {
 		return nil, fmt.Errorf("%w: %q", ErrFactoryClosed, f.fullName)
@@ -205,7 +205,7 @@ func (f *Factory) start(c *call) (*instance, error) {
 	inst.state.Store(instBusy)
 	if !h.track(inst) {
 		inst.finish()
-		return nil, ErrClosed
+		return nil, fmt.Errorf("%w: factory %q", ErrClosed, f.fullName)
 	}
 	cfg := f.modCfg
 	if f.shape.usesWASI {
@@ -225,7 +225,7 @@ func (f *Factory) start(c *call) (*instance, error) {
 	if err == nil && f.checks != nil {
 		flag, ok := mod.ExportedGlobal(f.checks.stopGlobal).(api.MutableGlobal)
 		if !ok {
-			err = fmt.Errorf("host: module %s: the stop flag %s is not a mutable global", f.fullName, f.checks.stopGlobal)
+			err = fmt.Errorf("%w: module %s: the stop flag %s is not a mutable global", ErrInvalidModule, f.fullName, f.checks.stopGlobal)
 		}
 		c.flag, inst.guard.flag = flag, flag
 	}
@@ -237,7 +237,7 @@ func (f *Factory) start(c *call) (*instance, error) {
 	if err != nil {
 		inst.finish()
 		if h.closed.Load() {
-			return nil, ErrClosed
+			return nil, fmt.Errorf("%w: factory %q", ErrClosed, f.fullName)
 		}
 		if f.closed.Load() {
 			return nil, fmt.Errorf("%w: %q", ErrFactoryClosed, f.fullName)
