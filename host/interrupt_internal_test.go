@@ -742,17 +742,10 @@ func buildGoGuest(t testing.TB) []byte {
 // buildMLPC builds the C factory with wasm SIMD, as the Makefile does.
 func buildMLPC(t testing.TB) []byte {
 	t.Helper()
-	root, err := wasmbuild.RepoRoot()
-	require.NoError(t, err)
-	path, err := wasmbuild.Shared.Get("mlpc-simd128", func(out string) error {
-		return wasmbuild.C(context.Background(), []string{filepath.Join(root, "examples", "factories", "mlpc", "mlpc.c")},
-			[]string{filepath.Join(root, "guest-sdk", "c")}, out, "-msimd128")
-	})
+	wasm, err := wasmbuild.Shared.CFactory(context.Background(), "mlpc-simd128", "examples/factories/mlpc/mlpc.c", "-msimd128")
 	if errors.Is(err, wasmbuild.ErrToolMissing) {
 		t.Skipf("the C factory needs clang for wasm32-wasi: %v", err)
 	}
-	require.NoError(t, err)
-	wasm, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return wasm
 }

@@ -39,17 +39,10 @@ import (
 // root) against guest-sdk/c, once per test binary, and returns the module.
 func cSDKWasm(t testing.TB, name, source string) []byte {
 	t.Helper()
-	root, err := wasmbuild.RepoRoot()
-	require.NoError(t, err)
-	path, err := wasmbuild.Shared.Get("csdk-"+name, func(out string) error {
-		return wasmbuild.C(context.Background(), []string{filepath.Join(root, source)},
-			[]string{filepath.Join(root, "guest-sdk", "c")}, out)
-	})
+	wasm, err := wasmbuild.Shared.CFactory(context.Background(), "csdk-"+name, source)
 	if errors.Is(err, wasmbuild.ErrToolMissing) {
 		t.Skipf("C factories need clang for wasm32-wasi: %v", err)
 	}
-	require.NoError(t, err)
-	wasm, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return wasm
 }

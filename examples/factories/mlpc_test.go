@@ -16,8 +16,6 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -48,17 +46,10 @@ var mlpcBuilds = []struct {
 // per test binary.
 func mlpcWasm(t testing.TB, name string, flags ...string) []byte {
 	t.Helper()
-	root, err := wasmbuild.RepoRoot()
-	require.NoError(t, err)
-	path, err := wasmbuild.Shared.Get("mlpc-"+name, func(out string) error {
-		return wasmbuild.C(context.Background(), []string{filepath.Join(root, "examples", "factories", "mlpc", "mlpc.c")},
-			[]string{filepath.Join(root, "guest-sdk", "c")}, out, flags...)
-	})
+	wasm, err := wasmbuild.Shared.CFactory(context.Background(), "mlpc-"+name, "examples/factories/mlpc/mlpc.c", flags...)
 	if errors.Is(err, wasmbuild.ErrToolMissing) {
 		t.Skipf("C factories need clang for wasm32-wasi: %v", err)
 	}
-	require.NoError(t, err)
-	wasm, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return wasm
 }

@@ -168,3 +168,25 @@ func RepoRoot() (string, error) {
 		dir = parent
 	}
 }
+
+// CFactory builds the C factory at source (relative to the repository
+// root) against guest-sdk/c with extraFlags, once per process under name in
+// c, and returns the module. The error wraps ErrToolMissing when clang for
+// wasm32-wasi is not installed. It is safe for concurrent use.
+func (c *Cache) CFactory(ctx context.Context, name, source string, extraFlags ...string) ([]byte, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	path, err := c.Get(name, func(out string) error {
+		return C(ctx, []string{filepath.Join(root, source)}, []string{filepath.Join(root, "guest-sdk", "c")}, out, extraFlags...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("wasmbuild: read %s: %w", name, err)
+	}
+	return wasm, nil
+}
