@@ -1,0 +1,484 @@
+// Package wasmbin is wasmreg's one strict reader (and the few writing
+// helpers) of the WebAssembly binary format. The host's structural check,
+// the interrupt rewrite and the snapshot rewrite all read modules through
+// it, so that they never disagree on what a module contains.
+//
+// It reads exactly what wazero v1.12 accepts with api.CoreFeaturesV2 (the
+// features wasmreg's runtime enables), the way wazero reads it: the same
+// LEB128 rules (leb128.DecodeUint32, DecodeInt32, DecodeInt33AsInt64,
+// DecodeInt64), the same block-type rules, the same immediates for every
+// instruction. Anything else is refused: a feature wazero does not enable
+// for wasmreg (threads, tail calls, exceptions, multi-memory, memory64, GC,
+// extended constant expressions) or an encoding on which this reader and
+// wazero could part ways wraps ErrUnsupported; bytes that are not a module
+// wrap ErrMalformed. A reader that accepted something wazero reads
+// differently would let a rewrite miss a loop.
+//
+// Decode also checks what a rewrite relies on and wazero checks only after
+// it: every index a module uses (function, type, table, memory, global,
+// local, label, element, data) refers to something the module as written
+// defines or imports (ErrInvalidIndex). The rewrites append globals,
+// tables, types and functions after the module's own; a module that names
+// one of those indices before the rewrite is refused here, before any
+// rewrite runs.
+//
+// And it bounds the module's structure (Limits) before wazero allocates or
+// compiles anything: wazero's decoder allocates per declared local, and
+// its compiler's time grows faster than linearly with some shapes.
+//
+// Everything in this package is safe for concurrent use: a Module is
+// immutable once Decode returns it.
+package wasmbin
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors that Decode wraps. Check them with errors.Is.
+var (
+	// ErrMalformed means the bytes are not a well-formed module.
+	ErrMalformed = errors.New("wasmbin: malformed module")
+	// ErrUnsupported means the module uses a feature or an encoding this
+	// reader refuses: outside what wazero v1.12 accepts with
+	// CoreFeaturesV2, or where this reader and wazero could disagree.
+	ErrUnsupported = errors.New("wasmbin: unsupported feature or encoding")
+	// ErrInvalidIndex means the module refers to a function, type, table,
+	// memory, global, local, label, element or data segment it does not
+	// have.
+	ErrInvalidIndex = errors.New("wasmbin: index out of range")
+	// ErrLimit means the module's structure is over one of the Limits.
+	// The error is a *LimitError.
+	ErrLimit = errors.New("wasmbin: structural limit exceeded")
+)
+
+// LimitError says which limit a module broke, where, and by how much.
+type LimitError struct {
+	Limit string // the Limits field, such as "LocalsPerFunction"
+	Where string // what broke it, such as "function[12]" or "type section"
+	Found uint64 // the value the module has
+	Max   uint64 // the limit
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%s: %d is over the limit %s of %d", e.Where, e.Found, e.Limit, e.Max)
+}
+
+// Unwrap returns ErrLimit.
+func (e *LimitError) Unwrap() error { return ErrLimit }
+
+// Limits bound a module's structure. A zero field means no limit.
+// DefaultLimits gives the values the host uses unless told otherwise.
+type Limits struct {
+	Types           uint32 // entries of the type section
+	Functions       uint32 // imported and defined functions
+	Imports         uint32
+	Exports         uint32
+	Globals         uint32 // imported and defined globals
+	Tables          uint32 // imported and defined tables
+	ElementSegments uint32
+	DataSegments    uint32
+	ParamsResults   uint32 // params of one function or block type, and results likewise
+	TableSize       uint32 // declared minimum size of a table
+
+	LocalsPerFunction       uint32 // declared locals of one function, params not counted
+	FunctionBodyBytes       uint32 // bytes of one function body
+	InstructionsPerFunction uint32
+	BlockDepth              uint32 // nesting of block, loop, if, the function's own block counted
+	LoopsPerFunction        uint32
+	BrTableTargets          uint32 // targets of one br_table, the default counted
+	Instructions            uint64 // instructions of the whole module
+}
+
+// DefaultLimits returns the limits the host applies by default: the
+// WebAssembly JS API's implementation limits where it names one, and
+// below them what keeps wazero's compile of any module under the default
+// module size to a few seconds and bounded memory (docs/SECURITY.md).
+func DefaultLimits() Limits {
+	panic("wasmbin: DefaultLimits: to be written")
+}
+
+// ValType is a value type's byte.
+type ValType byte
+
+// The value types of CoreFeaturesV2.
+const (
+	I32       ValType = 0x7f
+	I64       ValType = 0x7e
+	F32       ValType = 0x7d
+	F64       ValType = 0x7c
+	V128      ValType = 0x7b
+	FuncRef   ValType = 0x70
+	ExternRef ValType = 0x6f
+)
+
+// SectionID is a section's id byte.
+type SectionID byte
+
+// The section ids of CoreFeaturesV2.
+const (
+	SecCustom    SectionID = 0
+	SecType      SectionID = 1
+	SecImport    SectionID = 2
+	SecFunction  SectionID = 3
+	SecTable     SectionID = 4
+	SecMemory    SectionID = 5
+	SecGlobal    SectionID = 6
+	SecExport    SectionID = 7
+	SecStart     SectionID = 8
+	SecElement   SectionID = 9
+	SecCode      SectionID = 10
+	SecData      SectionID = 11
+	SecDataCount SectionID = 12
+)
+
+// ExternKind is the kind of an import or export.
+type ExternKind byte
+
+// The extern kinds.
+const (
+	KindFunc   ExternKind = 0
+	KindTable  ExternKind = 1
+	KindMemory ExternKind = 2
+	KindGlobal ExternKind = 3
+)
+
+// Section is one section as it lies in Module.Bytes.
+type Section struct {
+	ID        SectionID
+	Offset    int    // of the id byte in Module.Bytes
+	SizeWidth int    // bytes of the size's LEB128
+	Payload   []byte // a slice of Module.Bytes
+	Name      string // a custom section's name
+}
+
+// End returns the offset just after the section.
+func (s *Section) End() int { return s.Offset + 1 + s.SizeWidth + len(s.Payload) }
+
+// FuncType is a function type.
+type FuncType struct {
+	Params, Results []ValType
+}
+
+// TableType is a table's element type and size limits.
+type TableType struct {
+	Elem   ValType // FuncRef or ExternRef
+	Min    uint32
+	Max    uint32 // meaningful if HasMax
+	HasMax bool
+}
+
+// MemoryType is a memory's size limits, in 64 KiB pages.
+type MemoryType struct {
+	Min    uint32
+	Max    uint32 // meaningful if HasMax
+	HasMax bool
+}
+
+// GlobalType is a global's value type and mutability.
+type GlobalType struct {
+	Type    ValType
+	Mutable bool
+}
+
+// Import is one entry of the import section. Which of Func, Table,
+// Memory and Global is meaningful depends on Kind.
+type Import struct {
+	Module, Name string
+	Kind         ExternKind
+	Func         uint32 // type index
+	Table        TableType
+	Memory       MemoryType
+	Global       GlobalType
+}
+
+// Export is one entry of the export section.
+type Export struct {
+	Name  string
+	Kind  ExternKind
+	Index uint32
+}
+
+// ConstExpr is a constant expression: its bytes, up to and including its
+// end, and its single instruction (CoreFeaturesV2 allows one).
+type ConstExpr struct {
+	Bytes []byte // a slice of Module.Bytes
+	Op    byte   // 0x41 i32.const, 0x42 i64.const, 0x43, 0x44, 0xfd (v128.const), 0x23 global.get, 0xd0 ref.null, 0xd2 ref.func
+	Value uint64 // the constant's bits, or the index of global.get and ref.func
+}
+
+// Global is one defined global.
+type Global struct {
+	Type GlobalType
+	Init ConstExpr
+}
+
+// Segment modes of elements and data.
+const (
+	ModeActive      = 0
+	ModePassive     = 1
+	ModeDeclarative = 2 // elements only
+)
+
+// Element is one element segment.
+type Element struct {
+	Mode   int
+	Table  uint32    // active segments
+	Offset ConstExpr // active segments
+	Type   ValType
+	Count  uint32 // elements in the segment
+}
+
+// Data is one data segment.
+type Data struct {
+	Mode   int // ModeActive or ModePassive
+	Memory uint32
+	Offset ConstExpr // active segments
+	Init   []byte    // a slice of Module.Bytes
+}
+
+// LocalDecl is one entry of a function's local declarations.
+type LocalDecl struct {
+	Count uint32
+	Type  ValType
+}
+
+// Code is one function body, and what Decode learned decoding it.
+type Code struct {
+	Offset    int    // of the body's size LEB128 in Module.Bytes
+	SizeWidth int    // bytes of that LEB128
+	Body      []byte // locals and instructions, a slice of Module.Bytes
+	Expr      int    // offset in Body of the first instruction
+	Locals    []LocalDecl
+	NumLocals uint32 // declared locals, params not counted
+
+	Instructions uint32 // instructions, the final end included
+	Loops        uint32
+	MaxDepth     uint32 // deepest nesting of blocks, the function's own counted
+	// MaxHeight bounds the values on the operand stack at any point of
+	// the body (an upper bound: unreachable code counts as reachable).
+	MaxHeight uint32
+}
+
+// Module is a decoded module. It refers to the bytes it was decoded from,
+// which must not change while it is in use.
+type Module struct {
+	Bytes    []byte
+	Sections []Section // in order, custom sections included
+
+	Types     []FuncType
+	Imports   []Import
+	Functions []uint32 // type index of each defined function
+	Tables    []TableType
+	Memories  []MemoryType
+	Globals   []Global
+	Exports   []Export
+	HasStart  bool
+	Start     uint32
+	Elements  []Element
+	// HasDataCount reports a data count section, DataCount its value.
+	HasDataCount bool
+	DataCount    uint32
+	Code         []Code // one per defined function
+	Data         []Data
+
+	// Imported counts of each index space, which the defined entries follow.
+	ImportedFuncs, ImportedTables, ImportedMemories, ImportedGlobals uint32
+}
+
+// Decode reads wasm strictly, checks every index it uses and its
+// structure against limits, and returns the module. Its errors wrap
+// ErrMalformed, ErrUnsupported, ErrInvalidIndex or ErrLimit and say where
+// (section, entry, function and byte offset).
+func Decode(wasm []byte, limits Limits) (*Module, error) {
+	return nil, errors.New("wasmbin: Decode: to be written")
+}
+
+// Section returns the module's non-custom section with id, or nil.
+func (m *Module) Section(id SectionID) *Section {
+	for i := range m.Sections {
+		if s := &m.Sections[i]; s.ID == id && id != SecCustom {
+			return s
+		}
+	}
+	return nil
+}
+
+// NumFuncs, NumTables, NumMemories and NumGlobals return the size of each
+// index space: imported, then defined.
+func (m *Module) NumFuncs() uint32    { return m.ImportedFuncs + uint32(len(m.Functions)) }
+func (m *Module) NumTables() uint32   { return m.ImportedTables + uint32(len(m.Tables)) }
+func (m *Module) NumMemories() uint32 { return m.ImportedMemories + uint32(len(m.Memories)) }
+func (m *Module) NumGlobals() uint32  { return m.ImportedGlobals + uint32(len(m.Globals)) }
+
+// FuncType returns the type of function fn (in the function index space).
+func (m *Module) FuncType(fn uint32) (FuncType, bool) {
+	var t uint32
+	switch {
+	case fn < m.ImportedFuncs:
+		n := uint32(0)
+		for _, imp := range m.Imports {
+			if imp.Kind != KindFunc {
+				continue
+			}
+			if n == fn {
+				t = imp.Func
+				break
+			}
+			n++
+		}
+	case fn-m.ImportedFuncs < uint32(len(m.Functions)):
+		t = m.Functions[fn-m.ImportedFuncs]
+	default:
+		return FuncType{}, false
+	}
+	if t >= uint32(len(m.Types)) {
+		return FuncType{}, false
+	}
+	return m.Types[t], true
+}
+
+// Op is an instruction's opcode: the byte itself for a one-byte opcode,
+// Prefix<<24 | sub-opcode for the 0xfc and 0xfd prefixes (OpMisc, OpSIMD).
+type Op uint32
+
+// Prefixed opcodes are Prefix<<24 | sub.
+const (
+	OpMisc Op = 0xfc << 24
+	OpSIMD Op = 0xfd << 24
+)
+
+// A few opcodes the rewrites look for.
+const (
+	OpUnreachable  Op = 0x00
+	OpBlock        Op = 0x02
+	OpLoop         Op = 0x03
+	OpIf           Op = 0x04
+	OpElse         Op = 0x05
+	OpEnd          Op = 0x0b
+	OpBr           Op = 0x0c
+	OpBrIf         Op = 0x0d
+	OpBrTable      Op = 0x0e
+	OpReturn       Op = 0x0f
+	OpCall         Op = 0x10
+	OpCallIndirect Op = 0x11
+	OpTableGrow    Op = OpMisc | 15
+	OpMemoryInit   Op = OpMisc | 8
+	OpMemoryCopy   Op = OpMisc | 10
+	OpMemoryFill   Op = OpMisc | 11
+	OpTableInit    Op = OpMisc | 12
+	OpTableCopy    Op = OpMisc | 14
+	OpTableFill    Op = OpMisc | 17
+)
+
+// Instr is one decoded instruction. Which immediates are meaningful
+// depends on Op.
+type Instr struct {
+	Op    Op
+	Start int // offset in Code.Body of the opcode
+	End   int // offset in Code.Body just after the immediates
+	// Depth is the number of open blocks before the instruction, the
+	// function's own included (1 at the top level of the body).
+	Depth uint32
+
+	// Index is the first index immediate: label (br, br_if), function
+	// (call, ref.func), type (call_indirect), local, global, table
+	// (table.get/set/grow/size/fill), data (memory.init, data.drop),
+	// element (table.init, elem.drop), destination table (table.copy).
+	Index uint32
+	// Index2 is the second: table (call_indirect, table.init), source
+	// table (table.copy).
+	Index2 uint32
+	// BlockType is a block, loop or if's type as wazero reads it: -64
+	// (0x40) empty, a negative value type, or a type index.
+	BlockType int64
+	// Align and Offset are a memory instruction's memarg.
+	Align, Offset uint32
+	// Targets is how many labels a br_table lists, the default counted.
+	Targets uint32
+	// Lane is a SIMD lane index.
+	Lane byte
+	// Const is a constant's bits (i32, i64, f32, f64).
+	Const uint64
+}
+
+// Reader reads the instructions of one function body in order. It is
+// used by one goroutine.
+type Reader struct {
+	// implementation private
+}
+
+// Instructions returns a reader of the body of defined function i (0 is
+// the first defined, not the first imported, function). Decode has
+// already read the whole body successfully, so a Reader only fails on a
+// Module it did not return.
+func (m *Module) Instructions(i int) *Reader {
+	panic("wasmbin: Instructions: to be written")
+}
+
+// Next reads the next instruction, reporting false after the body's final
+// end or an error.
+func (r *Reader) Next() bool { panic("wasmbin: Next: to be written") }
+
+// Instr returns the instruction Next read; it is overwritten by the next
+// call of Next.
+func (r *Reader) Instr() *Instr { panic("wasmbin: Instr: to be written") }
+
+// Err returns the error that stopped Next, if any.
+func (r *Reader) Err() error { panic("wasmbin: Err: to be written") }
+
+// AppendU32 appends v as an unsigned LEB128 of as few bytes as it needs.
+func AppendU32(b []byte, v uint32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v == 0 {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+// AppendU32Width appends v as an unsigned LEB128 padded to width bytes
+// (at most 5) when it fits in them, else in as few as it needs.
+func AppendU32Width(b []byte, v uint32, width int) []byte {
+	n := 1
+	for x := v >> 7; x != 0; x >>= 7 {
+		n++
+	}
+	if width <= n || width > 5 {
+		return AppendU32(b, v)
+	}
+	for range width - 1 {
+		b = append(b, byte(v&0x7f)|0x80)
+		v >>= 7
+	}
+	return append(b, byte(v))
+}
+
+// AppendS32 appends v as a signed LEB128 of as few bytes as it needs.
+func AppendS32(b []byte, v int32) []byte { return AppendS64(b, int64(v)) }
+
+// AppendS64 appends v as a signed LEB128 of as few bytes as it needs.
+func AppendS64(b []byte, v int64) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+// AppendName appends a name: its length and its bytes.
+func AppendName(b []byte, s string) []byte {
+	return append(AppendU32(b, uint32(len(s))), s...)
+}
+
+// AppendSection appends a section: its id, its size and its payload.
+func AppendSection(b []byte, id SectionID, payload []byte) []byte {
+	b = append(b, byte(id))
+	b = AppendU32(b, uint32(len(payload)))
+	return append(b, payload...)
+}
