@@ -37,7 +37,9 @@ import (
 
 // Errors that Decode wraps. Check them with errors.Is.
 var (
-	// ErrMalformed means the bytes are not a well-formed module.
+	// ErrMalformed means the bytes are not a well-formed module, or not
+	// a valid one in a way that is not an index out of range (such as a
+	// constant expression of the wrong type).
 	ErrMalformed = errors.New("wasmbin: malformed module")
 	// ErrUnsupported means the module uses a feature or an encoding this
 	// reader refuses: outside what wazero v1.12 accepts with
@@ -95,7 +97,32 @@ type Limits struct {
 // below them what keeps wazero's compile of any module under the default
 // module size to a few seconds and bounded memory (docs/SECURITY.md).
 func DefaultLimits() Limits {
-	panic("wasmbin: DefaultLimits: to be written")
+	return Limits{
+		// The JS API's implementation limits
+		// (https://webassembly.github.io/spec/js-api/#limits).
+		Types:             1_000_000,
+		Functions:         1_000_000,
+		Imports:           100_000,
+		Exports:           100_000,
+		Globals:           1_000_000,
+		DataSegments:      100_000,
+		ElementSegments:   10_000_000,
+		Tables:            100_000,
+		ParamsResults:     1_000,
+		TableSize:         10_000_000,
+		LocalsPerFunction: 50_000,
+		FunctionBodyBytes: 7_654_321,
+
+		// Provisional: what wazero's compiler needs bounded and the JS API
+		// does not name, set far above every real module wasmreg has (see
+		// limits_test.go for their figures) until the compile cost of
+		// each shape is measured.
+		InstructionsPerFunction: 1_000_000,
+		BlockDepth:              1_000,
+		LoopsPerFunction:        10_000,
+		BrTableTargets:          100_000,
+		Instructions:            10_000_000,
+	}
 }
 
 // ValType is a value type's byte.
@@ -284,14 +311,13 @@ type Module struct {
 
 	// Imported counts of each index space, which the defined entries follow.
 	ImportedFuncs, ImportedTables, ImportedMemories, ImportedGlobals uint32
-}
 
-// Decode reads wasm strictly, checks every index it uses and its
-// structure against limits, and returns the module. Its errors wrap
-// ErrMalformed, ErrUnsupported, ErrInvalidIndex or ErrLimit and say where
-// (section, entry, function and byte offset).
-func Decode(wasm []byte, limits Limits) (*Module, error) {
-	return nil, errors.New("wasmbin: Decode: to be written")
+	// The index spaces, imported entries first, for the checks of the
+	// code section and FuncType.
+	funcTypes []uint32     // type index of every function
+	tables    []ValType    // element type of every table
+	globals   []GlobalType // every global's type
+	declared  []uint64     // bit set of the functions ref.func may name
 }
 
 // Section returns the module's non-custom section with id, or nil.
@@ -313,6 +339,12 @@ func (m *Module) NumGlobals() uint32  { return m.ImportedGlobals + uint32(len(m.
 
 // FuncType returns the type of function fn (in the function index space).
 func (m *Module) FuncType(fn uint32) (FuncType, bool) {
+	if uint64(len(m.funcTypes)) == uint64(m.NumFuncs()) {
+		if fn >= uint32(len(m.funcTypes)) || m.funcTypes[fn] >= uint32(len(m.Types)) {
+			return FuncType{}, false
+		}
+		return m.Types[m.funcTypes[fn]], true
+	}
 	var t uint32
 	switch {
 	case fn < m.ImportedFuncs:
@@ -381,7 +413,8 @@ type Instr struct {
 	// function's own included (1 at the top level of the body).
 	Depth uint32
 
-	// Index is the first index immediate: label (br, br_if), function
+	// Index is the first index immediate: label (br, br_if; br_table's
+	// default), function
 	// (call, ref.func), type (call_indirect), local, global, table
 	// (table.get/set/grow/size/fill), data (memory.init, data.drop),
 	// element (table.init, elem.drop), destination table (table.copy).
@@ -401,31 +434,6 @@ type Instr struct {
 	// Const is a constant's bits (i32, i64, f32, f64).
 	Const uint64
 }
-
-// Reader reads the instructions of one function body in order. It is
-// used by one goroutine.
-type Reader struct {
-	// implementation private
-}
-
-// Instructions returns a reader of the body of defined function i (0 is
-// the first defined, not the first imported, function). Decode has
-// already read the whole body successfully, so a Reader only fails on a
-// Module it did not return.
-func (m *Module) Instructions(i int) *Reader {
-	panic("wasmbin: Instructions: to be written")
-}
-
-// Next reads the next instruction, reporting false after the body's final
-// end or an error.
-func (r *Reader) Next() bool { panic("wasmbin: Next: to be written") }
-
-// Instr returns the instruction Next read; it is overwritten by the next
-// call of Next.
-func (r *Reader) Instr() *Instr { panic("wasmbin: Instr: to be written") }
-
-// Err returns the error that stopped Next, if any.
-func (r *Reader) Err() error { panic("wasmbin: Err: to be written") }
 
 // AppendU32 appends v as an unsigned LEB128 of as few bytes as it needs.
 func AppendU32(b []byte, v uint32) []byte {
