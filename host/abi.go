@@ -9,6 +9,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
 // ABIVersion is the guest ABI version this host speaks (docs/ABI.md).
@@ -96,6 +98,8 @@ func findHostImport(name string) (hostImport, bool) {
 	return hostImport{}, false
 }
 
+var importKinds = [...]string{"function", "table", "memory", "global"}
+
 // moduleShape is what checkShape learns about a compiled module.
 type moduleShape struct {
 	capabilities []string // capabilities its imports need, sorted, without log
@@ -107,17 +111,16 @@ type moduleShape struct {
 
 // checkShape checks a compiled module's imports and exports against ABI v1
 // and the grants, and reports every problem it finds, joined.
-func (h *Host) checkShape(compiled wazero.CompiledModule, wasm []byte) (moduleShape, error) {
+func (h *Host) checkShape(compiled wazero.CompiledModule, imports []wasmbin.Import) (moduleShape, error) {
 	var shape moduleShape
 	var errs []error
 
-	imports, err := readImports(wasm)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("%w: %w", ErrInvalidModule, err))
-	}
+	// wazero's CompiledModule reports imported functions and memories but
+	// not tables or globals, which a factory may not import either.
 	for _, imp := range imports {
-		if imp.kind == 1 || imp.kind == 3 || imp.kind == 4 {
-			errs = append(errs, fmt.Errorf("%w: %s %s.%s: a factory may import only functions", ErrUnknownImport, imp.kindName(), imp.module, imp.name))
+		if imp.Kind == wasmbin.KindTable || imp.Kind == wasmbin.KindGlobal {
+			errs = append(errs, fmt.Errorf("%w: %s %s.%s: a factory may import only functions", ErrUnknownImport,
+				importKinds[imp.Kind], imp.Module, imp.Name))
 		}
 	}
 

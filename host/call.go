@@ -23,15 +23,13 @@ type call struct {
 	scope   *di.Scope       // nil until a capability is resolved
 	f       *Factory
 	model   *Model      // nil during Load and Build
-	inst    *instance   // the model's instance the call runs on
-	spent   bool        // the instance's guard fired as the call ended
+	inst    *instance   // the instance the call runs on, once instantiated
 	stdio   *guestStdio // the instance's WASI output, nil without WASI
 	export  string      // exportInstantiate during instantiation
 	input   []byte
 	out     []byte
 	errMsg  string
-	flag    api.MutableGlobal // the instance's stop flag during a build, if it checks one
-	stopErr error             // why the call's stop flag was raised, if it was
+	stopErr error       // why the call was stopped, if it was
 	logs    int               // lines logged in this call
 	dropped int               // lines dropped over the quota
 }
@@ -55,8 +53,7 @@ func (c *call) end() {
 	}
 }
 
-// callCtx is the context a guest runs under: immutable, because wazero
-// watches its Done channel from another goroutine.
+// callCtx is the context wazero instantiates a module under.
 type callCtx struct {
 	context.Context
 	c *call
@@ -70,32 +67,41 @@ func (x *callCtx) Value(key any) any {
 	return x.Context.Value(key)
 }
 
-// under returns the context to run the guest under, bounded by the host's
-// call timeout, and its cancel function.
-func (c *call) under() (context.Context, context.CancelFunc) {
-	ctx, cancel := c.ctx, context.CancelFunc(func() {})
-	if t := c.f.h.cfg.callTimeout; t > 0 {
-		ctx, cancel = context.WithTimeout(ctx, t)
-	}
-	return &callCtx{Context: ctx, c: c}, cancel
-}
+// instantiating returns the context wazero instantiates the module under,
+// which carries the call for host functions a start function calls on a
+// host made WithoutInterruption (otherwise the host calls start functions
+// itself, through invoke).
+func (c *call) instantiating() context.Context { return &callCtx{Context: c.ctx, c: c} }
 
 func (c *call) inExport() bool { return c.export != exportInstantiate }
 
-// callFrom returns the call that ctx carries. Host functions are only ever
-// called by guests running under a call, but fail cleanly if not.
+// callFrom returns the call that ctx carries, and aborts the guest at once
+// if the call was stopped: a guest whose deadline passed gets nothing more
+// from the host, whether or not it has reached its stop flag yet. Host
+// functions are only ever called by guests running under a call, but fail
+// cleanly if not.
 func callFrom(ctx context.Context) *call {
+	var c *call
 	switch x := ctx.(type) {
 	case *guardCtx:
-		return x.c
+		c = x.c
 	case *callCtx:
-		return x.c
+		c = x.c
+	default:
+		var ok bool
+		if c, ok = ctx.Value(callKey{}).(*call); !ok {
+			panic(errors.New("host: guest called an import outside a host call"))
+		}
 	}
-	if c, ok := ctx.Value(callKey{}).(*call); ok {
-		return c
+	if c.inst != nil && c.inst.guard.fired() {
+		hostPanic(errCallStopped)
 	}
-	panic(errors.New("host: guest called an import outside a host call"))
+	return c
 }
+
+// errCallStopped aborts a guest that calls the host after its call was
+// stopped; classify reports why it was stopped instead.
+var errCallStopped = errors.New("host: the call was stopped")
 
 // hostPanic aborts the guest with err; wazero turns it into a trap that the
 // export call returns, wrapping err.
@@ -139,47 +145,30 @@ func (c *call) requireGrant(capability, imp string) {
 }
 
 // invoke calls the export fn with the stack under c, bounded by the
-// host's call timeout and c's context (the guest's stop flag, or wazero's
-// close-on-context-done for a module not rewritten, stops the guest), and
-// turns every failure into a *CallError. trapped reports
-// whether the instance can no longer be used.
+// host's call timeout and c's context through the instance's guard, which
+// raises the guest's stop flag when either fires, and turns every failure
+// into a *CallError. A call whose guard fired fails even if the guest
+// returned before it saw its flag. trapped reports whether the instance
+// can no longer be used.
 func (h *Host) invoke(c *call, fn api.Function, stack []uint64) (trapped bool, err error) {
 	if err := c.ctx.Err(); err != nil {
 		return false, c.notCalled(err)
 	}
-	var cerr error
-	if inst := c.inst; inst != nil {
-		// A model's instance: its reusable guard, no allocation.
-		inst.guard.arm(c.ctx, c.f.h.cfg.callTimeout)
-		x := &inst.gctx // x.g was set with the instance and never changes
-		x.Context, x.c = c.ctx, c
-		cerr = fn.CallWithStack(x, stack)
-		c.spent = inst.guard.disarm()
-		if inst.guard.flag != nil && stoppedByFlag(cerr) {
-			c.stopErr = x.Err() // the guard raised the flag, if it fired
+	inst := c.inst
+	// The instance's reusable guard: no allocation for a call of a model.
+	inst.guard.arm(c.ctx, h.cfg.callTimeout)
+	x := &inst.gctx // x.g was set with the instance and never changes
+	x.Context, x.c = c.ctx, c
+	cerr := fn.CallWithStack(x, stack)
+	if inst.guard.disarm() {
+		// The guard fired, or the caller's context was done as the call
+		// ended: the call failed, whatever the guest did meanwhile.
+		if c.stopErr = inst.guard.reason(); c.stopErr == nil {
+			c.stopErr = c.ctx.Err()
 		}
-	} else {
-		ctx, cancel := c.under()
-		if c.flag == nil {
-			cerr = fn.CallWithStack(ctx, stack)
-		} else {
-			// A guest that checks its own stop flag (interrupt.go): raise it
-			// when the call's deadline passes or its context is canceled.
-			flag := c.flag
-			unwatch := context.AfterFunc(ctx, func() { flag.Set(1) })
-			cerr = fn.CallWithStack(ctx, stack)
-			if !unwatch() {
-				// The flag is raised, or about to be: the instance cannot
-				// run another call, whether or not this one finished.
-				switch {
-				case cerr == nil:
-					c.stopErr, cerr = ctx.Err(), ctx.Err()
-				case stoppedByFlag(cerr):
-					c.stopErr = ctx.Err()
-				}
-			}
+		if cerr == nil {
+			cerr = c.stopErr
 		}
-		cancel()
 	}
 	c.flushDropped()
 	c.stdio.flush()
@@ -202,24 +191,16 @@ func (c *call) notCalled(err error) *CallError {
 	return ce
 }
 
-// stoppedByFlag reports whether err is the trap a raised stop flag causes
-// (interrupt.go), as opposed to another failure that ended the call first,
-// a stack overflow say. A guest's own unreachable while its flag is raised
-// is taken for the flag's.
-func stoppedByFlag(err error) bool {
-	return err != nil && strings.HasPrefix(err.Error(), "wasm error: unreachable")
-}
-
 // classify turns an error of wazero's into a *CallError.
 func (h *Host) classify(c *call, err error) *CallError {
 	ce := &CallError{Factory: c.f.fullName, Export: c.export, Cause: err}
-	// The guest was stopped by wazero closing it (an exit code), or by its
-	// own stop flag, which the host raised for stopErr.
+	// The guest was stopped by its stop flag, which the guard raised for
+	// stopErr, or it exited (WASI proc_exit).
 	var exit *sys.ExitError
 	isExit := errors.As(err, &exit)
-	stopped := isExit || c.stopErr != nil
-	deadline := isExit && exit.ExitCode() == sys.ExitCodeDeadlineExceeded || errors.Is(c.stopErr, context.DeadlineExceeded)
-	canceled := isExit && exit.ExitCode() == sys.ExitCodeContextCanceled || c.stopErr != nil && !deadline
+	stopped := c.stopErr != nil
+	deadline := errors.Is(c.stopErr, context.DeadlineExceeded)
+	canceled := stopped && !deadline
 	switch {
 	case deadline:
 		ce.Kind = ErrTimeout
@@ -236,12 +217,11 @@ func (h *Host) classify(c *call, err error) *CallError {
 	case isExit:
 		ce.Kind = ErrTrap
 		ce.Message = fmt.Sprintf("the module exited with code %d", exit.ExitCode())
+	case c.inst != nil && c.inst.stackOverflowed():
+		ce.Kind = ErrStackOverflow
+		ce.Message = fmt.Sprintf("stack overflow: the guest's calls need more than the %d-byte call stack (deep or unbounded recursion; raise it with host.WithStackLimit)", h.cfg.stackLimit)
 	default:
 		ce.Message = firstLine(err.Error())
-		if strings.Contains(ce.Message, "stack overflow") { // wazero's error is internal
-			ce.Kind = ErrStackOverflow
-			ce.Message += " (deep or unbounded recursion; the guest's call stack is bounded)"
-		}
 		for _, kind := range []error{ErrOutputLimit, ErrOutOfBounds, ErrOutsideCall, ErrNotGranted, ErrMemoryLimit, ErrInputLimit, ErrClosed} {
 			if errors.Is(err, kind) {
 				ce.Kind = kind

@@ -11,6 +11,10 @@ var (
 	// ErrInvalidModule means the bytes are not a WebAssembly module wazero
 	// can compile, or the module does not follow the ABI's structure.
 	ErrInvalidModule = errors.New("host: invalid module")
+	// ErrModuleLimit means the module's structure is over one of the host's
+	// limits (see [WithModuleLimits], [WithTableLimit]), or wazero took
+	// longer to compile it than [WithCompileTimeout] allows.
+	ErrModuleLimit = errors.New("host: module over a structural limit")
 	// ErrModuleTooLarge means the module file is over the size limit.
 	ErrModuleTooLarge = errors.New("host: module too large")
 	// ErrABIVersion means wasmreg_abi_version returned a version this host

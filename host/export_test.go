@@ -22,3 +22,7 @@ func GuestResident(m *Model) int64 {
 
 // BuildGoGuest is buildGoGuest, for the external tests.
 var BuildGoGuest = buildGoGuest
+
+// CompilesInFlight is the number of compiles running, abandoned ones
+// included.
+func CompilesInFlight(h *Host) int64 { return h.compilesRunning.Load() }

@@ -16,6 +16,8 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasmreg/wasmreg/host/di"
+	"github.com/wasmreg/wasmreg/host/internal/interrupt"
+	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 	"github.com/wasmreg/wasmreg/registry"
 )
 
@@ -27,18 +29,21 @@ import (
 // code.
 type Factory struct {
 	h        *Host
-	rt       wazero.Runtime // h.runtime, or h.checked if checks is set
 	compiled wazero.CompiledModule
 	digest   string
 	size     int
 	fullName string // name@version, or sha256:… until the metadata is read
 	info     registry.Info
 	shape    moduleShape
+	imports  []wasmbin.Import   // as the strict reader read them
+	memory   wasmbin.MemoryType // the module's memory, as declared
 	modCfg   wazero.ModuleConfig // immutable; copied per instance
 	plan     *snapshotPlan       // non-nil if compiled from the snapshot rewrite
-	checks   *interruptPlan      // non-nil if compiled from instrumentLoops' rewrite
-	snap     *snapshot           // taken by load; immutable afterwards
-	closed   atomic.Bool
+	checks   *interrupt.Plan     // non-nil if compiled from the interrupt rewrite
+	// snap is taken by load, before the factory is returned, and never
+	// changed afterwards.
+	snap   *snapshot
+	closed atomic.Bool
 }
 
 var _ registry.Factory = (*Factory)(nil)
@@ -54,9 +59,9 @@ type metadata struct {
 
 // load checks the module's shape, then instantiates it once to read its
 // ABI version and metadata.
-func (f *Factory) load(ctx context.Context, wasm []byte) error {
+func (f *Factory) load(ctx context.Context) error {
 	h := f.h
-	shape, err := h.checkShape(f.compiled, wasm)
+	shape, err := h.checkShape(f.compiled, f.imports)
 	if err != nil {
 		return fmt.Errorf("host: module %s does not follow wasmreg ABI v%d: %w", f.fullName, ABIVersion, err)
 	}
@@ -213,21 +218,22 @@ func (f *Factory) start(c *call) (*instance, error) {
 		cfg = cfg.WithStdout(c.stdio.stdout).WithStderr(c.stdio.stderr)
 		inst.stdio = c.stdio
 	}
-	ctx, cancel := c.under()
+	ctx := c.instantiating()
 	alloc := &instanceAllocator{}
 	if f.snap != nil {
 		alloc.image = f.snap.image
 	}
 	ctx = experimental.WithMemoryAllocator(ctx, alloc)
-	mod, err := f.rt.InstantiateModule(ctx, f.compiled, cfg)
-	cancel()
+	mod, err := h.runtime.InstantiateModule(ctx, f.compiled, cfg)
 	inst.mod, inst.mem = mod, alloc.mem
+	c.inst = inst // every call of the build runs under the instance's guard
 	if err == nil && f.checks != nil {
-		flag, ok := mod.ExportedGlobal(f.checks.stopGlobal).(api.MutableGlobal)
-		if !ok {
-			err = fmt.Errorf("%w: module %s: the stop flag %s is not a mutable global", ErrInvalidModule, f.fullName, f.checks.stopGlobal)
+		flag, ok := mod.ExportedGlobal(f.checks.StopGlobal).(api.MutableGlobal)
+		stack := mod.ExportedGlobal(f.checks.StackGlobal)
+		if !ok || stack == nil {
+			err = fmt.Errorf("host: factory %q: the interrupt rewrite's globals %s and %s are not exported", f.fullName, f.checks.StopGlobal, f.checks.StackGlobal)
 		}
-		c.flag, inst.guard.flag = flag, flag
+		inst.guard.flag, inst.stack = flag, stack
 	}
 	if err == nil {
 		err = f.initialize(c, mod)
@@ -417,8 +423,8 @@ func (f *Factory) initialize(c *call, mod api.Module) error {
 			return err
 		}
 	}
-	if f.checks != nil && f.checks.start != "" {
-		if _, err := f.h.invoke(c, mod.ExportedFunction(f.checks.start), nil); err != nil {
+	if f.checks != nil && f.checks.Start != "" {
+		if _, err := f.h.invoke(c, mod.ExportedFunction(f.checks.Start), nil); err != nil {
 			return err
 		}
 	}

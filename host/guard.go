@@ -3,11 +3,14 @@ package host
 import (
 	"context"
 	"math"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmreg/wasmreg/host/internal/interrupt"
 )
 
 // guard bounds the calls on one model's instance in time, without the
@@ -49,9 +52,9 @@ type guard struct {
 	mu  sync.Mutex // guards err
 	err error      // why done was closed
 
-	// flag is the instance's stop flag if it checks one (interrupt.go):
-	// firing raises it, as wazero's watcher of done would close a module
-	// that does not. Set once, before the first call.
+	// flag is the instance's stop flag if it checks one (the interrupt
+	// rewrite): firing raises it, and the guest traps at its next function
+	// entry or loop header. Set once, before the first call.
 	flag api.MutableGlobal
 
 	// stopped is set by stop, for good: the instance is being closed, so
@@ -136,6 +139,24 @@ func (g *guard) disarm() (spent bool) {
 	return spent
 }
 
+// fired reports whether the guard has fired: the running call must stop.
+// It is safe to call from any goroutine.
+func (g *guard) fired() bool { return g.deadline.Load() == guardFired }
+
+// reason returns why the guard fired, nil if it has not.
+func (g *guard) reason() error {
+	for {
+		g.mu.Lock()
+		err := g.err
+		g.mu.Unlock()
+		if err != nil || !g.fired() {
+			return err
+		}
+		// fire won the deadline and is about to record why.
+		runtime.Gosched()
+	}
+}
+
 // expire is the timer's function.
 func (g *guard) expire() {
 	for {
@@ -180,7 +201,7 @@ func (g *guard) fire(d int64, err error) bool {
 	g.mu.Unlock()
 	close(g.done)
 	if g.flag != nil {
-		g.flag.Set(1)
+		g.flag.Set(interrupt.StopValue)
 	}
 	return true
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmreg/wasmreg/host/di"
+	"github.com/wasmreg/wasmreg/host/internal/interrupt"
+	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
 // Host loads factories and builds models in one wazero runtime.
@@ -29,10 +31,11 @@ import (
 // compiles, instantiates or calls a guest.
 type Host struct {
 	cfg     config
-	runtime wazero.Runtime // with wazero's close-on-context-done, unless WithoutInterruption
-	// checked runs the modules instrumentLoops rewrote, which check their
-	// own stop flag: without close-on-context-done. nil WithoutInterruption.
-	checked   wazero.Runtime
+	// runtime compiles and runs every module. Guests stop themselves when
+	// the host raises their stop flag (the interrupt rewrite), so it runs
+	// without wazero's close-on-context-done, which would make compiled
+	// code leave for Go at every loop.
+	runtime   wazero.Runtime
 	cache     wazero.CompilationCache // nil without WithCompilationCacheDir
 	container *di.Container
 	wasiFuncs map[string]signature
@@ -43,7 +46,9 @@ type Host struct {
 	// under a running compile), and the set of live instances; it is never
 	// held during a compile or a call.
 	mu       sync.Mutex
-	compiles sync.WaitGroup // compilations in flight
+	compiles sync.WaitGroup // compilations in flight, abandoned ones included
+	// compilesRunning counts them too, for the tests.
+	compilesRunning atomic.Int64
 
 	compileSem chan struct{} // a token per compilation running
 	instances  chan struct{} // a token per live instance
@@ -72,6 +77,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	if cfg.container == nil {
 		cfg.container = di.New()
 	}
+	cfg.moduleLimits.TableSize = cfg.tableLimit
 	if cfg.compileWorkers == 0 {
 		cfg.compileWorkers = runtime.GOMAXPROCS(0)
 	}
@@ -84,7 +90,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 
 	rc := wazero.NewRuntimeConfig().
 		WithMemoryLimitPages(uint32(cfg.memoryLimit / wasmPageSize)).
-		WithCloseOnContextDone(!cfg.noInterrupt) // the only way to stop a runaway guest
+		WithCloseOnContextDone(false) // guests check their own stop flag
 	if cfg.cacheDir != "" {
 		if err := os.MkdirAll(cfg.cacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("host: compilation cache directory %q: %w", cfg.cacheDir, err)
@@ -100,12 +106,6 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	if h.runtime, err = h.newRuntime(ctx, rc); err != nil {
 		_ = h.Close(ctx)
 		return nil, err
-	}
-	if !cfg.noInterrupt {
-		if h.checked, err = h.newRuntime(ctx, rc.WithCloseOnContextDone(false)); err != nil {
-			_ = h.Close(ctx)
-			return nil, err
-		}
 	}
 	h.wasiFuncs = map[string]signature{}
 	for name, def := range h.runtime.Module(WASIModule).ExportedFunctionDefinitions() {
@@ -222,10 +222,12 @@ func (h *Host) Grants() []string {
 // [ErrClosed] or [ErrModelClosed].
 //
 // Close closes every instance, and waits for the calls it stopped to leave
-// their guests, which they do at the guest's next loop or call. On a host
-// made [WithoutInterruption] nothing stops a call, so Close waits for the
-// running calls to end, until ctx is done; it then closes the runtime under
-// them and reports it.
+// their guests, which they do at the guest's next function entry or loop
+// header, and for compiles in flight, which wazero cannot interrupt. It
+// waits until ctx is done at most, and then reports what it left: on a
+// host made [WithoutInterruption] nothing stops a call; the runtime is
+// closed under such calls, and after compiles still running, once they
+// end.
 func (h *Host) Close(ctx context.Context) error {
 	h.closeOnce.Do(func() {
 		h.mu.Lock()
@@ -241,10 +243,14 @@ func (h *Host) Close(ctx context.Context) error {
 			h.drained = drained
 		}
 		h.mu.Unlock()
-		h.compiles.Wait()
 		for _, inst := range live {
 			inst.close()
 		}
+		compiled := make(chan struct{})
+		go func() {
+			h.compiles.Wait()
+			close(compiled)
+		}()
 		var errs []error
 		select {
 		case <-drained:
@@ -254,13 +260,15 @@ func (h *Host) Close(ctx context.Context) error {
 			h.mu.Unlock()
 			errs = append(errs, fmt.Errorf("%d instances still running a call: %w", running, ctx.Err()))
 		}
-		for _, r := range []wazero.Runtime{h.runtime, h.checked} {
-			if r != nil {
-				errs = append(errs, r.Close(ctx))
-			}
-		}
-		if h.cache != nil {
-			errs = append(errs, h.cache.Close(ctx))
+		select {
+		case <-compiled:
+			errs = append(errs, h.closeRuntime(ctx))
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("compiles still running; the runtime is closed when they end: %w", ctx.Err()))
+			go func() {
+				<-compiled
+				_ = h.closeRuntime(context.Background())
+			}()
 		}
 		if err := errors.Join(errs...); err != nil {
 			h.closeErr = fmt.Errorf("host: close: %w", err)
@@ -269,19 +277,40 @@ func (h *Host) Close(ctx context.Context) error {
 	return h.closeErr
 }
 
+// closeRuntime closes the runtime and the cache, once no compile runs.
+func (h *Host) closeRuntime(ctx context.Context) error {
+	var errs []error
+	if h.runtime != nil {
+		errs = append(errs, h.runtime.Close(ctx))
+	}
+	if h.cache != nil {
+		errs = append(errs, h.cache.Close(ctx))
+	}
+	return errors.Join(errs...)
+}
+
 // Digest returns the lowercase hex sha256 of wasm, as sha256sum prints it.
 func Digest(wasm []byte) string {
 	sum := sha256.Sum256(wasm)
 	return hex.EncodeToString(sum[:])
 }
 
-// Load compiles a factory module, checks it against ABI v1 and the host's
-// grants, reads its metadata and returns the factory. It reports every
-// problem with the module's imports and exports at once (joined), each
-// naming the import or export and wrapping a sentinel such as
-// [ErrMissingExport], [ErrUnknownImport] or [ErrNotGranted].
+// Load checks a factory module's structure, compiles it, checks it against
+// ABI v1 and the host's grants, reads its metadata and returns the factory.
+// It reports every problem with the module's imports and exports at once
+// (joined), each naming the import or export and wrapping a sentinel such
+// as [ErrMissingExport], [ErrUnknownImport] or [ErrNotGranted].
 //
-// Compilation ignores ctx (wazero compiles without interruption); the
+// Before wazero sees the module, Load reads it strictly and checks it
+// against the host's structural limits ([WithModuleLimits]; a refusal wraps
+// [ErrModuleLimit]), then rewrites it so that every function entry and loop
+// header checks the call's stop flag (docs/ABI.md §2): a module the rewrite
+// cannot instrument is refused with [ErrInvalidModule], unless the host was
+// made [WithoutInterruption].
+//
+// wazero's compile cannot be interrupted, so Load stops waiting for it when
+// ctx is done or the compile timeout passes ([WithCompileTimeout]); the
+// abandoned compile, bounded by the structural limits, ends on its own. The
 // instantiation that reads the metadata is bounded by ctx and the call
 // timeout. Load is safe for concurrent use.
 func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
@@ -306,51 +335,112 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 		// core meanwhile (2 ms of a Go guest's 40 ms warm compile).
 		go func() { digests <- Digest(wasm) }()
 	}
-	rt, toCompile, plan, checks := h.runtime, wasm, (*snapshotPlan)(nil), (*interruptPlan)(nil)
-	// A guest that checks its own stop flag runs without wazero's checks,
-	// which leave compiled code for Go at every loop (interrupt.go); one
-	// the rewrite does not handle keeps wazero's.
-	if h.checked != nil {
-		if rw, p, err := instrumentLoops(wasm); err == nil {
-			rt, toCompile, checks = h.checked, rw, p
-		}
-	}
-	// A guest that can observe randomness or time must run its own
-	// _initialize: a snapshot would freeze what it saw there.
-	if !h.cfg.noSnapshots && len(wasm) >= snapshotMinSize && !h.cfg.grants[CapRandom] && !h.cfg.grants[CapClock] {
-		if rw, p, err := rewriteForSnapshot(toCompile); err == nil {
-			toCompile, plan = rw, p
-		}
-	}
-	compiled, err := h.compile(ctx, rt, toCompile)
-	if err != nil && (plan != nil || checks != nil) && !errors.Is(err, ErrClosed) {
-		// wazero refused a rewrite: run the module as it is.
-		rt, plan, checks = h.runtime, nil, nil
-		compiled, err = h.compile(ctx, rt, wasm)
-	}
+	p, err := h.prepare(wasm)
 	digest := <-digests
-	short := digest[:12]
 	if err != nil {
-		if errors.Is(err, ErrClosed) {
-			return nil, err
-		}
-		msg := err.Error()
-		if strings.Contains(msg, "over limit of") && strings.Contains(msg, "pages") {
-			return nil, fmt.Errorf("%w: module sha256:%s: %w (the limit is %d bytes; raise it with host.WithMemoryLimit)",
-				ErrMemoryLimit, short, err, h.cfg.memoryLimit)
-		}
-		return nil, fmt.Errorf("%w: module sha256:%s: %w", ErrInvalidModule, short, err)
+		return nil, fmt.Errorf("module sha256:%s: %w", digest[:12], err)
 	}
-	f := &Factory{h: h, rt: rt, compiled: compiled, plan: plan, checks: checks, digest: digest, size: len(wasm), fullName: "sha256:" + short}
-	if err := f.load(ctx, wasm); err != nil {
+	compiled, err := h.compile(ctx, p.wasm)
+	if err != nil && p.snapshot != nil && !errors.Is(err, ErrClosed) && ctx.Err() == nil {
+		// wazero refused the snapshot rewrite (a data.drop of a segment it
+		// emptied, say): build every instance from scratch instead, checked
+		// all the same.
+		h.logger().LogAttrs(ctx, slog.LevelInfo, "module not snapshotted: wazero refused the snapshot rewrite",
+			slog.String("module", "sha256:"+digest[:12]), slog.Any("error", err))
+		if p, err = h.prepareWithout(wasm, true); err == nil {
+			compiled, err = h.compile(ctx, p.wasm)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, ErrClosed) || errors.Is(err, ErrBusy) || errors.Is(err, ErrModuleLimit) || ctx.Err() != nil {
+			return nil, fmt.Errorf("module sha256:%s: %w", digest[:12], err)
+		}
+		return nil, fmt.Errorf("%w: module sha256:%s: %w", ErrInvalidModule, digest[:12], err)
+	}
+	f := &Factory{h: h, compiled: compiled, plan: p.snapshot, checks: p.checks, memory: p.memory,
+		digest: digest, size: len(wasm), fullName: "sha256:" + digest[:12], imports: p.imports}
+	if err := f.load(ctx); err != nil {
 		_ = compiled.Close(ctx)
 		return nil, err
 	}
 	return f, nil
 }
 
-// compile compiles wasm unless the host is closed; Close waits for it.
-func (h *Host) compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (compiled wazero.CompiledModule, err error) {
+// prepared is a module ready to compile: the bytes to compile and what the
+// rewrites that made them added.
+type prepared struct {
+	wasm     []byte
+	snapshot *snapshotPlan     // nil without the snapshot rewrite
+	checks   *interrupt.Plan   // nil on a host made WithoutInterruption
+	memory   wasmbin.MemoryType // the module's memory, as declared (Min 0 without one)
+	imports  []wasmbin.Import
+}
+
+// prepare reads wasm strictly, checks its structure and rewrites it.
+func (h *Host) prepare(wasm []byte) (prepared, error) { return h.prepareWithout(wasm, false) }
+
+func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
+	m, err := wasmbin.Decode(wasm, h.cfg.moduleLimits)
+	if err != nil {
+		return prepared{}, moduleError(err)
+	}
+	p := prepared{wasm: wasm, imports: m.Imports}
+	if len(m.Memories) > 0 {
+		p.memory = m.Memories[0]
+	} else {
+		for _, imp := range m.Imports {
+			if imp.Kind == wasmbin.KindMemory {
+				p.memory = imp.Memory
+			}
+		}
+	}
+	if pages := uint64(p.memory.Min); pages*wasmPageSize > h.cfg.memoryLimit {
+		return prepared{}, fmt.Errorf("%w: the module's memory needs at least %d pages (%d bytes), the limit is %d bytes (raise it with host.WithMemoryLimit)",
+			ErrMemoryLimit, pages, pages*wasmPageSize, h.cfg.memoryLimit)
+	}
+	// A guest that can observe randomness or time must run its own
+	// _initialize: a snapshot would freeze what it saw there.
+	if !noSnapshot && !h.cfg.noSnapshots && len(wasm) >= snapshotMinSize && !h.cfg.grants[CapRandom] && !h.cfg.grants[CapClock] {
+		if rw, plan, err := rewriteForSnapshot(m); err == nil {
+			// The interrupt rewrite reads the snapshot rewrite's output.
+			if m, err = wasmbin.Decode(rw, h.cfg.moduleLimits); err != nil {
+				return prepared{}, fmt.Errorf("host: the snapshot rewrite made a module its reader refuses: %w", err)
+			}
+			p.wasm, p.snapshot = rw, plan
+		}
+	}
+	opts := interrupt.Options{StackLimit: h.cfg.stackLimit, TableLimit: h.cfg.tableLimit,
+		HostPrefixes: []string{snapshotGlobalPrefix}}
+	if h.cfg.noInterrupt {
+		p.wasm, err = interrupt.LimitTables(m, h.cfg.tableLimit)
+	} else {
+		p.wasm, p.checks, err = interrupt.Instrument(m, opts)
+	}
+	if err != nil {
+		if errors.Is(err, interrupt.ErrTableLimit) {
+			return prepared{}, fmt.Errorf("%w: %w (raise it with host.WithTableLimit)", ErrModuleLimit, err)
+		}
+		return prepared{}, fmt.Errorf("%w: the host cannot instrument it to stop its calls: %w", ErrInvalidModule, err)
+	}
+	return p, nil
+}
+
+// moduleError classifies an error of the strict reader.
+func moduleError(err error) error {
+	var le *wasmbin.LimitError
+	if errors.As(err, &le) {
+		return fmt.Errorf("%w: %w (raise it with host.WithModuleLimits, field %s)", ErrModuleLimit, err, le.Limit)
+	}
+	return fmt.Errorf("%w: %w", ErrInvalidModule, err)
+}
+
+// compile compiles wasm on the host's runtime unless the host is closed.
+// wazero's compile cannot be interrupted, so it runs on a goroutine of its
+// own: the caller stops waiting when ctx is done or the compile timeout
+// passes, and the abandoned compile, bounded by the structural limits,
+// ends on its own, then releases its slot and closes what it compiled.
+// Close waits for compiles in flight, until its own context is done.
+func (h *Host) compile(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
 	h.mu.Lock()
 	if h.closed.Load() {
 		h.mu.Unlock()
@@ -358,14 +448,62 @@ func (h *Host) compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (com
 	}
 	h.compiles.Add(1)
 	h.mu.Unlock()
-	defer h.compiles.Done()
 	select {
 	case h.compileSem <- struct{}{}:
-		defer func() { <-h.compileSem }()
 	case <-ctx.Done():
+		h.compiles.Done()
 		return nil, fmt.Errorf("%w: waiting for one of %d compilation slots (host.WithCompileConcurrency): %w",
 			ErrBusy, cap(h.compileSem), ctx.Err())
 	}
+	type result struct {
+		compiled wazero.CompiledModule
+		err      error
+	}
+	const (
+		running = iota
+		delivered
+		abandoned
+	)
+	var state atomic.Int32
+	done := make(chan result, 1)
+	h.compilesRunning.Add(1)
+	go func() {
+		defer h.compiles.Done()
+		defer h.compilesRunning.Add(-1)
+		compiled, err := h.compileNow(context.WithoutCancel(ctx), wasm)
+		<-h.compileSem
+		if !state.CompareAndSwap(running, delivered) {
+			if compiled != nil {
+				_ = compiled.Close(context.Background())
+			}
+			return
+		}
+		done <- result{compiled, err}
+	}()
+	var timeout <-chan time.Time
+	if h.cfg.compileTimeout > 0 {
+		t := time.NewTimer(h.cfg.compileTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var why error
+	select {
+	case r := <-done:
+		return r.compiled, r.err
+	case <-ctx.Done():
+		why = fmt.Errorf("compile abandoned: %w", ctx.Err())
+	case <-timeout:
+		why = fmt.Errorf("%w: wazero's compile took longer than %s (raise it with host.WithCompileTimeout)", ErrModuleLimit, h.cfg.compileTimeout)
+	}
+	if !state.CompareAndSwap(running, abandoned) {
+		r := <-done // it finished meanwhile
+		return r.compiled, r.err
+	}
+	return nil, why
+}
+
+// compileNow runs wazero's compile.
+func (h *Host) compileNow(ctx context.Context, wasm []byte) (compiled wazero.CompiledModule, err error) {
 	// wazero panics on some invalid modules instead of refusing them
 	// (testdata/hostile/compiler_crash.wasm): a module must not take the
 	// host down.
@@ -374,7 +512,7 @@ func (h *Host) compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (com
 			compiled, err = nil, fmt.Errorf("wazero's compiler failed on it: %v", r)
 		}
 	}()
-	return rt.CompileModule(ctx, wasm)
+	return h.runtime.CompileModule(ctx, wasm)
 }
 
 // slot is one live instance's token; release returns it once.

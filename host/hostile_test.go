@@ -68,6 +68,23 @@ var hostileCases = []hostileCase{
 	{"not_wasm", atLoad, host.ErrInvalidModule, 0},
 	{"truncated", atLoad, host.ErrInvalidModule, 0},
 	{"compiler_crash", atLoad, host.ErrInvalidModule, 0},
+	// Code without loops: checked at every function entry (issue 9 class 1).
+	{"recurse_predict", atPredict, host.ErrTimeout, 0},
+	{"recurse_build", atBuild, host.ErrTimeout, 0},
+	{"recurse_info", atLoad, host.ErrTimeout, 0},
+	{"recurse_start", atLoad, host.ErrTimeout, 0},
+	{"recurse_initialize", atLoad, host.ErrTimeout, 0},
+	{"recurse_indirect", atPredict, host.ErrTimeout, 0},
+	{"fanout", atPredict, host.ErrTimeout, 0},
+	{"loop_calls", atPredict, host.ErrTimeout, 0},
+	// Indices only a rewrite would add: the module as written is invalid (class 2).
+	{"reach_stop_flag", atLoad, host.ErrInvalidModule, 0},
+	{"reach_yield_table", atLoad, host.ErrInvalidModule, 0},
+	{"reach_added_function", atLoad, host.ErrInvalidModule, 0},
+	// Memory the memory limit does not count (class 5).
+	{"table_grow_bomb", atPredict, nil, 0},
+	{"table_min_huge", atLoad, host.ErrModuleLimit, 0},
+	{"recursion_fat", atPredict, host.ErrStackOverflow, 0},
 }
 
 const hostileTimeout = 200 * time.Millisecond
@@ -95,6 +112,13 @@ func pick(tc hostileCase, loops, others *host.Host) *host.Host {
 // outcome; it returns an error rather than failing, so the soak can run it
 // from many goroutines.
 func runHostile(ctx context.Context, h *host.Host, tc hostileCase, wasm []byte) error {
+	_, err := runHostileTimed(ctx, h, tc, wasm)
+	return err
+}
+
+// runHostileTimed is runHostile, also returning how long the stage where
+// the case fails took.
+func runHostileTimed(ctx context.Context, h *host.Host, tc hostileCase, wasm []byte) (took time.Duration, _ error) {
 	check := func(st stage, err error) error {
 		if st != tc.stage {
 			if err != nil {
@@ -117,28 +141,34 @@ func runHostile(ctx context.Context, h *host.Host, tc hostileCase, wasm []byte) 
 		}
 		return nil
 	}
+	start := time.Now()
 	f, err := h.Load(ctx, wasm)
+	took = time.Since(start)
 	if err := check(atLoad, err); err != nil || tc.stage == atLoad {
-		return err
+		return took, err
 	}
 	defer f.Close(ctx)
+	start = time.Now()
 	m, err := f.Build(ctx, []byte(`{}`))
+	took = time.Since(start)
 	if err := check(atBuild, err); err != nil || tc.stage == atBuild {
-		return err
+		return took, err
 	}
 	defer m.Close(ctx)
+	start = time.Now()
 	_, err = m.Predict(ctx, []byte("hostile"))
+	took = time.Since(start)
 	if err := check(atPredict, err); err != nil {
-		return err
+		return took, err
 	}
 	if tc.want == nil || errors.Is(tc.want, host.ErrGuest) {
-		return nil
+		return took, nil
 	}
 	// The failure closed the instance.
 	if _, err := m.Predict(ctx, []byte("again")); !errors.Is(err, host.ErrModelClosed) {
-		return fmt.Errorf("%s: the instance is still open after %v: %v", tc.file, tc.want, err)
+		return took, fmt.Errorf("%s: the instance is still open after %v: %v", tc.file, tc.want, err)
 	}
-	return nil
+	return took, nil
 }
 
 func hostileWasm(t testing.TB, name string) []byte {
@@ -184,6 +214,54 @@ func TestHostileModules(t *testing.T) {
 	after := heapInUse()
 	assert.Less(t, after, baseline+32<<20, "memory returns near its baseline (%d -> %d bytes)", baseline, after)
 	assert.Equal(t, memories, host.LiveMemories(), "every guest memory is released")
+}
+
+// TestHostileHeartbeat: while each hostile module runs, another goroutine
+// of the process that allocates (so that the garbage collector runs, and
+// with it stop-the-world pauses that wait for every goroutine, a guest's
+// included) never pauses for more than 100 ms, and a call that runs until
+// its time limit ends within that limit plus 250 ms.
+func TestHostileHeartbeat(t *testing.T) {
+	hl, h, _ := hostileHosts(t)
+	ctx := context.Background()
+	for _, tc := range hostileCases {
+		t.Run(tc.file, func(t *testing.T) {
+			wasm := hostileWasm(t, tc.file)
+			stop := make(chan struct{})
+			gaps := make(chan time.Duration)
+			go func() {
+				var worst time.Duration
+				var sink [][]byte
+				last := time.Now()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						gaps <- max(worst, time.Since(last))
+						return
+					case <-time.After(time.Millisecond):
+					}
+					sink = append(sink, make([]byte, 256<<10))
+					if len(sink) > 16 {
+						sink = sink[:0]
+					}
+					if i%10 == 0 {
+						runtime.GC()
+					}
+					now := time.Now()
+					worst, last = max(worst, now.Sub(last)), now
+				}
+			}()
+			took, err := runHostileTimed(ctx, pick(tc, hl, h), tc, wasm)
+			close(stop)
+			gap := <-gaps
+			require.NoError(t, err)
+			t.Logf("the heartbeat's longest pause: %s; the failing stage took %s", gap, took)
+			assert.Less(t, gap, 100*time.Millisecond, "another goroutine waited on the guest")
+			if tc.loops() {
+				assert.Less(t, took, hostileTimeout+250*time.Millisecond, "stopped at its time limit")
+			}
+		})
+	}
 }
 
 // TestHostileSoak runs the whole suite concurrently with healthy builds,

@@ -27,6 +27,9 @@ type instance struct {
 	stdio   *guestStdio   // the instance's WASI output, nil without WASI
 	slot    *slot         // released when the instance is closed
 	guard   *guard        // bounds each call in time
+	// stack is the interrupt rewrite's stack budget, negative once a call
+	// overflowed it; nil on a host made WithoutInterruption.
+	stack api.Global
 	stack   [1]uint64
 
 	// cancelBuild cancels the context the instantiation and the build
@@ -40,6 +43,13 @@ type instance struct {
 	// wazero's watcher of a finished call reads only gctx.g, never changed.
 	call call
 	gctx guardCtx
+}
+
+// stackOverflowed reports whether a call trapped because it overran the
+// guest call stack's budget: the interrupt rewrite's counter is negative
+// only then.
+func (i *instance) stackOverflowed() bool {
+	return i.stack != nil && int32(uint32(i.stack.Get())) < 0
 }
 
 const (

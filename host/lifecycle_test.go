@@ -377,3 +377,42 @@ func TestCallTimeoutAfterEarlierCalls(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadStopsWaitingForCompile: wazero's compile cannot be interrupted,
+// but neither Load nor Close waits for it past their context.
+func TestLoadStopsWaitingForCompile(t *testing.T) {
+	wasm := goGuest(t) // about a second of compile, more under -race
+	logs := &logBuffer{}
+	h, err := host.New(context.Background(), host.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err = h.Load(ctx, wasm)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 2*time.Second, "Load returned without waiting for the compile")
+
+	closeCtx, cancelClose := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancelClose()
+	start = time.Now()
+	err = h.Close(closeCtx)
+	assert.Less(t, time.Since(start), 2*time.Second, "Close returned without waiting for the compile")
+	if err != nil { // unless the compile ended meanwhile
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Contains(t, err.Error(), "compiles still running")
+	}
+	// The abandoned compile ends on its own, then the runtime is closed:
+	// goleak (TestMain) checks that nothing is left behind.
+	require.Eventually(t, func() bool { return host.CompilesInFlight(h) == 0 }, time.Minute, 10*time.Millisecond)
+}
+
+func TestCompileTimeout(t *testing.T) {
+	h, _ := newHost(t, host.WithCompileTimeout(time.Millisecond))
+	_, err := h.Load(context.Background(), goGuest(t))
+	require.ErrorIs(t, err, host.ErrModuleLimit)
+	assert.Contains(t, err.Error(), "host.WithCompileTimeout")
+
+	_, err = host.New(context.Background(), host.WithCompileTimeout(-time.Second))
+	assert.ErrorIs(t, err, host.ErrInvalidOption)
+}

@@ -89,7 +89,7 @@ func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 	c.ctx, c.f, c.model, c.inst, c.stdio, c.export, c.input = ctx, f, m, inst, inst.stdio, ExportPredict, input
 	inst.stack[0] = uint64(len(input))
 	trapped, err := h.invoke(c, inst.predict, inst.stack[:])
-	out, spent := c.out, c.spent
+	out := c.out
 	if err == nil {
 		if code := int32(inst.stack[0]); code != 0 {
 			err = guestError(c, code)
@@ -101,10 +101,8 @@ func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 	inst.gctx.Context, inst.gctx.c = nil, nil
 	open := inst.exit() // closes inst if it was closed during the call
 	switch {
-	case trapped:
+	case trapped: // a trap, a stop (its guard fired: it cannot run another call) or a broken limit
 		m.fail(err)
-	case spent:
-		m.retire(inst) // the call succeeded, but its guard could stop the next
 	case open:
 		m.idle <- inst
 	}

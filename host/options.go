@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/wasmreg/wasmreg/host/di"
+	"github.com/wasmreg/wasmreg/host/internal/interrupt"
+	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
 // Defaults of the limits a [Host] enforces unless told otherwise.
@@ -20,6 +22,13 @@ const (
 	DefaultLogLinesPerCall = 1000     // log lines per call, then dropped
 	DefaultStdioLimit      = 64 << 10 // bytes of WASI stdout+stderr logged per instance
 	DefaultMaxInstances    = 1024     // live instances at once (models, builds, loads)
+	DefaultCompileTimeout  = 30 * time.Second
+	// DefaultStackLimit is the guest call stack one call may use, in
+	// bytes of the interrupt rewrite's estimate of wazero's frames.
+	DefaultStackLimit = interrupt.DefaultStackLimit
+	// DefaultTableLimit is the most elements a table may have: the
+	// WebAssembly JS API's limit.
+	DefaultTableLimit = interrupt.DefaultTableLimit
 	MaxErrorMessage        = 4 << 10  // bytes of a guest error message kept
 	MaxMetadata            = 1 << 20  // bytes of metadata JSON
 	wasmPageSize           = 64 << 10
@@ -54,6 +63,10 @@ type config struct {
 	stdioLimit      int
 	maxInstances    int
 	compileWorkers  int             // concurrent compilations; 0 means GOMAXPROCS
+	compileTimeout  time.Duration   // 0: none but the caller's context
+	moduleLimits    wasmbin.Limits
+	stackLimit      uint32
+	tableLimit      uint32
 	pinned          map[string]bool // allowed sha256 digests; nil allows any
 	noInterrupt     bool            // trusted guests: no close-on-context-done
 	modelInstances  int             // most instances per model
@@ -78,6 +91,10 @@ func defaultConfig() config {
 		logLinesPerCall: DefaultLogLinesPerCall,
 		stdioLimit:      DefaultStdioLimit,
 		maxInstances:    DefaultMaxInstances,
+		compileTimeout:  DefaultCompileTimeout,
+		moduleLimits:    wasmbin.DefaultLimits(),
+		stackLimit:      DefaultStackLimit,
+		tableLimit:      DefaultTableLimit,
 		modelInstances:  1,
 		grants:          map[string]bool{CapLog: true},
 	}
@@ -234,6 +251,125 @@ func WithCompileConcurrency(n int) Option {
 	}
 }
 
+// WithCompileTimeout sets how long Load waits for wazero to compile a
+// module: a module that takes longer is refused with [ErrModuleLimit].
+// wazero's compile cannot be interrupted, so the abandoned compile ends on
+// its own, in a time the structural limits bound ([WithModuleLimits]);
+// until then it holds its compilation slot. Zero means no limit other than
+// Load's context. The default is [DefaultCompileTimeout].
+func WithCompileTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return invalid("WithCompileTimeout", "negative duration %s", d)
+		}
+		c.compileTimeout = d
+		return nil
+	}
+}
+
+// ModuleLimits bound a module's structure, checked before wazero decodes
+// or compiles anything: wazero's decoder allocates per declared local, and
+// its compile time grows faster than linearly with some shapes. The
+// defaults ([DefaultModuleLimits]) are the WebAssembly JS API's
+// implementation limits where it names one, and below them what keeps the
+// compile of any module under the default module size to a few seconds
+// (docs/SECURITY.md). A ModuleLimits is a plain value, safe to share.
+type ModuleLimits struct {
+	Types           uint32 // entries of the type section
+	Functions       uint32 // imported and defined functions
+	Imports         uint32
+	Exports         uint32
+	Globals         uint32 // imported and defined globals
+	Tables          uint32 // imported and defined tables
+	ElementSegments uint32
+	DataSegments    uint32
+	ParamsResults   uint32 // params of one function or block type, and results likewise
+
+	LocalsPerFunction       uint32 // declared locals of one function, params not counted
+	FunctionBodyBytes       uint32 // bytes of one function body
+	InstructionsPerFunction uint32
+	BlockDepth              uint32 // nesting of block, loop and if, the function's own block counted
+	LoopsPerFunction        uint32
+	BrTableTargets          uint32 // targets of one br_table, the default counted
+	Instructions            uint64 // instructions of the whole module
+}
+
+// DefaultModuleLimits returns the limits a host applies unless told
+// otherwise.
+func DefaultModuleLimits() ModuleLimits {
+	l := wasmbin.DefaultLimits()
+	return ModuleLimits{Types: l.Types, Functions: l.Functions, Imports: l.Imports, Exports: l.Exports,
+		Globals: l.Globals, Tables: l.Tables, ElementSegments: l.ElementSegments, DataSegments: l.DataSegments,
+		ParamsResults: l.ParamsResults, LocalsPerFunction: l.LocalsPerFunction, FunctionBodyBytes: l.FunctionBodyBytes,
+		InstructionsPerFunction: l.InstructionsPerFunction, BlockDepth: l.BlockDepth, LoopsPerFunction: l.LoopsPerFunction,
+		BrTableTargets: l.BrTableTargets, Instructions: l.Instructions}
+}
+
+// WithModuleLimits sets the structural limits Load checks: a module over
+// one is refused with [ErrModuleLimit], naming the limit, the value found
+// and the field to raise. A zero field keeps its default, so start from
+// the fields you change; raising a limit far above its default lets a
+// module make Load compile for long (the compile timeout still applies).
+// The table size is [WithTableLimit]'s.
+func WithModuleLimits(l ModuleLimits) Option {
+	return func(c *config) error {
+		d := wasmbin.DefaultLimits()
+		pick := func(v, def uint32) uint32 {
+			if v == 0 {
+				return def
+			}
+			return v
+		}
+		c.moduleLimits = wasmbin.Limits{
+			Types: pick(l.Types, d.Types), Functions: pick(l.Functions, d.Functions), Imports: pick(l.Imports, d.Imports),
+			Exports: pick(l.Exports, d.Exports), Globals: pick(l.Globals, d.Globals), Tables: pick(l.Tables, d.Tables),
+			ElementSegments: pick(l.ElementSegments, d.ElementSegments), DataSegments: pick(l.DataSegments, d.DataSegments),
+			ParamsResults: pick(l.ParamsResults, d.ParamsResults), TableSize: c.tableLimit,
+			LocalsPerFunction: pick(l.LocalsPerFunction, d.LocalsPerFunction), FunctionBodyBytes: pick(l.FunctionBodyBytes, d.FunctionBodyBytes),
+			InstructionsPerFunction: pick(l.InstructionsPerFunction, d.InstructionsPerFunction), BlockDepth: pick(l.BlockDepth, d.BlockDepth),
+			LoopsPerFunction: pick(l.LoopsPerFunction, d.LoopsPerFunction), BrTableTargets: pick(l.BrTableTargets, d.BrTableTargets),
+			Instructions: l.Instructions,
+		}
+		if l.Instructions == 0 {
+			c.moduleLimits.Instructions = d.Instructions
+		}
+		return nil
+	}
+}
+
+// WithTableLimit sets the most elements a table may have: a module
+// declaring a larger minimum is refused at Load with [ErrModuleLimit], and
+// table.grow past it returns -1 in the guest. Tables live in host memory
+// (8 bytes an element) whatever the memory limit. The default is
+// [DefaultTableLimit].
+func WithTableLimit(elements uint32) Option {
+	return func(c *config) error {
+		if elements < 1 || elements > interrupt.MaxTableLimit {
+			return invalid("WithTableLimit", "%d elements is not between 1 and %d", elements, interrupt.MaxTableLimit)
+		}
+		c.tableLimit = elements
+		c.moduleLimits.TableSize = elements
+		return nil
+	}
+}
+
+// WithStackLimit sets the guest call stack one call may use, in bytes: a
+// call that recurses deeper fails with [ErrStackOverflow]. wazero keeps the
+// stack in host memory, whatever the memory limit; the limit applies to an
+// estimate of wazero's frames that is never below their real size
+// (docs/ABI.md §2). It needs the interrupt rewrite: on a host made
+// [WithoutInterruption] only wazero's own bound (hundreds of MiB) applies.
+// The default is [DefaultStackLimit].
+func WithStackLimit(bytes uint32) Option {
+	return func(c *config) error {
+		if bytes < 64<<10 || bytes > interrupt.MaxStackLimit {
+			return invalid("WithStackLimit", "%d bytes is not between 64 KiB and %d", bytes, interrupt.MaxStackLimit)
+		}
+		c.stackLimit = bytes
+		return nil
+	}
+}
+
 // WithPinnedDigests makes Load refuse every module whose sha256 (lowercase
 // hex, as sha256sum prints it) is not one of digests, with
 // [ErrDigestMismatch]. Repeated options add up.
@@ -264,14 +400,18 @@ func isDigest(s string) bool {
 	return true
 }
 
-// WithoutInterruption compiles guests without the checks that let a call
-// be stopped: a call then runs to its end whatever its context or the call
-// timeout say, and an infinite loop hangs its goroutine for ever (and, as
-// it never returns to Go, the Go runtime's next stop-the-world with it). It
-// makes loop-heavy guest code 5–20 % faster than the default stop flag
-// (docs/PERFORMANCE.md §3), and is
-// only for hosts whose factories are all trusted: it is a property of the
-// host, which no factory, metadata or request can turn on.
+// WithoutInterruption compiles guests as they are, without the checks
+// that let a call be stopped (docs/ABI.md §2): a call then runs to its end
+// whatever its context or the call timeout say (a call whose deadline
+// passed still fails, with [ErrTimeout], when it returns, and the host's
+// imports fail at once after it), an infinite loop hangs its goroutine for
+// ever, and, as compiled guest code never returns to Go, the Go runtime's
+// next stop-the-world with it: the whole process. The guest's call stack
+// is then bounded only by wazero (hundreds of MiB). It makes guest code
+// faster (docs/PERFORMANCE.md §3), and is only for hosts whose factories
+// are all trusted: it is a property of the host, which no factory,
+// metadata or request can turn on. The structural limits and the table
+// limit still apply.
 func WithoutInterruption() Option {
 	return func(c *config) error {
 		c.noInterrupt = true

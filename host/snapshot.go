@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
 // Snapshots: a Go guest's instantiation is mostly wazero applying its
@@ -52,140 +54,88 @@ type snapshot struct {
 
 var errNoSnapshot = errors.New("module not suited to a snapshot")
 
-// rewriteForSnapshot returns wasm with its mutable globals exported, its
-// data section emptied and the segments it held, or errNoSnapshot (wrapped)
-// for a module it does not handle: a start section, passive segments,
-// segments of another memory or with a non-constant offset.
-func rewriteForSnapshot(wasm []byte) ([]byte, *snapshotPlan, error) {
-	if len(wasm) < 8 {
-		return nil, nil, errNoSnapshot
-	}
-	imports, err := readImports(wasm)
-	if err != nil {
-		return nil, nil, err
-	}
-	importedGlobals := 0
-	for _, imp := range imports {
-		if imp.kind == 3 {
-			importedGlobals++
+// rewriteForSnapshot returns m's bytes with its mutable globals exported,
+// its data section emptied and the segments it held, or errNoSnapshot
+// (wrapped) for a module it does not handle: not built by Go's toolchain,
+// a start section, passive segments, segments of another memory or with a
+// non-constant offset, mutable globals that are not numbers. m was
+// decoded strictly (wasmbin.Decode), so every section it keeps is valid.
+func rewriteForSnapshot(m *wasmbin.Module) ([]byte, *snapshotPlan, error) {
+	goBuilt := false
+	for i := range m.Sections {
+		if s := &m.Sections[i]; s.ID == wasmbin.SecCustom && s.Name == "go:buildid" {
+			goBuilt = true
 		}
+	}
+	switch {
+	case !goBuilt:
+		return nil, nil, fmt.Errorf("%w: not built by Go's toolchain", errNoSnapshot)
+	case m.HasStart: // it would have to run before the snapshot too
+		return nil, nil, fmt.Errorf("%w: start section", errNoSnapshot)
+	case m.Section(wasmbin.SecExport) == nil:
+		return nil, nil, fmt.Errorf("%w: no export section", errNoSnapshot)
 	}
 	plan := &snapshotPlan{}
 	var mutable []uint32
-	goBuilt := false
-	out := append([]byte(nil), wasm[:8]...)
-	r := &reader{b: wasm, off: 8}
-	sawExport := false
-	for r.off < len(wasm) {
-		header := r.off
-		id := r.byte()
-		size := r.u32()
-		start := r.off
-		end := start + int(size)
-		if r.err != nil || end > len(wasm) || end < start {
-			return nil, nil, errMalformed
+	for i, g := range m.Globals {
+		if !g.Type.Mutable {
+			continue
 		}
-		payload := wasm[start:end]
-		switch id {
-		case 0: // custom: Go's toolchain names its build
-			c := &reader{b: payload}
-			if c.name() == "go:buildid" {
-				goBuilt = true
-			}
-			out = append(out, wasm[header:end]...)
-		case 6: // globals
-			g := &reader{b: payload}
-			n := g.u32()
-			for i := range n {
-				valueType := g.byte()
-				if g.byte() == 1 {
-					// Only numbers can be copied from one instance to
-					// another: a funcref points into the instance it
-					// came from, and Get and Set see half a v128.
-					if valueType < 0x7c || valueType > 0x7f {
-						return nil, nil, fmt.Errorf("%w: mutable global of type 0x%x", errNoSnapshot, valueType)
-					}
-					mutable = append(mutable, uint32(importedGlobals)+i)
-				}
-				g.constExpr()
-				if g.err != nil {
-					return nil, nil, g.err
-				}
-			}
-			if g.err != nil || g.off != len(payload) {
-				return nil, nil, errMalformed
-			}
-			if len(mutable) > snapshotMaxGlobals {
-				return nil, nil, fmt.Errorf("%w: %d mutable globals", errNoSnapshot, len(mutable))
-			}
-			out = appendSection(out, id, payload)
-		case 7: // exports: add the mutable globals
-			sawExport = true
-			e := &reader{b: payload}
-			n := e.u32()
-			if e.err != nil {
-				return nil, nil, e.err
-			}
-			body := appendU32(nil, n+uint32(len(mutable)))
-			body = append(body, payload[e.off:]...)
+		// Only numbers can be copied from one instance to another: a
+		// funcref points into the instance it came from, and Get and Set
+		// see half a v128.
+		switch g.Type.Type {
+		case wasmbin.I32, wasmbin.I64, wasmbin.F32, wasmbin.F64:
+		default:
+			return nil, nil, fmt.Errorf("%w: mutable global of type 0x%x", errNoSnapshot, byte(g.Type.Type))
+		}
+		mutable = append(mutable, m.ImportedGlobals+uint32(i))
+	}
+	if len(mutable) > snapshotMaxGlobals {
+		return nil, nil, fmt.Errorf("%w: %d mutable globals", errNoSnapshot, len(mutable))
+	}
+	for i, d := range m.Data {
+		if d.Mode != wasmbin.ModeActive || d.Memory != 0 || d.Offset.Op != 0x41 { // i32.const
+			return nil, nil, fmt.Errorf("%w: data segment %d is not an active segment of memory 0 at a constant offset", errNoSnapshot, i)
+		}
+		plan.segments = append(plan.segments, dataSegment{offset: uint32(d.Offset.Value), data: d.Init})
+	}
+
+	out := append(make([]byte, 0, len(m.Bytes)), m.Bytes[:8]...)
+	for i := range m.Sections {
+		s := &m.Sections[i]
+		switch s.ID {
+		case wasmbin.SecExport:
+			exports := m.Exports
+			payload := wasmbin.AppendU32(nil, uint32(len(exports)+len(mutable)))
+			// The entries as they were, after their count.
+			payload = append(payload, s.Payload[leb128Width(s.Payload):]...)
 			for _, idx := range mutable {
 				name := fmt.Sprintf("%s%d", snapshotGlobalPrefix, idx)
 				plan.globals = append(plan.globals, name)
-				body = appendU32(body, uint32(len(name)))
-				body = append(body, name...)
-				body = append(body, 3) // global
-				body = appendU32(body, idx)
+				payload = wasmbin.AppendName(payload, name)
+				payload = append(payload, byte(wasmbin.KindGlobal))
+				payload = wasmbin.AppendU32(payload, idx)
 			}
-			out = appendSection(out, id, body)
-		case 8: // start: it would have to run before the snapshot too
-			return nil, nil, fmt.Errorf("%w: start section", errNoSnapshot)
-		case 11: // data
-			d := &reader{b: payload}
-			n := d.u32()
-			for range n {
-				flags := d.u32()
-				if flags != 0 {
-					return nil, nil, fmt.Errorf("%w: data segment flags %d", errNoSnapshot, flags)
-				}
-				if d.byte() != 0x41 { // i32.const
-					return nil, nil, fmt.Errorf("%w: data segment offset is not a constant", errNoSnapshot)
-				}
-				offset := d.s32()
-				if d.byte() != 0x0b {
-					return nil, nil, fmt.Errorf("%w: data segment offset is not a constant", errNoSnapshot)
-				}
-				size64 := uint64(d.u32())
-				if d.err != nil || size64 > uint64(len(d.b)-d.off) {
-					return nil, nil, errMalformed
-				}
-				size := int(size64)
-				plan.segments = append(plan.segments, dataSegment{offset: uint32(offset), data: d.b[d.off : d.off+size]})
-				d.off += size
-				if d.err != nil {
-					return nil, nil, d.err
-				}
-			}
-			if d.err != nil || d.off != len(payload) {
-				return nil, nil, errMalformed
-			}
-			out = appendSection(out, id, []byte{0})
-		case 12: // data count
-			out = appendSection(out, id, []byte{0})
+			out = wasmbin.AppendSection(out, s.ID, payload)
+		case wasmbin.SecData, wasmbin.SecDataCount: // applied by hand
+			out = wasmbin.AppendSection(out, s.ID, []byte{0})
 		default:
-			out = append(out, wasm[header:end]...)
+			out = append(out, m.Bytes[s.Offset:s.End()]...)
 		}
-		r.off = end
-	}
-	if r.err != nil {
-		return nil, nil, r.err
-	}
-	if !sawExport {
-		return nil, nil, fmt.Errorf("%w: no export section", errNoSnapshot)
-	}
-	if !goBuilt {
-		return nil, nil, fmt.Errorf("%w: not built by Go's toolchain", errNoSnapshot)
 	}
 	return out, plan, nil
+}
+
+// leb128Width returns the length of the LEB128 that b starts with, which
+// a strict decode has already read.
+func leb128Width(b []byte) int {
+	for i, c := range b {
+		if c&0x80 == 0 {
+			return i + 1
+		}
+	}
+	return len(b)
 }
 
 // take captures mod's memory and the planned globals.
@@ -246,78 +196,4 @@ func (s *snapshot) restore(p *snapshotPlan, mod api.Module) error {
 		g.Set(s.globals[i])
 	}
 	return nil
-}
-
-// constExpr skips a constant expression up to and including its end.
-func (r *reader) constExpr() {
-	for r.err == nil {
-		op := r.byte()
-		switch op {
-		case 0x0b: // end
-			return
-		case 0x41, 0x23, 0xd2: // i32.const, global.get, ref.func
-			r.s64()
-		case 0x42: // i64.const
-			r.s64()
-		case 0x43:
-			r.skip(4)
-		case 0x44:
-			r.skip(8)
-		case 0xd0: // ref.null t
-			r.byte()
-		case 0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e: // extended-const arithmetic
-		case 0xfd: // v128.const
-			if r.u32() != 12 {
-				r.err = errMalformed
-				return
-			}
-			r.skip(16)
-		default:
-			r.err = fmt.Errorf("%w: opcode 0x%x in a constant expression", errNoSnapshot, op)
-		}
-	}
-}
-
-// s64 reads a signed LEB128 of at most 10 bytes.
-func (r *reader) s64() int64 { return r.sleb(10) }
-
-// sleb reads a signed LEB128 of at most maxBytes bytes; a longer one is
-// malformed.
-func (r *reader) sleb(maxBytes int) int64 {
-	var v int64
-	for shift := 0; shift < 7*maxBytes; shift += 7 {
-		b := r.byte()
-		if r.err != nil {
-			return 0
-		}
-		v |= int64(b&0x7f) << shift
-		if b&0x80 == 0 {
-			if shift+7 < 64 && b&0x40 != 0 {
-				v |= -1 << (shift + 7)
-			}
-			return v
-		}
-	}
-	r.err = errMalformed
-	return 0
-}
-
-func (r *reader) s32() int32 { return int32(r.s64()) }
-
-func appendU32(b []byte, v uint32) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v != 0 {
-			b = append(b, c|0x80)
-			continue
-		}
-		return append(b, c)
-	}
-}
-
-func appendSection(out []byte, id byte, payload []byte) []byte {
-	out = append(out, id)
-	out = appendU32(out, uint32(len(payload)))
-	return append(out, payload...)
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
 // FuzzRewriteForSnapshot feeds arbitrary bytes to the snapshot rewrite,
@@ -24,12 +26,22 @@ func FuzzRewriteForSnapshot(f *testing.F) {
 	}
 	f.Add([]byte("\x00asm\x01\x00\x00\x00\x06\x05\xff\xff\xff\xff\x0f"))
 	f.Fuzz(func(t *testing.T, wasm []byte) {
-		out, plan, err := rewriteForSnapshot(wasm)
+		m, err := wasmbin.Decode(wasm, wasmbin.DefaultLimits())
 		if err != nil {
 			return
 		}
-		if len(out) < 8 || plan == nil {
-			t.Fatalf("rewrite returned %d bytes and plan %v", len(out), plan)
+		out, plan, err := rewriteForSnapshot(m)
+		if err != nil {
+			return
+		}
+		// What the rewrite makes of a module the strict reader accepts,
+		// the strict reader accepts too, with one export per global kept.
+		rm, err := wasmbin.Decode(out, wasmbin.DefaultLimits())
+		if err != nil {
+			t.Fatalf("the rewrite of a module the reader accepts is refused: %v", err)
+		}
+		if len(rm.Exports) != len(m.Exports)+len(plan.globals) || len(rm.Data) != 0 {
+			t.Fatalf("rewrite: %d exports for %d+%d, %d data segments", len(rm.Exports), len(m.Exports), len(plan.globals), len(rm.Data))
 		}
 	})
 }
@@ -37,24 +49,31 @@ func FuzzRewriteForSnapshot(f *testing.F) {
 // goBuilt appends the custom section Go's toolchain writes.
 func goBuilt(wasm []byte) []byte {
 	name := "go:buildid"
-	payload := appendU32(nil, uint32(len(name)))
-	payload = append(payload, name...)
+	payload := wasmbin.AppendName(nil, name)
 	payload = append(payload, "fake"...)
-	return appendSection(append([]byte(nil), wasm...), 0, payload)
+	return wasmbin.AppendSection(append([]byte(nil), wasm...), wasmbin.SecCustom, payload)
+}
+
+// rewriteBytes decodes wasm strictly and rewrites it for a snapshot.
+func rewriteBytes(t *testing.T, wasm []byte) ([]byte, *snapshotPlan, error) {
+	t.Helper()
+	m, err := wasmbin.Decode(wasm, wasmbin.DefaultLimits())
+	require.NoError(t, err)
+	return rewriteForSnapshot(m)
 }
 
 func TestRewriteForSnapshot(t *testing.T) {
 	wasm, err := os.ReadFile("testdata/guest.wasm")
 	require.NoError(t, err)
-	_, _, err = rewriteForSnapshot(wasm)
+	_, _, err = rewriteBytes(t, wasm)
 	require.ErrorIs(t, err, errNoSnapshot, "only modules Go's toolchain built are snapshotted")
 
-	out, plan, err := rewriteForSnapshot(goBuilt(wasm))
+	out, plan, err := rewriteBytes(t, goBuilt(wasm))
 	require.NoError(t, err)
 	// guest.wat has three mutable globals and seven data segments.
 	assert.Len(t, plan.globals, 3)
 	assert.Len(t, plan.segments, 7)
-	_, _, err = rewriteForSnapshot(out)
+	_, _, err = rewriteBytes(t, out)
 	assert.NoError(t, err, "the rewrite of a rewrite")
 }
 
@@ -79,7 +98,7 @@ func TestRewriteRefusesWhatItCannotCopy(t *testing.T) {
 			require.NoError(t, err, "%s", b)
 			wasm, err := os.ReadFile(filepath.Join(dir, "m.wasm"))
 			require.NoError(t, err)
-			_, _, err = rewriteForSnapshot(goBuilt(wasm))
+			_, _, err = rewriteBytes(t, goBuilt(wasm))
 			assert.True(t, errors.Is(err, errNoSnapshot), "got %v", err)
 		})
 	}

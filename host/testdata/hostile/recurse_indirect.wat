@@ -1,0 +1,22 @@
+;; recurse_indirect: calls itself twice through call_indirect (2^60 calls, no loop) in wasmreg_predict
+;; Regenerate with: go generate ./host  (wat2wasm from Debian's wabt)
+(module
+  (import "wasmreg" "output" (func $output (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{\"name\":\"hostile-recurse-indirect\",\"version\":\"1.0.0\",\"description\":\"calls itself twice through call_indirect (2^60 calls, no loop) in wasmreg_predict\",\"capabilities\":[]}")
+  (func (export "wasmreg_abi_version") (result i32) (i32.const 1))
+  (func (export "wasmreg_info") (result i32) (call $output (i32.const 0) (i32.const 169)) (i32.const 0))
+  (func (export "wasmreg_build") (param $len i32) (result i32)
+    (i32.const 0))
+  (func (export "wasmreg_predict") (param $len i32) (result i32)
+    (drop (call_indirect (type $t) (i32.const 60) (i32.const 0))) (i32.const 0))
+  (type $t (func (param i32) (result i32)))
+  (table 1 funcref)
+  (elem (i32.const 0) $f)
+  (func $f (param $d i32) (result i32)
+    (if (result i32) (i32.eqz (local.get $d))
+      (then (i32.const 1))
+      (else (i32.add
+        (call_indirect (type $t) (i32.sub (local.get $d) (i32.const 1)) (i32.const 0))
+        (call_indirect (type $t) (i32.sub (local.get $d) (i32.const 1)) (i32.const 0))))))
+)
