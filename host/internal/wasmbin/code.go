@@ -281,7 +281,7 @@ func (r *Reader) blockType(p int) (params, results uint32, q int) {
 		}
 		return 0, 0, 0
 	case !s33SpecAgrees(b[p:], v, n):
-		r.fail(ErrUnsupported, p, "block type %#x whose 5th byte % x wazero and the specification read differently", v, b[p+4])
+		r.fail(ErrUnsupported, p, "block type %#x whose 5th byte %#02x wazero and the specification read differently", v, b[p+4])
 		return 0, 0, 0
 	case v >= int64(len(r.m.Types)):
 		r.fail(ErrInvalidIndex, p, "block of type %d, the module has %d types", v, len(r.m.Types))

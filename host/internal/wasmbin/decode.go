@@ -34,6 +34,8 @@ type decoder struct {
 	r      Reader    // reused for every function body
 	locals []LocalDecl
 	total  uint64 // instructions of the module so far
+
+	localsTotal uint64 // declared locals of the module so far
 }
 
 // Decode reads wasm strictly, checks every index it uses and its
@@ -176,12 +178,32 @@ func (d *decoder) section(c *cursor, s *Section, last bool) {
 		d.elements(c)
 	case SecDataCount:
 		d.m.HasDataCount = true
+		if last && truncatedU32(c.b[c.p:c.end]) {
+			// wazero takes the end of the module in the middle of the
+			// count (or before it) for a count of 0.
+			c.p = c.end
+			return
+		}
 		d.m.DataCount = c.u32("data count")
 	case SecCode:
 		d.code(c)
 	case SecData:
 		d.data(c)
 	}
+}
+
+// truncatedU32 reports whether b is the start of an unsigned LEB128 of
+// fewer than 5 bytes that ends with b.
+func truncatedU32(b []byte) bool {
+	if len(b) >= 5 {
+		return false
+	}
+	for _, c := range b {
+		if c < 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // custom reads a custom section's name, and checks a "name" section as
@@ -266,6 +288,9 @@ func (d *decoder) types(c *cursor) {
 			}
 			if c.err != nil {
 				return
+			}
+			if cnt == 0 {
+				continue
 			}
 			if k == 0 {
 				t.Params = all[start:len(all):len(all)]
@@ -898,6 +923,12 @@ func (d *decoder) code(c *cursor) {
 				c.fail(ErrMalformed, "%d locals, more than 2^32-1", sum)
 				return
 			}
+			if d.lim.Locals != 0 && d.localsTotal+sum > d.lim.Locals {
+				c.p = at
+				c.what, c.idx = "code", -1
+				c.failLimit("Locals", d.localsTotal+sum, d.lim.Locals)
+				return
+			}
 			d.locals = append(d.locals, LocalDecl{Count: cnt, Type: t})
 		}
 		if c.err != nil {
@@ -905,6 +936,7 @@ func (d *decoder) code(c *cursor) {
 		}
 		spans[i][1] = len(d.locals)
 		code.NumLocals = uint32(sum)
+		d.localsTotal += sum
 		code.Expr = c.p - (bodyEnd - int(size))
 		if code.Expr >= len(code.Body) || code.Body[len(code.Body)-1] != 0x0b {
 			c.fail(ErrMalformed, "body does not end with end (0x0b)")

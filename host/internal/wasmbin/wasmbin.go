@@ -84,6 +84,7 @@ type Limits struct {
 	TableSize       uint32 // declared minimum size of a table
 
 	LocalsPerFunction       uint32 // declared locals of one function, params not counted
+	Locals                  uint64 // declared locals of all functions
 	FunctionBodyBytes       uint32 // bytes of one function body
 	InstructionsPerFunction uint32
 	BlockDepth              uint32 // nesting of block, loop, if, the function's own block counted
@@ -113,15 +114,24 @@ func DefaultLimits() Limits {
 		LocalsPerFunction: 50_000,
 		FunctionBodyBytes: 7_654_321,
 
-		// Provisional: what wazero's compiler needs bounded and the JS API
-		// does not name, set far above every real module wasmreg has (see
-		// limits_test.go for their figures) until the compile cost of
-		// each shape is measured.
-		InstructionsPerFunction: 1_000_000,
-		BlockDepth:              1_000,
-		LoopsPerFunction:        10_000,
-		BrTableTargets:          100_000,
+		// Provisional, until the compile cost of each shape is measured:
+		// what wazero's compiler needs bounded and the JS API does not
+		// name. Each is several times what the largest real module
+		// wasmreg has needs (TestDefaultLimitsMargin: the Go modules
+		// nest blocks 550 deep in a function of 13,335 instructions with
+		// a br_table of 965 targets and 1.1 million instructions in all;
+		// the C ones have up to 53 loops in a function and 451 locals in
+		// all) and far below the shapes that took wazero tens of seconds
+		// (10,000 loops in a function, a br_table of 500,000 targets).
+		// Locals bounds what wazero's decoder allocates for local types,
+		// 8 bytes a local, which LocalsPerFunction alone does not: 200 KB
+		// of functions of 50,000 locals each would be 8 GB.
+		InstructionsPerFunction: 500_000,
+		BlockDepth:              5_000,
+		LoopsPerFunction:        1_000,
+		BrTableTargets:          10_000,
 		Instructions:            10_000_000,
+		Locals:                  1_000_000,
 	}
 }
 
