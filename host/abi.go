@@ -9,8 +9,6 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-
-	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
 // ABIVersion is the guest ABI version this host speaks (docs/ABI.md).
@@ -111,18 +109,10 @@ type moduleShape struct {
 
 // checkShape checks a compiled module's imports and exports against ABI v1
 // and the grants, and reports every problem it finds, joined.
-func (h *Host) checkShape(compiled wazero.CompiledModule, imports []wasmbin.Import) (moduleShape, error) {
+func (h *Host) checkShape(compiled wazero.CompiledModule) (moduleShape, error) {
 	var shape moduleShape
 	var errs []error
 
-	// wazero's CompiledModule reports imported functions and memories but
-	// not tables or globals, which a factory may not import either.
-	for _, imp := range imports {
-		if imp.Kind == wasmbin.KindTable || imp.Kind == wasmbin.KindGlobal {
-			errs = append(errs, fmt.Errorf("%w: %s %s.%s: a factory may import only functions", ErrUnknownImport,
-				importKinds[imp.Kind], imp.Module, imp.Name))
-		}
-	}
 
 	exports := compiled.ExportedFunctions()
 	for name := range exports {

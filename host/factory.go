@@ -35,7 +35,6 @@ type Factory struct {
 	fullName string // name@version, or sha256:… until the metadata is read
 	info     registry.Info
 	shape    moduleShape
-	imports  []wasmbin.Import   // as the strict reader read them
 	memory   wasmbin.MemoryType // the module's memory, as declared
 	modCfg   wazero.ModuleConfig // immutable; copied per instance
 	plan     *snapshotPlan       // non-nil if compiled from the snapshot rewrite
@@ -61,7 +60,7 @@ type metadata struct {
 // ABI version and metadata.
 func (f *Factory) load(ctx context.Context) error {
 	h := f.h
-	shape, err := h.checkShape(f.compiled, f.imports)
+	shape, err := h.checkShape(f.compiled)
 	if err != nil {
 		return fmt.Errorf("host: module %s does not follow wasmreg ABI v%d: %w", f.fullName, ABIVersion, err)
 	}
@@ -233,7 +232,7 @@ func (f *Factory) start(c *call) (*instance, error) {
 		if !ok || stack == nil {
 			err = fmt.Errorf("host: factory %q: the interrupt rewrite's globals %s and %s are not exported", f.fullName, f.checks.StopGlobal, f.checks.StackGlobal)
 		}
-		inst.guard.flag, inst.stack = flag, stack
+		inst.guard.flag, inst.stackBudget = flag, stack
 	}
 	if err == nil {
 		err = f.initialize(c, mod)

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"math"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"testing"
 	"time"
@@ -34,10 +36,12 @@ type hostileCase struct {
 	code  int32 // for host.ErrGuest
 }
 
-// loops reports whether the case runs until its time limit; those run on a
-// host with a short call timeout, the others on one whose timeout no
-// bounded work reaches even under -race on a loaded machine, so that each
-// case's error class is exact.
+// loops reports whether the case runs until its time limit. Those that
+// loop in Load (a start function, _initialize, wasmreg_info) run on a host
+// with a short call timeout; the others on one whose timeout no bounded
+// work reaches even under -race on a loaded machine, the stage that loops
+// with a short deadline of its context, so that each case's error class
+// is exact.
 func (tc hostileCase) loops() bool { return errors.Is(tc.want, host.ErrTimeout) }
 
 var hostileCases = []hostileCase{
@@ -102,7 +106,7 @@ func hostileHosts(t testing.TB) (loops, others *host.Host, logs *logBuffer) {
 }
 
 func pick(tc hostileCase, loops, others *host.Host) *host.Host {
-	if tc.loops() {
+	if tc.loops() && tc.stage == atLoad {
 		return loops
 	}
 	return others
@@ -141,6 +145,14 @@ func runHostileTimed(ctx context.Context, h *host.Host, tc hostileCase, wasm []b
 		}
 		return nil
 	}
+	// The stage that loops runs under a short deadline, unless it is Load's
+	// (see loops).
+	stageCtx := func(st stage) (context.Context, context.CancelFunc) {
+		if tc.loops() && st == tc.stage && st != atLoad {
+			return context.WithTimeout(ctx, hostileTimeout)
+		}
+		return ctx, func() {}
+	}
 	start := time.Now()
 	f, err := h.Load(ctx, wasm)
 	took = time.Since(start)
@@ -149,14 +161,18 @@ func runHostileTimed(ctx context.Context, h *host.Host, tc hostileCase, wasm []b
 	}
 	defer f.Close(ctx)
 	start = time.Now()
-	m, err := f.Build(ctx, []byte(`{}`))
+	bctx, cancel := stageCtx(atBuild)
+	m, err := f.Build(bctx, []byte(`{}`))
+	cancel()
 	took = time.Since(start)
 	if err := check(atBuild, err); err != nil || tc.stage == atBuild {
 		return took, err
 	}
 	defer m.Close(ctx)
 	start = time.Now()
-	_, err = m.Predict(ctx, []byte("hostile"))
+	pctx, cancel := stageCtx(atPredict)
+	_, err = m.Predict(pctx, []byte("hostile"))
+	cancel()
 	took = time.Since(start)
 	if err := check(atPredict, err); err != nil {
 		return took, err
@@ -221,6 +237,13 @@ func TestHostileModules(t *testing.T) {
 // with it stop-the-world pauses that wait for every goroutine, a guest's
 // included) never pauses for more than 100 ms, and a call that runs until
 // its time limit ends within that limit plus 250 ms.
+//
+// The runtime's own measure of the time it took to stop the world is what
+// a guest that never returns to Go would inflate: that is held to 100 ms.
+// The heartbeat's longest gap also counts the time the operating system
+// gives other processes on a loaded machine (the test binaries of other
+// packages run beside this one), so it is held to a looser bound, and
+// both are logged.
 func TestHostileHeartbeat(t *testing.T) {
 	hl, h, _ := hostileHosts(t)
 	ctx := context.Background()
@@ -229,6 +252,7 @@ func TestHostileHeartbeat(t *testing.T) {
 			wasm := hostileWasm(t, tc.file)
 			stop := make(chan struct{})
 			gaps := make(chan time.Duration)
+			before := stoppingHistogram()
 			go func() {
 				var worst time.Duration
 				var sink [][]byte
@@ -254,14 +278,43 @@ func TestHostileHeartbeat(t *testing.T) {
 			took, err := runHostileTimed(ctx, pick(tc, hl, h), tc, wasm)
 			close(stop)
 			gap := <-gaps
+			stw := longestStopping(before, stoppingHistogram())
 			require.NoError(t, err)
-			t.Logf("the heartbeat's longest pause: %s; the failing stage took %s", gap, took)
-			assert.Less(t, gap, 100*time.Millisecond, "another goroutine waited on the guest")
+			t.Logf("stopping the world took at most %s; the heartbeat's longest gap: %s; the failing stage took %s", stw, gap, took)
+			assert.Less(t, stw, 100*time.Millisecond, "the garbage collector waited on the guest to stop the world")
+			assert.Less(t, gap, time.Second, "another goroutine waited on the guest")
 			if tc.loops() {
 				assert.Less(t, took, hostileTimeout+250*time.Millisecond, "stopped at its time limit")
 			}
 		})
 	}
+}
+
+// stoppingHistogram reads the runtime's histograms of the time it took to
+// stop the world, for the collector and for everything else.
+func stoppingHistogram() []metrics.Sample {
+	samples := []metrics.Sample{{Name: "/sched/pauses/stopping/gc:seconds"}, {Name: "/sched/pauses/stopping/other:seconds"}}
+	metrics.Read(samples)
+	return samples
+}
+
+// longestStopping returns the upper bound of the highest bucket that
+// gained counts from before to after.
+func longestStopping(before, after []metrics.Sample) time.Duration {
+	var worst float64
+	for i := range after {
+		b, a := before[i].Value.Float64Histogram(), after[i].Value.Float64Histogram()
+		for j := len(a.Counts) - 1; j >= 0; j-- {
+			if a.Counts[j] > b.Counts[j] {
+				worst = max(worst, a.Buckets[j+1])
+				break
+			}
+		}
+	}
+	if math.IsInf(worst, 1) {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(worst * float64(time.Second))
 }
 
 // TestHostileSoak runs the whole suite concurrently with healthy builds,

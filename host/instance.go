@@ -29,7 +29,7 @@ type instance struct {
 	guard   *guard        // bounds each call in time
 	// stack is the interrupt rewrite's stack budget, negative once a call
 	// overflowed it; nil on a host made WithoutInterruption.
-	stack api.Global
+	stackBudget api.Global
 	stack   [1]uint64
 
 	// cancelBuild cancels the context the instantiation and the build
@@ -49,7 +49,7 @@ type instance struct {
 // guest call stack's budget: the interrupt rewrite's counter is negative
 // only then.
 func (i *instance) stackOverflowed() bool {
-	return i.stack != nil && int32(uint32(i.stack.Get())) < 0
+	return i.stackBudget != nil && int32(uint32(i.stackBudget.Get())) < 0
 }
 
 const (

@@ -177,31 +177,34 @@ func TestCompileConcurrency(t *testing.T) {
 }
 
 func TestWithoutInterruption(t *testing.T) {
-	// log_spam makes 20000 host calls in one predict: far more than 1 ms.
-	wasm := hostileWasm(t, "log_spam")
-	for _, tc := range []struct {
-		name string
-		opts []host.Option
-		want error
-	}{
-		{"interrupted by default", nil, host.ErrTimeout},
-		{"runs to its end without interruption", []host.Option{host.WithoutInterruption()}, nil},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			h, _ := newHost(t, append(tc.opts, host.WithCallTimeout(time.Millisecond))...)
-			f, err := h.Load(context.Background(), wasm)
-			require.NoError(t, err)
-			m, err := f.Build(context.Background(), nil)
-			require.NoError(t, err)
-			defer m.Close(context.Background())
-			_, err = m.Predict(context.Background(), nil)
-			if tc.want == nil {
-				require.NoError(t, err)
-			} else {
-				require.ErrorIs(t, err, tc.want)
-			}
-		})
+	// spin runs 2^26 loop iterations, then returns: far more than 1 ms.
+	wasm := fixture(t, "spin.wasm")
+	ctx := context.Background()
+	run := func(t *testing.T, opts ...host.Option) (time.Duration, error) {
+		h, _ := newHost(t, opts...)
+		f, err := h.Load(ctx, wasm)
+		require.NoError(t, err)
+		m, err := f.Build(ctx, nil)
+		require.NoError(t, err)
+		defer m.Close(ctx)
+		start := time.Now()
+		_, err = m.Predict(ctx, nil)
+		return time.Since(start), err
 	}
+	// The whole call, run to its end, for comparison.
+	whole, err := run(t, host.WithoutInterruption())
+	require.NoError(t, err)
+
+	t.Run("interrupted by default", func(t *testing.T) {
+		took, err := run(t, host.WithCallTimeout(time.Millisecond))
+		require.ErrorIs(t, err, host.ErrTimeout)
+		assert.Less(t, took, whole/2, "stopped before its end (the whole call takes %s)", whole)
+	})
+	t.Run("runs to its end without interruption, then fails", func(t *testing.T) {
+		took, err := run(t, host.WithoutInterruption(), host.WithCallTimeout(time.Millisecond))
+		require.ErrorIs(t, err, host.ErrTimeout, "a call whose deadline passed fails when it returns")
+		assert.Greater(t, took, whole/2, "not stopped (the whole call takes %s)", whole)
+	})
 }
 
 func TestModelInstances(t *testing.T) {
