@@ -113,7 +113,6 @@ func (h *Host) checkShape(compiled wazero.CompiledModule) (moduleShape, error) {
 	var shape moduleShape
 	var errs []error
 
-
 	exports := compiled.ExportedFunctions()
 	for name := range exports {
 		if strings.HasPrefix(name, rewriteExportPrefix) {

@@ -29,9 +29,9 @@ type call struct {
 	input   []byte
 	out     []byte
 	errMsg  string
-	stopErr error       // why the call was stopped, if it was
-	logs    int               // lines logged in this call
-	dropped int               // lines dropped over the quota
+	stopErr error // why the call was stopped, if it was
+	logs    int   // lines logged in this call
+	dropped int   // lines dropped over the quota
 }
 
 type callKey struct{}

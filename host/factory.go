@@ -35,7 +35,7 @@ type Factory struct {
 	fullName string // name@version, or sha256:… until the metadata is read
 	info     registry.Info
 	shape    moduleShape
-	memory   wasmbin.MemoryType // the module's memory, as declared
+	memory   wasmbin.MemoryType  // the module's memory, as declared
 	modCfg   wazero.ModuleConfig // immutable; copied per instance
 	plan     *snapshotPlan       // non-nil if compiled from the snapshot rewrite
 	checks   *interrupt.Plan     // non-nil if compiled from the interrupt rewrite

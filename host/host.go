@@ -30,7 +30,7 @@ import (
 // Predict may all run at once, and none of them holds a lock while it
 // compiles, instantiates or calls a guest.
 type Host struct {
-	cfg     config
+	cfg config
 	// runtime compiles and runs every module. Guests stop themselves when
 	// the host raises their stop flag (the interrupt rewrite), so it runs
 	// without wazero's close-on-context-done, which would make compiled
@@ -370,8 +370,8 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 // rewrites that made them added.
 type prepared struct {
 	wasm     []byte
-	snapshot *snapshotPlan     // nil without the snapshot rewrite
-	checks   *interrupt.Plan   // nil on a host made WithoutInterruption
+	snapshot *snapshotPlan      // nil without the snapshot rewrite
+	checks   *interrupt.Plan    // nil on a host made WithoutInterruption
 	memory   wasmbin.MemoryType // the module's memory, as declared (Min 0 without one)
 }
 

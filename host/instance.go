@@ -30,7 +30,7 @@ type instance struct {
 	// stack is the interrupt rewrite's stack budget, negative once a call
 	// overflowed it; nil on a host made WithoutInterruption.
 	stackBudget api.Global
-	stack   [1]uint64
+	stack       [1]uint64
 
 	// cancelBuild cancels the context the instantiation and the build
 	// call run under; once built, the guard stops the calls.

@@ -29,9 +29,9 @@ const (
 	// DefaultTableLimit is the most elements a table may have: the
 	// WebAssembly JS API's limit.
 	DefaultTableLimit = interrupt.DefaultTableLimit
-	MaxErrorMessage        = 4 << 10  // bytes of a guest error message kept
-	MaxMetadata            = 1 << 20  // bytes of metadata JSON
-	wasmPageSize           = 64 << 10
+	MaxErrorMessage   = 4 << 10 // bytes of a guest error message kept
+	MaxMetadata       = 1 << 20 // bytes of metadata JSON
+	wasmPageSize      = 64 << 10
 )
 
 // Capability names a host can grant. See docs/ABI.md §4.2.
@@ -62,8 +62,8 @@ type config struct {
 	logLinesPerCall int
 	stdioLimit      int
 	maxInstances    int
-	compileWorkers  int             // concurrent compilations; 0 means GOMAXPROCS
-	compileTimeout  time.Duration   // 0: none but the caller's context
+	compileWorkers  int           // concurrent compilations; 0 means GOMAXPROCS
+	compileTimeout  time.Duration // 0: none but the caller's context
 	moduleLimits    wasmbin.Limits
 	stackLimit      uint32
 	tableLimit      uint32
