@@ -20,6 +20,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmreg/wasmreg/host/di"
+	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
 // Host loads factories and builds models in one wazero runtime.
@@ -335,6 +336,7 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 			return nil, err
 		}
 		msg := err.Error()
+		err = safetext.Wrap(err, MaxErrorMessage) // wazero's text names imports and exports
 		if strings.Contains(msg, "over limit of") && strings.Contains(msg, "pages") {
 			return nil, fmt.Errorf("%w: module sha256:%s: %w (the limit is %d bytes; raise it with host.WithMemoryLimit)",
 				ErrMemoryLimit, short, err, h.cfg.memoryLimit)
