@@ -60,6 +60,7 @@ type config struct {
 	noSnapshots     bool            // build every instance from scratch
 	cacheDir        string
 	grants          map[string]bool
+	ungranted       bool // Load accepts imports of capabilities not granted
 	container       *di.Container
 	logger          *slog.Logger
 	loggerSet       bool
