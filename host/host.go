@@ -90,6 +90,9 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 		if err := os.MkdirAll(cfg.cacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("host: compilation cache directory %q: %w", cfg.cacheDir, err)
 		}
+		if err := checkCacheDir(cfg.cacheDir); err != nil {
+			return nil, err
+		}
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)
 		if err != nil {
 			return nil, fmt.Errorf("host: compilation cache directory %q: %w", cfg.cacheDir, err)
