@@ -12,11 +12,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -46,8 +44,10 @@ const globalNote = "\n\nGlobal options (--dir, --cache-dir, --no-cache, --log-le
 // Main runs the wasmreg command with args (os.Args), reading requests from
 // stdin and writing to stdout and stderr, and returns the exit status.
 // Errors are written to stderr as one line, "wasmreg: <message>"; a panic
-// is reported the same way rather than as a stack trace. Interrupt and
-// terminate signals cancel the running command, stopping any guest call.
+// is reported the same way rather than as a stack trace. An interrupt or
+// terminate signal cancels the running command, stopping any guest call; a
+// second one exits the process at once with [ExitInterrupted], whatever is
+// still running.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -55,7 +55,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int)
 			status = ExitFailure
 		}
 	}()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := watchSignals(cancel, stderr, os.Exit)
 	defer stop()
 
 	a := New(stdin, stdout, stderr)

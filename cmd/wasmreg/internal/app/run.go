@@ -50,7 +50,7 @@ func RunCommand() *cli.Command {
 			"Capabilities are denied unless granted: --grant clock, --grant random (or random=SEED\n" +
 			"for reproducible runs), --grant artifact=NAME=FILE (repeatable). --sha256 refuses a\n" +
 			"module whose digest differs, before anything is compiled; a NAME is then looked up among\n" +
-			"the modules with that digest only.\n\n" +
+			"the modules with that digest only. A second interrupt (Ctrl-C) exits at once.\n\n" +
 			"Without FACTORY, run runs the built-in demo: a small neural network, trained on\n" +
 			"handwritten digits, classifies a few held-out ones.\n\n" +
 			"Examples:\n" +
@@ -275,7 +275,7 @@ func parseDigest(s string) (string, error) {
 
 // input is where requests come from.
 type input struct {
-	r     io.Reader
+	r     io.Reader // returns the context's error once it is done, even while a read blocks
 	size  int64     // bytes, if known (a regular file); else 0
 	term  bool      // a terminal
 	close func() error
@@ -288,14 +288,14 @@ func openInput(cCtx *cli.Context) (input, error) {
 	name := cCtx.String(flagInput)
 	if name == "" || name == "-" {
 		r := cCtx.App.Reader
-		return input{r: r, size: regularSize(r), term: isTerminal(r),
+		return input{r: readerWithContext(cCtx.Context, r), size: regularSize(r), term: isTerminal(r),
 			close: func() error { return nil }}, nil
 	}
 	f, err := os.Open(name)
 	if err != nil {
 		return input{}, fmt.Errorf("--%s: %w", flagInput, err)
 	}
-	return input{r: f, size: regularSize(f), term: isTerminal(f), close: f.Close}, nil
+	return input{r: readerWithContext(cCtx.Context, f), size: regularSize(f), term: isTerminal(f), close: f.Close}, nil
 }
 
 // regularSize returns the size of r if it is a regular file, else 0.
