@@ -21,8 +21,8 @@ func ValidateCommand() *cli.Command {
 		ArgsUsage: "FILE.wasm [FILE.wasm...]",
 		Description: "Loads each module as `wasmreg run` would, but granting nothing (a module that uses a\n" +
 			"capability in its start code fails), and reports every problem found (missing or\n" +
-			"mistyped exports, unknown imports, bad metadata, ...),\n" +
-			"one per line after \"✗ error:\". A module that passes is reported as\n" +
+			"mistyped exports, unknown imports, bad metadata, ...), one per line after \"✗ error:\".\n" +
+			"A module that passes is reported as\n" +
 			"\"ok: NAME@VERSION speaks wasmreg ABI v1\", with the grants `wasmreg run` will need\n" +
 			"and warnings about things that work but are probably mistakes. The exit status is\n" +
 			"non-zero if any module fails. A module in a directory with a " + LockFile + " must be\n" +
