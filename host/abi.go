@@ -9,6 +9,8 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
 // ABIVersion is the guest ABI version this host speaks (docs/ABI.md).
@@ -107,6 +109,15 @@ type moduleShape struct {
 	exports      []string // names of exported functions, sorted
 }
 
+// maxNameShown is the most bytes of one import name that an error shows.
+const maxNameShown = 256
+
+// shownImport is an import's "module.name" as an error shows it: the module
+// chose both names, and they may hold anything.
+func shownImport(mod, name string) string {
+	return safetext.Field(mod, maxNameShown) + "." + safetext.Field(name, maxNameShown)
+}
+
 // checkShape checks a compiled module's imports and exports against ABI v1
 // and the grants, and reports every problem it finds, joined.
 func (h *Host) checkShape(compiled wazero.CompiledModule) (moduleShape, error) {
@@ -144,7 +155,7 @@ func (h *Host) checkShape(compiled wazero.CompiledModule) (moduleShape, error) {
 
 	for _, mem := range compiled.ImportedMemories() {
 		mod, name, _ := mem.Import()
-		errs = append(errs, fmt.Errorf("%w: memory %s.%s: a factory must define and export its own memory", ErrUnknownImport, mod, name))
+		errs = append(errs, fmt.Errorf("%w: memory %s: a factory must define and export its own memory", ErrUnknownImport, shownImport(mod, name)))
 	}
 
 	caps := map[string]bool{}
@@ -152,37 +163,38 @@ func (h *Host) checkShape(compiled wazero.CompiledModule) (moduleShape, error) {
 		mod, name, _ := def.Import()
 		shape.imports = append(shape.imports, mod+"."+name)
 		got := signature{def.ParamTypes(), def.ResultTypes()}
+		shown := shownImport(mod, name)
 		switch mod {
 		case ImportModule:
 			hi, ok := findHostImport(name)
 			if !ok {
-				errs = append(errs, fmt.Errorf("%w: %s.%s is not part of ABI v%d", ErrUnknownImport, mod, name, ABIVersion))
+				errs = append(errs, fmt.Errorf("%w: %s is not part of ABI v%d", ErrUnknownImport, shown, ABIVersion))
 				continue
 			}
 			if !hi.sig.matches(def) {
-				errs = append(errs, fmt.Errorf("%w: %s.%s has type %s, want %s", ErrUnknownImport, mod, name, got, hi.sig))
+				errs = append(errs, fmt.Errorf("%w: %s has type %s, want %s", ErrUnknownImport, shown, got, hi.sig))
 				continue
 			}
 			if hi.capability != CapLog {
 				caps[hi.capability] = true
-				if !h.cfg.grants[hi.capability] {
-					errs = append(errs, fmt.Errorf("%w: import %s.%s needs capability %q, which the host has not granted",
-						ErrNotGranted, mod, name, hi.capability))
+				if !h.cfg.grants[hi.capability] && !h.cfg.ungranted {
+					errs = append(errs, fmt.Errorf("%w: import %s needs capability %q, which the host has not granted",
+						ErrNotGranted, shown, hi.capability))
 				}
 			}
 		case WASIModule:
 			shape.usesWASI = true
 			want, ok := h.wasiFuncs[name]
 			if !ok {
-				errs = append(errs, fmt.Errorf("%w: %s.%s is not provided by this host's WASI", ErrUnknownImport, mod, name))
+				errs = append(errs, fmt.Errorf("%w: %s is not provided by this host's WASI", ErrUnknownImport, shown))
 				continue
 			}
 			if !want.matches(def) {
-				errs = append(errs, fmt.Errorf("%w: %s.%s has type %s, want %s", ErrUnknownImport, mod, name, got, want))
+				errs = append(errs, fmt.Errorf("%w: %s has type %s, want %s", ErrUnknownImport, shown, got, want))
 			}
 		default:
-			errs = append(errs, fmt.Errorf("%w: %s.%s: module %q is not provided (only %q and %q are)",
-				ErrUnknownImport, mod, name, mod, ImportModule, WASIModule))
+			errs = append(errs, fmt.Errorf("%w: %s: module \"%s\" is not provided (only %q and %q are)",
+				ErrUnknownImport, shown, safetext.Field(mod, maxNameShown), ImportModule, WASIModule))
 		}
 	}
 	for c := range caps {

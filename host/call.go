@@ -11,6 +11,8 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
 // call is the state of one guest call: instantiation (with its start
@@ -240,54 +242,9 @@ func firstLine(s string) string {
 		s = s[:i]
 	}
 	s = strings.TrimSuffix(s, " (recovered by wazero)")
-	return truncate(s, MaxErrorMessage)
-}
-
-// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && cut < len(s) && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut] + "…[truncated]"
-}
-
-// sanitize makes guest text safe for one log line: valid UTF-8, control
-// characters escaped, at most limit bytes (plus the truncation mark).
-func sanitize(b []byte, limit int) string {
-	s := escape(b, limit)
-	if len(s) > limit {
-		return truncate(s, limit)
-	}
-	return s
-}
-
-func escape(b []byte, limit int) string {
-	truncated := false
-	if len(b) > limit {
-		b, truncated = b[:limit], true
-	}
-	var sb strings.Builder
-	sb.Grow(len(b))
-	for _, r := range strings.ToValidUTF8(string(b), "\uFFFD") {
-		switch {
-		case r == '\t':
-			sb.WriteRune(r)
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			fmt.Fprintf(&sb, "\\x%02x", r)
-		case r == 0x2028 || r == 0x2029 || r == 0x202e:
-			fmt.Fprintf(&sb, "\\u%04x", r)
-		default:
-			sb.WriteRune(r)
-		}
-	}
-	if truncated {
-		sb.WriteString("…[truncated]")
-	}
-	return sb.String()
+	// A trap's text can carry names from the module (a start function's
+	// exports, a host error naming an import).
+	return safetext.Line(s, MaxErrorMessage)
 }
 
 // guestLog writes one guest line to the logger, counting it against the

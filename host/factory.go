@@ -164,7 +164,7 @@ func (f *Factory) parseMetadata(out []byte) error {
 		if !knownCapability(c) {
 			return fmt.Errorf("%w: factory %q: field \"capabilities\" lists %q (known: %v)", ErrUnknownCapability, f.fullName, c, Capabilities())
 		}
-		if !f.h.cfg.grants[c] {
+		if !f.h.cfg.grants[c] && !f.h.cfg.ungranted {
 			return fmt.Errorf("%w: factory %q asks for capability %q, which the host has not granted", ErrNotGranted, f.fullName, c)
 		}
 		caps = append(caps, c)

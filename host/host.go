@@ -22,6 +22,7 @@ import (
 	"github.com/wasmreg/wasmreg/host/di"
 	"github.com/wasmreg/wasmreg/host/internal/interrupt"
 	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
+	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
 // Host loads factories and builds models in one wazero runtime.
@@ -94,6 +95,9 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	if cfg.cacheDir != "" {
 		if err := os.MkdirAll(cfg.cacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("host: compilation cache directory %q: %w", cfg.cacheDir, err)
+		}
+		if err := checkCacheDir(cfg.cacheDir); err != nil {
+			return nil, err
 		}
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)
 		if err != nil {
@@ -355,6 +359,7 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 		if errors.Is(err, ErrClosed) || errors.Is(err, ErrBusy) || errors.Is(err, ErrModuleLimit) || ctx.Err() != nil {
 			return nil, fmt.Errorf("module sha256:%s: %w", digest[:12], err)
 		}
+		err = safetext.Wrap(err, MaxErrorMessage) // wazero's text names imports and exports
 		return nil, fmt.Errorf("%w: module sha256:%s: %w", ErrInvalidModule, digest[:12], err)
 	}
 	f := &Factory{h: h, compiled: compiled, plan: p.snapshot, checks: p.checks, memory: p.memory,
@@ -390,8 +395,8 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 	var errs []error
 	for _, imp := range m.Imports {
 		if imp.Kind == wasmbin.KindTable || imp.Kind == wasmbin.KindGlobal {
-			errs = append(errs, fmt.Errorf("%w: %s %s.%s: a factory may import only functions", ErrUnknownImport,
-				importKinds[imp.Kind], imp.Module, imp.Name)) // SANITIZE at merge
+			errs = append(errs, fmt.Errorf("%w: %s %s: a factory may import only functions", ErrUnknownImport,
+				importKinds[imp.Kind], shownImport(imp.Module, imp.Name)))
 		}
 	}
 	if len(errs) > 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmreg/wasmreg/host/di"
+	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
 // The functions of the wasmreg import module (docs/ABI.md §4). Each one
@@ -38,7 +39,7 @@ func (h *Host) fnError(ctx context.Context, mod api.Module, stack []uint64) {
 	c.requireExport("error")
 	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
 	b := read(mod, "error", ptr, n)
-	c.errMsg = sanitize(b, MaxErrorMessage)
+	c.errMsg = safetext.LineBytes(b, MaxErrorMessage)
 }
 
 func (h *Host) fnLog(ctx context.Context, mod api.Module, stack []uint64) {
@@ -53,7 +54,7 @@ func (h *Host) fnLog(ctx context.Context, mod api.Module, stack []uint64) {
 	if !logger.Enabled(ctx, level) {
 		return
 	}
-	c.guestLog(ctx, logger, level, sanitize(b, h.cfg.logLineLimit), slog.String("source", "guest"))
+	c.guestLog(ctx, logger, level, safetext.LineBytes(b, h.cfg.logLineLimit), slog.String("source", "guest"))
 }
 
 func resolveCap[T any](ctx context.Context, c *call, h *Host, capability, imp string) T {

@@ -73,6 +73,7 @@ type config struct {
 	noSnapshots     bool            // build every instance from scratch
 	cacheDir        string
 	grants          map[string]bool
+	ungranted       bool // Load accepts imports of capabilities not granted
 	container       *di.Container
 	logger          *slog.Logger
 	loggerSet       bool
@@ -421,7 +422,9 @@ func WithoutInterruption() Option {
 
 // WithCompilationCacheDir keeps wazero's compiled code in dir, so that a
 // module compiled once is not compiled again by a later process. The
-// directory is created with owner-only permissions if it does not exist.
+// directory is created with owner-only permissions if it does not exist;
+// [New] refuses one that another user owns or could write to, or anything
+// in it, with [ErrUnsafeCacheDir]: compiled code found there runs as it is.
 func WithCompilationCacheDir(dir string) Option {
 	return func(c *config) error {
 		if dir == "" {

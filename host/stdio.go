@@ -4,7 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
+
+	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
 // guestStdio turns a WASI guest's stdout and stderr into log lines, capped
@@ -100,9 +103,9 @@ func (w *stdioWriter) Write(p []byte) (int, error) {
 // cut returns the writer's current line, ready to log; the caller holds
 // s.mu.
 func (w *stdioWriter) cut(truncated bool) stdioLine {
-	msg := sanitize(w.line, w.s.f.h.cfg.logLineLimit)
-	if truncated {
-		msg += "…[truncated]"
+	msg := safetext.LineBytes(w.line, w.s.f.h.cfg.logLineLimit)
+	if truncated && !strings.HasSuffix(msg, safetext.Mark) {
+		msg += safetext.Mark
 	}
 	return stdioLine{level: w.level, stream: w.stream, msg: msg}
 }

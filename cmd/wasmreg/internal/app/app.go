@@ -12,15 +12,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/wasmreg/wasmreg/host"
+	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
 // Exit statuses of the wasmreg command.
@@ -45,16 +44,20 @@ const globalNote = "\n\nGlobal options (--dir, --cache-dir, --no-cache, --log-le
 // Main runs the wasmreg command with args (os.Args), reading requests from
 // stdin and writing to stdout and stderr, and returns the exit status.
 // Errors are written to stderr as one line, "wasmreg: <message>"; a panic
-// is reported the same way rather than as a stack trace. Interrupt and
-// terminate signals cancel the running command, stopping any guest call.
+// is reported the same way rather than as a stack trace. An interrupt or
+// terminate signal cancels the running command, stopping any guest call; a
+// second one exits the process at once with [ExitInterrupted], whatever is
+// still running.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int) {
 	defer func() {
 		if r := recover(); r != nil {
-			fmt.Fprintf(stderr, "wasmreg: internal error: %v\n", r)
+			fmt.Fprintf(stderr, "wasmreg: internal error: %s\n", safetext.Line(fmt.Sprint(r), maxLineShown))
 			status = ExitFailure
 		}
 	}()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := watchSignals(cancel, stderr, os.Exit)
 	defer stop()
 
 	a := New(stdin, stdout, stderr)
@@ -89,6 +92,7 @@ func New(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			"   wasmreg inspect model.wasm\n" +
 			"   wasmreg validate model.wasm",
 		Version:                   version(),
+		Metadata:                  map[string]any{stateKey: &appState{}},
 		Reader:                    stdin,
 		Writer:                    stdout,
 		ErrWriter:                 stderr,
@@ -183,6 +187,28 @@ func newLogger(cCtx *cli.Context, w io.Writer) (*slog.Logger, error) {
 	}
 }
 
+// appState is what one run of the application learns as it goes. It is
+// used by the command's goroutine only.
+type appState struct {
+	noCache bool // the compilation cache was refused, and the user warned
+}
+
+const stateKey = "wasmreg.state"
+
+// stateOf returns the state of the application cCtx runs (a fresh one for
+// an App not made by New).
+func stateOf(cCtx *cli.Context) *appState {
+	if st, ok := cCtx.App.Metadata[stateKey].(*appState); ok {
+		return st
+	}
+	st := &appState{}
+	if cCtx.App.Metadata == nil {
+		cCtx.App.Metadata = map[string]any{}
+	}
+	cCtx.App.Metadata[stateKey] = st
+	return st
+}
+
 // hostOptions returns the options every command's host shares: the logger
 // writing to logs, the compilation cache, and the limits of limitFlags.
 func hostOptions(cCtx *cli.Context, logs io.Writer) ([]host.Option, error) {
@@ -195,7 +221,7 @@ func hostOptions(cCtx *cli.Context, logs io.Writer) ([]host.Option, error) {
 		return nil, err
 	}
 	opts = append(opts, host.WithLogger(logger))
-	if dir := cCtx.String(flagCacheDir); dir != "" && !cCtx.Bool(flagNoCache) {
+	if dir := cCtx.String(flagCacheDir); dir != "" && !cCtx.Bool(flagNoCache) && !stateOf(cCtx).noCache {
 		// The cache only saves time: without a usable directory, compile.
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			logger.Warn("compilation cache disabled", "dir", dir, "error", err)
@@ -209,11 +235,35 @@ func hostOptions(cCtx *cli.Context, logs io.Writer) ([]host.Option, error) {
 // newHost returns a host with the shared options and extra ones, logging
 // to the app's standard error.
 func newHost(cCtx *cli.Context, extra ...host.Option) (*host.Host, error) {
-	opts, err := hostOptions(cCtx, cCtx.App.ErrWriter)
+	return openHost(cCtx, cCtx.App.ErrWriter, extra...)
+}
+
+// newInspectionHost returns a host for looking at modules: it grants
+// nothing but extra's grants, yet loads a module that needs more, so that
+// reading a module's metadata runs its start code with no capability the
+// user did not grant.
+func newInspectionHost(cCtx *cli.Context, extra ...host.Option) (*host.Host, error) {
+	return newHost(cCtx, append([]host.Option{host.WithUngrantedImports()}, extra...)...)
+}
+
+// openHost returns a host with the shared options and extra ones, logging
+// to logs. If the host refuses the compilation cache directory as unsafe,
+// it warns once and goes on without the cache: the cache only saves time.
+func openHost(cCtx *cli.Context, logs io.Writer, extra ...host.Option) (*host.Host, error) {
+	opts, err := hostOptions(cCtx, logs)
 	if err != nil {
 		return nil, err
 	}
-	return host.New(cCtx.Context, append(opts, extra...)...)
+	h, err := host.New(cCtx.Context, append(opts, extra...)...)
+	if errors.Is(err, host.ErrUnsafeCacheDir) {
+		warnf(cCtx.App.ErrWriter, "compilation cache disabled: %v", err)
+		stateOf(cCtx).noCache = true
+		if opts, err = hostOptions(cCtx, logs); err != nil {
+			return nil, err
+		}
+		h, err = host.New(cCtx.Context, append(opts, extra...)...)
+	}
+	return h, err
 }
 
 // closeHost closes h, reporting a failure as a warning: the command's work
@@ -281,11 +331,12 @@ func report(stderr io.Writer, err error) int {
 
 // oneLine joins the lines of a multi-line message (errors.Join separates
 // errors with newlines) so that every error is one line of standard error,
-// and words the host's advice, written for Go callers, in this command's
-// flags.
+// words the host's advice, written for Go callers, in this command's flags,
+// and escapes whatever else could drive a terminal: an error may quote a
+// module's names or a guest's message.
 func oneLine(msg string) string {
 	msg = strings.TrimSpace(strings.ReplaceAll(msg, "\r\n", "\n"))
-	return cliTerms.Replace(strings.ReplaceAll(msg, "\n", "; "))
+	return safetext.Line(cliTerms.Replace(strings.ReplaceAll(msg, "\n", "; ")), maxLineShown)
 }
 
 // cliTerms maps the host options that the host's errors suggest to the

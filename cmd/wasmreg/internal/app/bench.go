@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
 // Names of the flags of `wasmreg bench` that run does not have.
@@ -119,7 +121,7 @@ func benchAction(cCtx *cli.Context) error {
 	}
 
 	var bar *benchBar
-	if isTerminal(cCtx.App.ErrWriter) {
+	if showsProgress(cCtx.App.ErrWriter) {
 		bar = &benchBar{out: cCtx.App.ErrWriter, total: duration}
 	}
 	h, f, err := ff.load(cCtx, bar.Writer(cCtx.App.ErrWriter), path, wasm)
@@ -182,7 +184,7 @@ func readRequests(cCtx *cli.Context, limit int) ([][]byte, error) {
 	what := "--" + flagInput + " " + cCtx.String(flagInput)
 	if name := cCtx.String(flagInput); name == "" || name == "-" {
 		what = "standard input"
-		if isTerminal(in.r) {
+		if in.term {
 			return nil, usageErrorf("bench reads its requests from --%s or standard input, which is a terminal: give --%s FILE or pipe requests in (see 'wasmreg bench --help')",
 				flagInput, flagInput)
 		}
@@ -619,7 +621,8 @@ const digestPrefix = 12
 
 func (r benchReport) write(out io.Writer) error {
 	w := bufio.NewWriter(out)
-	fmt.Fprintf(w, "factory:   %s, sha256 %s… (%s)\n", r.factory, r.digest[:min(digestPrefix, len(r.digest))], r.path)
+	fmt.Fprintf(w, "factory:   %s, sha256 %s… (%s)\n", r.factory, r.digest[:min(digestPrefix, len(r.digest))],
+		safetext.Line(r.path, maxLineShown))
 	fmt.Fprintf(w, "settings:  concurrency %d, GOMAXPROCS %d, %s building then %s predicting, %s in turn\n\n",
 		r.concurrency, r.gomaxprocs, formatSeconds(r.buildTime), formatSeconds(r.predictTime), plural(r.requests, "request"))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

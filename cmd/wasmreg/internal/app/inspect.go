@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/wasmreg/wasmreg/host"
+	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
 // InspectCommand returns the `wasmreg inspect` command: what a factory
@@ -22,8 +23,9 @@ func InspectCommand() *cli.Command {
 		Description: "Loads the module (which runs its metadata export once, never wasmreg_build) and shows\n" +
 			"its ABI version, name, version, description, config schema, the capabilities it needs,\n" +
 			"its exported and imported functions, its size and its sha256 (lowercase hex, as\n" +
-			"sha256sum prints it). Every capability is granted for inspection. A NAME is looked up\n" +
-			"in --dir.\n\n" +
+			"sha256sum prints it). Nothing is granted for inspection: a module that uses a capability\n" +
+			"in its start code fails. A NAME is looked up in --dir. Text a module chose is shown with\n" +
+			"control, C1 and bidi characters escaped (\\xNN, \\uNNNN; in --json, as JSON escapes).\n\n" +
 			"Examples:\n" +
 			"   wasmreg inspect model.wasm\n" +
 			"   wasmreg inspect model.wasm --json | jq .sha256\n" +
@@ -56,11 +58,11 @@ func inspectAction(cCtx *cli.Context) error {
 	if cCtx.NArg() != 1 {
 		return usageErrorf("inspect takes one FILE.wasm argument, got %d (see 'wasmreg inspect --help')", cCtx.NArg())
 	}
-	path, wasm, err := findModule(cCtx, cCtx.Args().First())
+	path, wasm, err := findModule(cCtx, moduleRequest{arg: cCtx.Args().First()})
 	if err != nil {
 		return err
 	}
-	h, err := newHost(cCtx, host.WithGrants(host.Capabilities()...))
+	h, err := newInspectionHost(cCtx)
 	if err != nil {
 		return err
 	}
@@ -87,9 +89,15 @@ func inspectAction(cCtx *cli.Context) error {
 		in.Imports = []string{}
 	}
 	if cCtx.Bool(flagJSON) {
-		enc := json.NewEncoder(cCtx.App.Writer)
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
 		enc.SetIndent("", "  ")
-		return enc.Encode(in)
+		if err := enc.Encode(in); err != nil {
+			return err
+		}
+		// Lossless: the escapes decode to what the module chose.
+		_, err := cCtx.App.Writer.Write(safetext.JSON(b.Bytes()))
+		return err
 	}
 	return writeInspection(cCtx.App.Writer, in)
 }
@@ -104,12 +112,12 @@ func writeInspection(w io.Writer, in inspection) error {
 		}
 		fmt.Fprintf(&b, "%s (%d):\n", name, len(items))
 		for _, it := range items {
-			fmt.Fprintf(&b, "  %s\n", it)
+			fmt.Fprintf(&b, "  %s\n", shown(it))
 		}
 	}
-	field("file", in.File)
-	field("name", in.Name)
-	field("version", in.Version)
+	field("file", safetext.Line(in.File, maxLineShown))
+	field("name", shown(in.Name))
+	field("version", shown(in.Version))
 	field("description", cell(in.Description))
 	field("abi version", fmt.Sprint(in.ABIVersion))
 	caps := strings.Join(in.Capabilities, ", ")
@@ -125,11 +133,13 @@ func writeInspection(w io.Writer, in inspection) error {
 		field("config schema", "none")
 	} else {
 		var pretty bytes.Buffer
-		if err := json.Indent(&pretty, in.ConfigSchema, "  ", "  "); err != nil {
-			pretty.Reset()
-			pretty.Write(in.ConfigSchema)
+		schema := ""
+		if err := json.Indent(&pretty, in.ConfigSchema, "  ", "  "); err == nil {
+			schema = string(safetext.JSON(pretty.Bytes()))
+		} else {
+			schema = safetext.Line(string(in.ConfigSchema), maxTextShown)
 		}
-		fmt.Fprintf(&b, "config schema:\n  %s\n", pretty.String())
+		fmt.Fprintf(&b, "config schema:\n  %s\n", schema)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -7,7 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/wasmreg/wasmreg/host"
+	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
 // ListCommand returns the `wasmreg list` command: a table of the factories
@@ -21,7 +21,10 @@ func ListCommand() *cli.Command {
 		Description: "Loads every *.wasm file of --dir (default " + DefaultDir + ", or $WASMREG_DIR) and lists the\n" +
 			"factories by name and version. Modules that do not load are reported on standard\n" +
 			"error and skipped; the exit status is non-zero only if the directory cannot be read.\n" +
-			"Every capability is granted for listing, so CAPABILITIES shows what each factory needs.\n\n" +
+			"Nothing is granted for listing: a module's start code runs with no capability, and\n" +
+			"one that uses a capability there is skipped; CAPABILITIES shows what each factory needs.\n" +
+			"Only regular files are read (no symbolic links, pipes or devices), each checked against\n" +
+			"--module-size-limit and the directory's " + LockFile + " before it is compiled.\n\n" +
 			"Examples:\n" +
 			"   wasmreg list\n" +
 			"   wasmreg list --dir build/factories" + globalNote,
@@ -37,12 +40,16 @@ func listAction(cCtx *cli.Context) error {
 		return usageErrorf("list takes no arguments, got %q; use --dir DIR to list another directory (see 'wasmreg list --help')",
 			cCtx.Args().First())
 	}
-	h, err := newHost(cCtx, host.WithGrants(host.Capabilities()...))
+	scan, err := scanFlags(cCtx)
+	if err != nil {
+		return err
+	}
+	h, err := newInspectionHost(cCtx)
 	if err != nil {
 		return err
 	}
 	defer closeHost(cCtx, h)
-	c, err := scanDir(cCtx.Context, h, cCtx.String(flagDir), cCtx.Bool(flagAllowUnlocked))
+	c, err := scanDir(cCtx.Context, h, cCtx.String(flagDir), scan)
 	if err != nil {
 		return err
 	}
@@ -64,20 +71,22 @@ func listAction(cCtx *cli.Context) error {
 		if desc == "" {
 			desc = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", info.Name, info.Version, desc, caps, formatSize(f.Size()), f.Digest())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", shown(info.Name), shown(info.Version), desc, caps, formatSize(f.Size()), f.Digest())
 	}
 	return tw.Flush()
 }
 
 // cell makes guest-provided text safe for one table cell: no tabs, no line
-// breaks, no other control characters.
+// breaks (a space each, as the text is prose), no other control, C1 or bidi
+// character.
 func cell(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+	s = strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
 			return ' '
 		}
 		return r
 	}, s)
+	return safetext.Field(s, maxTextShown)
 }
 
 // formatSize formats a byte count for people: 512B, 1.5KiB, 12MiB.

@@ -13,7 +13,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/wasmreg/wasmreg/host"
+	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
 // LockFile is the name of a factories directory's lock file: one line per
@@ -27,11 +27,20 @@ const flagAllowUnlocked = "allow-unlocked"
 // lock maps a module's file name to its pinned sha256.
 type lock map[string]string
 
-// readLock reads dir's lock file; ok is false if there is none.
+// maxLockFile is the largest lock file read: some 100,000 modules.
+const maxLockFile = 16 << 20
+
+// readLock reads dir's lock file; ok is false if there is none. Like a
+// module, it must be a regular file: a FIFO would block the read.
 func readLock(dir string) (l lock, ok bool, err error) {
-	b, err := os.ReadFile(filepath.Join(dir, LockFile))
+	path := filepath.Join(dir, LockFile)
+	b, err := readRegular(path, maxLockFile, true)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
+	}
+	var big errTooLarge
+	if errors.As(err, &big) {
+		return nil, false, fmt.Errorf("%s is %d bytes; a lock file is at most %d", path, big.size, maxLockFile)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("read %s: %w", LockFile, err)
@@ -68,10 +77,10 @@ func parseLock(b []byte) (lock, error) {
 	return l, sc.Err()
 }
 
-// check reports why the module file with wasm may not be loaded, or nil.
-func (l lock) check(file string, wasm []byte) error {
+// check reports why the module file whose sha256 is got may not be
+// loaded, or nil.
+func (l lock) check(file string, got string) error {
 	want, ok := l[file]
-	got := host.Digest(wasm)
 	switch {
 	case !ok:
 		return fmt.Errorf("%s is not in %s (sha256 %s); add it with 'wasmreg lock', or pass --%s",
@@ -79,6 +88,34 @@ func (l lock) check(file string, wasm []byte) error {
 	case want != got:
 		return fmt.Errorf("%s changed: its sha256 is %s, %s has %s; if the change is yours, run 'wasmreg lock', or pass --%s",
 			file, got, LockFile, want, flagAllowUnlocked)
+	}
+	return nil
+}
+
+// checkPathLock applies the lock of the directory that holds path, if it
+// has one, to the module file at path whose sha256 is digest: a path typed
+// into a locked directory must not bypass its lock. If path is a symbolic
+// link, the lock of the directory of the file it leads to applies too.
+func checkPathLock(path string, digest func() string) error {
+	places := [][2]string{{filepath.Dir(path), filepath.Base(path)}}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		realAbs, err1 := filepath.Abs(real)
+		abs, err2 := filepath.Abs(path)
+		if err1 == nil && err2 == nil && realAbs != abs {
+			places = append(places, [2]string{filepath.Dir(realAbs), filepath.Base(realAbs)})
+		}
+	}
+	for _, p := range places {
+		l, locked, err := readLock(p[0])
+		if err != nil {
+			return err
+		}
+		if !locked {
+			continue
+		}
+		if err := l.check(p[1], digest()); err != nil {
+			return fmt.Errorf("refusing to load %s: %w", path, err)
+		}
 	}
 	return nil
 }
@@ -105,10 +142,11 @@ func LockCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "lock",
 		Usage: "write the factories directory's lock file (file name → sha256)",
-		Description: "lock loads every *.wasm module of --dir and writes the sha256 of each one that\n" +
-			"loads to DIR/" + LockFile + " (the format of sha256sum). From then on, commands that\n" +
-			"read --dir refuse a module that is not listed or whose contents changed, unless\n" +
-			"--" + flagAllowUnlocked + " is given. Review what you lock: locking says you trust it.\n\n" +
+		Description: "lock loads every *.wasm module of --dir, granting nothing (as list does), and writes\n" +
+			"the sha256 of each one that loads to DIR/" + LockFile + " (the format of sha256sum).\n" +
+			"From then on, commands that read --dir, or a module file in DIR, refuse a module that\n" +
+			"is not listed or whose contents changed, unless --" + flagAllowUnlocked + " is given. Review\n" +
+			"what you lock: locking says you trust it.\n\n" +
 			"Examples:\n" +
 			"   wasmreg lock --dir build/factories\n" +
 			"   sha256sum -c build/factories/" + LockFile + globalNote,
@@ -124,12 +162,17 @@ func lockAction(cCtx *cli.Context) error {
 		return usageErrorf("lock takes no arguments; it locks --%s", flagDir)
 	}
 	dir := cCtx.String(flagDir)
-	h, err := newHost(cCtx, host.WithGrants(host.Capabilities()...))
+	scan, err := scanFlags(cCtx)
+	if err != nil {
+		return err
+	}
+	scan.allowUnlocked = true // locking is how a module gets in
+	h, err := newInspectionHost(cCtx)
 	if err != nil {
 		return err
 	}
 	defer closeHost(cCtx, h)
-	c, err := scanDir(cCtx.Context, h, dir, true)
+	c, err := scanDir(cCtx.Context, h, dir, scan)
 	if err != nil {
 		return err
 	}
@@ -142,6 +185,6 @@ func lockAction(cCtx *cli.Context) error {
 	if err := os.WriteFile(path, l.format(), 0o644); err != nil {
 		return fmt.Errorf("write lock file: %w", err)
 	}
-	fmt.Fprintf(cCtx.App.Writer, "locked %d module(s) in %s\n", len(l), path)
+	fmt.Fprintf(cCtx.App.Writer, "locked %d module(s) in %s\n", len(l), safetext.Line(path, maxLineShown))
 	return nil
 }

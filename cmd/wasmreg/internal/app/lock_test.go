@@ -5,6 +5,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wasmreg/wasmreg/host"
 )
 
 func TestParseLock(t *testing.T) {
@@ -41,13 +43,13 @@ func TestParseLock(t *testing.T) {
 }
 
 func TestLockCheck(t *testing.T) {
-	wasm := []byte("module")
+	digest := host.Digest([]byte("module"))
 	l := lock{"m.wasm": "f5f2a2a4cdbd3c3ba7a4f6dc7fbe2e6be4a98a9e7e96a7fcfc0bff0d6e0f25c0"}
-	err := l.check("m.wasm", wasm)
+	err := l.check("m.wasm", digest)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "m.wasm changed")
 	assert.Contains(t, err.Error(), "--allow-unlocked")
-	err = l.check("other.wasm", wasm)
+	err = l.check("other.wasm", digest)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "other.wasm is not in wasmreg.lock")
 }

@@ -9,15 +9,18 @@ import (
 	"time"
 )
 
-// isTerminal reports whether w is a terminal (a character device), where a
-// progress line makes sense. Pipes, files and test buffers are not.
+// isTerminal reports whether v is a terminal: an *os.File whose
+// descriptor has terminal attributes. Pipes, files, /dev/null and test
+// buffers are not.
 func isTerminal(v any) bool {
 	f, ok := v.(*os.File)
-	if !ok || os.Getenv("TERM") == "dumb" {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return ok && isTerminalFile(f)
+}
+
+// showsProgress reports whether w is a terminal that can redraw a status
+// line in place.
+func showsProgress(w io.Writer) bool {
+	return isTerminal(w) && os.Getenv("TERM") != "dumb"
 }
 
 // progress draws one self-erasing status line on a terminal while a batch

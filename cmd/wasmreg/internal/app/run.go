@@ -16,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/wasmreg/wasmreg/host"
+	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
 // Names of the flags of `wasmreg run`.
@@ -42,10 +43,14 @@ func RunCommand() *cli.Command {
 			"is JSON; otherwise its backslashes, CRs and LFs are escaped as \\\\, \\r and \\n. A failed\n" +
 			"request writes nothing to standard output and \"line N: <error>\" to standard error,\n" +
 			"and the run goes on; if the failure closed the model (a trap, a timeout), it is built\n" +
-			"again for the next request. The exit status is non-zero if the build or any request failed.\n\n" +
+			"again for the next request. The exit status is non-zero if the build or any request failed.\n" +
+			"When standard output is a terminal, control, C1 and bidi characters of responses are\n" +
+			"escaped (\\xNN, \\uNNNN) so that a factory cannot drive the terminal; to a pipe or a file\n" +
+			"responses are written exactly.\n\n" +
 			"Capabilities are denied unless granted: --grant clock, --grant random (or random=SEED\n" +
 			"for reproducible runs), --grant artifact=NAME=FILE (repeatable). --sha256 refuses a\n" +
-			"module whose digest differs.\n\n" +
+			"module whose digest differs, before anything is compiled; a NAME is then looked up among\n" +
+			"the modules with that digest only. A second interrupt (Ctrl-C) exits at once.\n\n" +
 			"Without FACTORY, run runs the built-in demo: a small neural network, trained on\n" +
 			"handwritten digits, classifies a few held-out ones.\n\n" +
 			"Examples:\n" +
@@ -93,7 +98,7 @@ func runAction(cCtx *cli.Context) error {
 	}
 
 	var prog *progress
-	if isTerminal(cCtx.App.ErrWriter) && !isTerminal(in.r) {
+	if showsProgress(cCtx.App.ErrWriter) && !in.term {
 		prog = newProgress(cCtx.App.ErrWriter, in.size)
 	}
 	stderr := prog.Writer(cCtx.App.ErrWriter)
@@ -117,7 +122,8 @@ func runAction(cCtx *cli.Context) error {
 		return err
 	}
 
-	b := &batch{ctx: cCtx.Context, model: m, build: build, stderr: stderr, prog: prog}
+	b := &batch{ctx: cCtx.Context, model: m, build: build, stderr: stderr, prog: prog,
+		escape: isTerminal(cCtx.App.Writer)}
 	out := bufio.NewWriterSize(cCtx.App.Writer, 64<<10)
 	answered, failed, err := b.serve(bufio.NewReaderSize(in.r, 64<<10), out)
 	prog.done()
@@ -172,22 +178,10 @@ func readFactoryFlags(cCtx *cli.Context) (factoryFlags, error) {
 	return ff, err
 }
 
-// module finds the module the command's FACTORY argument names and checks
-// it against --sha256.
+// module finds the module the command's FACTORY argument names, checked
+// against --sha256 before anything is compiled.
 func (ff factoryFlags) module(cCtx *cli.Context) (path string, wasm []byte, err error) {
-	path, wasm, err = findModule(cCtx, cCtx.Args().First())
-	if err != nil {
-		return "", nil, err
-	}
-	// Hash only to check --sha256: Load hashes the module anyway, and each
-	// sha256 of a 3.7 MB Go guest is 2 ms of a 80 ms warm start.
-	if ff.wantDigest == "" {
-		return path, wasm, nil
-	}
-	if digest := host.Digest(wasm); digest != ff.wantDigest {
-		return "", nil, fmt.Errorf("refusing to load %s: its sha256 is %s, --%s wants %s", path, digest, flagSHA256, ff.wantDigest)
-	}
-	return path, wasm, nil
+	return findModule(cCtx, moduleRequest{arg: cCtx.Args().First(), digest: ff.wantDigest, grants: ff.grantOpts})
 }
 
 // load makes a host with the command's options and the grants, and loads
@@ -196,11 +190,7 @@ func (ff factoryFlags) module(cCtx *cli.Context) (path string, wasm []byte, err 
 // caller closes the host.
 func (ff factoryFlags) load(cCtx *cli.Context, logs io.Writer, path string, wasm []byte) (*host.Host, *host.Factory, error) {
 	grants := ff.grants
-	opts, err := hostOptions(cCtx, logs)
-	if err != nil {
-		return nil, nil, err
-	}
-	h, err := host.New(cCtx.Context, append(opts, ff.grantOpts...)...)
+	h, err := openHost(cCtx, logs, ff.grantOpts...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -218,15 +208,12 @@ func (ff factoryFlags) load(cCtx *cli.Context, logs io.Writer, path string, wasm
 	return nil, nil, fmt.Errorf("load %s: %w", path, err)
 }
 
-// missingGrants loads wasm with every capability granted, to say which
-// capabilities it needs beyond grants. It returns no capabilities if that
-// load fails too: the caller then reports the original error.
+// missingGrants loads wasm on a host that grants nothing but accepts what
+// needs more, to say which capabilities it needs beyond grants. It returns
+// no capabilities if that load fails too (its start code used one, say):
+// the caller then reports the original error.
 func missingGrants(cCtx *cli.Context, wasm []byte, grants Grants) (name string, missing []string) {
-	opts, err := hostOptions(cCtx, io.Discard)
-	if err != nil {
-		return "", nil
-	}
-	h, err := host.New(cCtx.Context, append(opts, host.WithGrants(host.Capabilities()...))...)
+	h, err := openHost(cCtx, io.Discard, host.WithUngrantedImports())
 	if err != nil {
 		return "", nil
 	}
@@ -288,8 +275,9 @@ func parseDigest(s string) (string, error) {
 
 // input is where requests come from.
 type input struct {
-	r     io.Reader
-	size  int64 // bytes, if known (a regular file); else 0
+	r     io.Reader // returns the context's error once it is done, even while a read blocks
+	size  int64     // bytes, if known (a regular file); else 0
+	term  bool      // a terminal
 	close func() error
 }
 
@@ -299,15 +287,15 @@ func (in input) Close() error { return in.close() }
 func openInput(cCtx *cli.Context) (input, error) {
 	name := cCtx.String(flagInput)
 	if name == "" || name == "-" {
-		in := input{r: cCtx.App.Reader, close: func() error { return nil }}
-		in.size = regularSize(in.r)
-		return in, nil
+		r := cCtx.App.Reader
+		return input{r: readerWithContext(cCtx.Context, r), size: regularSize(r), term: isTerminal(r),
+			close: func() error { return nil }}, nil
 	}
 	f, err := os.Open(name)
 	if err != nil {
 		return input{}, fmt.Errorf("--%s: %w", flagInput, err)
 	}
-	return input{r: f, size: regularSize(f), close: f.Close}, nil
+	return input{r: readerWithContext(cCtx.Context, f), size: regularSize(f), term: isTerminal(f), close: f.Close}, nil
 }
 
 // regularSize returns the size of r if it is a regular file, else 0.
@@ -327,6 +315,7 @@ type batch struct {
 	build  func() (*host.Model, error)
 	stderr io.Writer
 	prog   *progress
+	escape bool // responses go to a terminal: escape what could drive it
 }
 
 // maxRequest is the longest request line: the host's default input limit.
@@ -366,7 +355,12 @@ func (b *batch) serve(r *bufio.Reader, out *bufio.Writer) (answered, failed int,
 				fmt.Fprintf(b.stderr, "line %d: %s\n", lineNo, oneLine(trimHost(perr.Error())))
 			} else {
 				answered++
-				out.Write(responseLine(resp))
+				line := responseLine(resp)
+				if b.escape {
+					out.WriteString(safetext.LineBytes(line, 0))
+				} else {
+					out.Write(line)
+				}
 				out.WriteByte('\n')
 			}
 		}

@@ -3,13 +3,13 @@ package app
 import (
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/wasmreg/wasmreg/host"
+	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
 // ValidateCommand returns the `wasmreg validate` command: checks modules
@@ -19,12 +19,14 @@ func ValidateCommand() *cli.Command {
 		Name:      "validate",
 		Usage:     "check factory modules against the wasmreg guest ABI v1",
 		ArgsUsage: "FILE.wasm [FILE.wasm...]",
-		Description: "Loads each module as `wasmreg run` would, with every capability granted, and reports\n" +
-			"every problem found (missing or mistyped exports, unknown imports, bad metadata, ...),\n" +
-			"one per line after \"✗ error:\". A module that passes is reported as\n" +
+		Description: "Loads each module as `wasmreg run` would, but granting nothing (a module that uses a\n" +
+			"capability in its start code fails), and reports every problem found (missing or\n" +
+			"mistyped exports, unknown imports, bad metadata, ...), one per line after \"✗ error:\".\n" +
+			"A module that passes is reported as\n" +
 			"\"ok: NAME@VERSION speaks wasmreg ABI v1\", with the grants `wasmreg run` will need\n" +
 			"and warnings about things that work but are probably mistakes. The exit status is\n" +
-			"non-zero if any module fails.\n\n" +
+			"non-zero if any module fails. A module in a directory with a " + LockFile + " must be\n" +
+			"listed in it, unless --" + flagAllowUnlocked + " is given.\n\n" +
 			"Examples:\n" +
 			"   wasmreg validate model.wasm\n" +
 			"   wasmreg validate build/factories/*.wasm" + globalNote,
@@ -39,7 +41,11 @@ func validateAction(cCtx *cli.Context) error {
 	if cCtx.NArg() == 0 {
 		return usageErrorf("validate needs a FILE.wasm argument (see 'wasmreg validate --help')")
 	}
-	h, err := newHost(cCtx, host.WithGrants(host.Capabilities()...))
+	scan, err := scanFlags(cCtx)
+	if err != nil {
+		return err
+	}
+	h, err := newInspectionHost(cCtx)
 	if err != nil {
 		return err
 	}
@@ -48,27 +54,31 @@ func validateAction(cCtx *cli.Context) error {
 	failed := 0
 	for _, path := range cCtx.Args().Slice() {
 		var f *host.Factory
-		wasm, err := os.ReadFile(path)
+		wasm, err := readModuleFile(path, scan.sizeLimit, true)
+		if err == nil && !scan.allowUnlocked {
+			err = checkPathLock(path, func() string { return host.Digest(wasm) })
+		}
 		if err == nil {
 			f, err = h.Load(cCtx.Context, wasm)
 		}
+		shownPath := safetext.Line(path, maxLineShown)
 		if err != nil {
 			failed++
 			probs := problems(err)
-			fmt.Fprintf(w, "%s: does not speak wasmreg ABI v%d (%s):\n", path, host.ABIVersion, plural(len(probs), "problem"))
+			fmt.Fprintf(w, "%s: does not speak wasmreg ABI v%d (%s):\n", shownPath, host.ABIVersion, plural(len(probs), "problem"))
 			for _, p := range probs {
 				fmt.Fprintf(w, "  ✗ error: %s\n", p)
 			}
 			continue
 		}
-		fmt.Fprintf(w, "ok: %s speaks wasmreg ABI v%d (%s)\n", f.Name(), host.ABIVersion, path)
+		fmt.Fprintf(w, "ok: %s speaks wasmreg ABI v%d (%s)\n", f.Name(), host.ABIVersion, shownPath)
 		if caps := needsGrants(f.Info().Capabilities); len(caps) > 0 {
 			fmt.Fprintf(w, "  needs grants: %s (wasmreg run %s)\n", strings.Join(caps, ", "), grantFlags(caps))
 		} else {
 			fmt.Fprintf(w, "  needs grants: none\n")
 		}
 		for _, warning := range warnings(f) {
-			fmt.Fprintf(w, "  warning: %s\n", warning)
+			fmt.Fprintf(w, "  warning: %s\n", oneLine(warning))
 		}
 	}
 	if failed > 0 {

@@ -1,0 +1,15 @@
+;; escape_export_names: exports functions named with terminal escapes, C1 and bidi controls
+;; Regenerate with: go generate ./host  (wat2wasm from Debian's wabt)
+(module
+  (import "wasmreg" "output" (func $output (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{\22name\22:\22hostile-escape-export-names\22,\22version\22:\221.0.0\22,\22description\22:\22exports functions named with terminal escapes, C1 and bidi controls\22,\22capabilities\22:[]}")
+  (func (export "wasmreg_abi_version") (result i32) (i32.const 1))
+  (func (export "wasmreg_info") (result i32) (call $output (i32.const 0) (i32.const 158)) (i32.const 0))
+  (func (export "wasmreg_build") (param $len i32) (result i32)
+    (i32.const 0))
+  (func (export "wasmreg_predict") (param $len i32) (result i32)
+    (i32.const 0))
+  (func (export "\1b[2J\1b]0;pwned\07"))
+  (func (export "\c2\9b31m\e2\80\aecolour"))
+  (func (export "tab\09name\e2\81\a6\e2\80\a8")))

@@ -1,0 +1,16 @@
+;; escape_import_names: imports functions and a table named with terminal escapes, C1 and bidi controls
+;; Regenerate with: go generate ./host  (wat2wasm from Debian's wabt)
+(module
+  (import "wasmreg" "output" (func $output (param i32 i32)))
+  (import "\1b[2J\e2\80\ae" "\c2\9bfield" (func))
+  (import "wasmreg" "\1b]0;pwned\07" (func))
+  (import "wasi_snapshot_preview1" "\e2\80\aefd_write" (func))
+  (import "\1b[31m" "\e2\81\a6table" (table 1 funcref))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{\22name\22:\22hostile-escape-import-names\22,\22version\22:\221.0.0\22,\22description\22:\22imports functions and a table named with terminal escapes, C1 and bidi controls\22,\22capabilities\22:[]}")
+  (func (export "wasmreg_abi_version") (result i32) (i32.const 1))
+  (func (export "wasmreg_info") (result i32) (call $output (i32.const 0) (i32.const 170)) (i32.const 0))
+  (func (export "wasmreg_build") (param $len i32) (result i32)
+    (i32.const 0))
+  (func (export "wasmreg_predict") (param $len i32) (result i32)
+    (i32.const 0)))

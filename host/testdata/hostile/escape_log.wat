@@ -1,0 +1,23 @@
+;; escape_log: logs, and writes to WASI stdout and stderr, lines full of terminal escapes
+;; Regenerate with: go generate ./host  (wat2wasm from Debian's wabt)
+(module
+  (import "wasmreg" "output" (func $output (param i32 i32)))
+  (import "wasmreg" "log" (func $log (param i32 i32 i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{\22name\22:\22hostile-escape-log\22,\22version\22:\221.0.0\22,\22description\22:\22logs, and writes to WASI stdout and stderr, lines full of terminal escapes\22,\22capabilities\22:[]}")
+  (data (i32.const 1024) "log \1b[2J\1b]0;pwned\07\1b[31m \c2\9b2J \9b \e2\80\ae evil \e2\80\a8 end")
+  (data (i32.const 2048) "stdio \1b[2J\1b]2;pwned\1b\5c \c2\9b \e2\81\a7 \9b\0dend\0a")
+  ;; one iovec at 3072: the WASI line
+  (data (i32.const 3072) "\00\08\00\00#\00\00\00")
+  (func (export "wasmreg_abi_version") (result i32) (i32.const 1))
+  (func (export "wasmreg_info") (result i32) (call $output (i32.const 0) (i32.const 156)) (i32.const 0))
+  (func (export "wasmreg_build") (param $len i32) (result i32)
+    (call $log (i32.const 8) (i32.const 1024) (i32.const 47))
+    (i32.const 0))
+  (func (export "wasmreg_predict") (param $len i32) (result i32)
+    (call $log (i32.const 8) (i32.const 1024) (i32.const 47))
+    (drop (call $fd_write (i32.const 1) (i32.const 3072) (i32.const 1) (i32.const 3088)))
+    (drop (call $fd_write (i32.const 2) (i32.const 3072) (i32.const 1) (i32.const 3088)))
+    (call $output (i32.const 3072) (i32.const 0))
+    (i32.const 0)))
