@@ -57,6 +57,7 @@ deps:
 ## test: everything, with -race: checks, example factories, library, CLI, SDKs, fuzz briefly
 test: deps check examples wasmreg
 	$(GO) test -race -count=1 ./...
+	WASMREG_HEARTBEAT=1 $(GO) test -race -count=1 -run '^TestHostileHeartbeat$$' ./host/
 	cd guest-sdk/go && $(GO) test -count=1 ./...
 	$(WASMREG) list --dir $(FACTORIES)
 	$(WASMREG) run

@@ -48,7 +48,9 @@ func newHost(t testing.TB, opts ...host.Option) (*host.Host, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := host.New(context.Background(), append([]host.Option{host.WithLogger(logger)}, opts...)...)
+	// wazero compiles a Go guest in a second, but in minutes under -race
+	// on a loaded machine: the tests that want the compile timeout set it.
+	h, err := host.New(context.Background(), append([]host.Option{host.WithLogger(logger), host.WithCompileTimeout(0)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, h.Close(context.Background())) })
 	return h, logs

@@ -341,6 +341,9 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 	}
 	p, err := h.prepare(wasm)
 	digest := <-digests
+	if err == nil {
+		err = ctx.Err() // the strict read and the rewrites take milliseconds a megabyte
+	}
 	if err != nil {
 		return nil, fmt.Errorf("module sha256:%s: %w", digest[:12], err)
 	}

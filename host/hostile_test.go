@@ -244,7 +244,15 @@ func TestHostileModules(t *testing.T) {
 // gives other processes on a loaded machine (the test binaries of other
 // packages run beside this one), so it is held to a looser bound, and
 // both are logged.
+//
+// It measures time, so it runs alone: `make test` runs it after the other
+// tests, with WASMREG_HEARTBEAT=1; beside the test binaries of other
+// packages, a loaded machine's scheduler alone can stall a goroutine for
+// longer than the bounds.
 func TestHostileHeartbeat(t *testing.T) {
+	if os.Getenv("WASMREG_HEARTBEAT") == "" {
+		t.Skip("measures pauses: run alone with WASMREG_HEARTBEAT=1, as make test does")
+	}
 	hl, h, _ := hostileHosts(t)
 	ctx := context.Background()
 	for _, tc := range hostileCases {
