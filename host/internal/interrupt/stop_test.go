@@ -7,7 +7,6 @@ import (
 	"runtime/metrics"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,7 +142,7 @@ func TestHeartbeat(t *testing.T) {
 				h = startHostile(t, hc, Options{})
 			}
 			stop := make(chan struct{})
-			var longest atomic.Int64
+			var longest time.Duration
 			var wg sync.WaitGroup
 			sink := make([][]byte, 64)
 			wg.Go(func() {
@@ -151,15 +150,14 @@ func TestHeartbeat(t *testing.T) {
 				for i := 0; ; i++ {
 					select {
 					case <-stop:
+						longest = max(longest, time.Since(last))
 						return
 					default:
 					}
 					time.Sleep(time.Millisecond)
 					sink[i%len(sink)] = make([]byte, 64<<10) // garbage, so that the GC runs
 					now := time.Now()
-					if d := now.Sub(last); d > time.Duration(longest.Load()) {
-						longest.Store(int64(d))
-					}
+					longest = max(longest, now.Sub(last))
 					last = now
 				}
 			})
@@ -182,7 +180,7 @@ func TestHeartbeat(t *testing.T) {
 			if h != nil {
 				took = h.stop(t)
 			}
-			gap := time.Duration(longest.Load())
+			gap := longest
 			t.Logf("%s: longest heartbeat gap %v, longest wait to stop the world so far ≤ %v (before %v); stopped %v after its flag", hc.name, gap, stw, before, took)
 			assert.Less(t, gap, time.Second, "heartbeat gap") // generous: see TestStopsHostileGuests
 		})
