@@ -288,3 +288,60 @@ func TestReaderAllocations(t *testing.T) {
 	assert.Zero(t, allocs)
 	require.NoError(t, r.Err())
 }
+
+// TestOpcodeTables: the opcodes Decode knows are the ones wazero's
+// validation knows, one-byte, 0xfc and 0xfd alike. An opcode alone in a
+// body makes wazero fail for its operands if it knows it, and for the
+// opcode itself if not.
+func TestOpcodeTables(t *testing.T) {
+	unknown := func(werr error) bool {
+		if werr == nil {
+			return false
+		}
+		msg := werr.Error()
+		return containsString(msg, "invalid instruction") || containsString(msg, "unknown SIMD instruction") ||
+			containsString(msg, "unknown misc opcode") || containsString(msg, "invalid numeric instruction") ||
+			containsString(msg, "feature") || containsString(msg, "not supported") || containsString(msg, "invalid as")
+	}
+	for op := range 256 {
+		var code []byte
+		switch op {
+		case 0xfc, 0xfd:
+			continue
+		case 0x0b, 0x05:
+			continue // end and else shape the body
+		}
+		code = []byte{byte(op), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0b}
+		_, err := Decode(rich(0, code...).bytes(), noLimits)
+		werr := wazeroCompile(rich(0, code...).bytes())
+		if errors.Is(err, ErrUnsupported) {
+			// Known to wazero under a feature it may check only after
+			// the operands (return_call_indirect does).
+			assert.Error(t, werr, "opcode %#x", op)
+			continue
+		}
+		ours := err != nil && containsString(err.Error(), "unknown opcode")
+		assert.Equal(t, unknown(werr), ours, "opcode %#x: wazero says %v, Decode %v", op, werr, err)
+	}
+	for sub := range 256 {
+		code := AppendU32([]byte{0xfc}, uint32(sub))
+		code = append(code, make([]byte, 18)...)
+		code = append(code, 0x0b)
+		_, err := Decode(rich(0, code...).bytes(), noLimits)
+		werr := wazeroCompile(rich(0, code...).bytes())
+		ours := err != nil && containsString(err.Error(), "unknown 0xfc sub-opcode")
+		assert.Equal(t, unknown(werr), ours, "0xfc %d: wazero says %v, Decode %v", sub, werr, err)
+	}
+	for sub := range 256 {
+		code := []byte{0xfd, byte(sub)}
+		if sub >= 0x80 {
+			code = append(code, 0x01)
+		}
+		code = append(code, make([]byte, 18)...)
+		code = append(code, 0x0b)
+		_, err := Decode(rich(0, code...).bytes(), noLimits)
+		werr := wazeroCompile(rich(0, code...).bytes())
+		ours := err != nil && containsString(err.Error(), "unknown SIMD opcode")
+		assert.Equal(t, unknown(werr), ours, "0xfd %#x: wazero says %v, Decode %v", sub, werr, err)
+	}
+}
