@@ -6,10 +6,15 @@ import "github.com/wasmreg/wasmreg/host/internal/wasmbin"
 // register within a straight run of code (its SSA builder's
 // FindValueInLinearPath): a global.get right after a global.set of the same
 // global costs no load, so the sequences read back what they store rather
-// than keep it in a local. Side by side (BenchmarkCheckSequences) a local
-// (local.tee) was no faster, testing the sign with i32.shr_u 31 slower, and
-// one i64 for both counters no faster: the cost is the chain through memory
-// from one counter update to the next, not the instructions.
+// than keep it in a local. The alternatives were measured side by side
+// (sequences_test.go; TestMeasureCosts, fastest of 150 rounds, against no
+// check): for a loop header, ours 1.51x on a loop of 1e6 cheap iterations,
+// the old pair of ifs 1.65x, fuel alone without the flag 1.48x, the value
+// kept in a local (local.tee) 1.51x, the sign tested by i32.shr_u 31
+// 1.62x; for a function entry, on fib(25), ours 2.00x, adding Ws back at
+// exit instead of restoring the saved value 2.15x, both counters in one
+// i64 2.33x, fuel alone 1.73x. What costs is the chain through memory from
+// one counter update to the next, not the instructions.
 
 // indices are the index spaces' entries the rewrite adds.
 type indices struct {

@@ -64,12 +64,21 @@ func TestMeasureCosts(t *testing.T) {
 			ts := times[k]
 			sort.Slice(ts, func(a, b int) bool { return ts[a] < ts[b] })
 			mins[v.name] = ts[0]
-			lines = append(lines, fmt.Sprintf("  %-10s min %10v  p25 %10v", v.name, ts[0], ts[len(ts)/4]))
+			lines = append(lines, fmt.Sprintf("  %-16s min %10v  p25 %10v", v.name, ts[0], ts[len(ts)/4]))
 		}
 		var ratios []string
 		for _, base := range []string{"native", "raw", "unchecked", "old"} {
-			if b, ok := mins[base]; ok && base != "new" {
+			if b, ok := mins[base]; ok && mins["new"] != 0 {
 				ratios = append(ratios, fmt.Sprintf("new/%s %.2f", base, float64(mins["new"])/float64(b)))
+			}
+		}
+		for _, kind := range []string{"loop=", "entry="} {
+			if b, ok := mins[kind+"none"]; ok {
+				for _, v := range vs {
+					if strings.HasPrefix(v.name, kind) {
+						ratios = append(ratios, fmt.Sprintf("%s/none %.2f", v.name, float64(mins[v.name])/float64(b)))
+					}
+				}
 			}
 		}
 		if n, ok := mins["native"]; ok {
@@ -116,6 +125,17 @@ func TestMeasureCosts(t *testing.T) {
 		vs = append(vs, variant{v, func(int) error { _, err := f.Call(ctx, 25); return err }})
 	}
 	measure("fib(25), 243k calls", 2, 150, vs)
+
+	vs = vs[:0]
+	for _, v := range seqLoops {
+		f := instantiate(t, newRuntime(t), watToWasm(t, seqLoopModule(v.check))).ExportedFunction("f")
+		vs = append(vs, variant{"loop=" + v.name, func(int) error { _, err := f.Call(ctx, 1_000_000); return err }})
+	}
+	for _, v := range seqEntries {
+		f := instantiate(t, newRuntime(t), watToWasm(t, seqFibModule(v.entry, v.exit))).ExportedFunction("f")
+		vs = append(vs, variant{"entry=" + v.name, func(int) error { _, err := f.Call(ctx, 25); return err }})
+	}
+	measure("check sequences (sequences_test.go): a loop of 1e6 iterations, fib(25)", 1, 150, vs)
 
 	wasm := demoWasm(t)
 	vs = vs[:0]

@@ -30,6 +30,7 @@ var hostileCases = []hostileCase{
 	{name: "loop of 10,100 calls an iteration", file: "loopcalls.wasm"},
 	{name: "memory.fill of 64 MiB in a loop", file: "fill.wasm", arg: 7, init: true},
 	{name: "pointer chase through 64 MiB", file: "chase.wasm", init: true},
+	{name: "recursion chasing pointers as it returns", file: "tails.wasm", init: true},
 }
 
 func fixture(t testing.TB, name string) []byte {
