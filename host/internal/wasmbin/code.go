@@ -48,10 +48,15 @@ type frame struct {
 // already read the whole body successfully, so a Reader only fails on a
 // Module it did not return.
 func (m *Module) Instructions(i int) *Reader {
-	r := &Reader{}
+	r := &Reader{m: m}
 	if i < 0 || i >= len(m.Code) || i >= len(m.Functions) || int(m.Functions[i]) >= len(m.Types) {
-		r.m = m
 		r.err = fmt.Errorf("function body %d: no such defined function: %w", i, ErrInvalidIndex)
+		return r
+	}
+	// The index spaces are Decode's: a Module built otherwise has none.
+	if uint64(len(m.funcTypes)) != uint64(m.NumFuncs()) || uint64(len(m.tables)) != uint64(m.NumTables()) ||
+		uint64(len(m.globals)) != uint64(m.NumGlobals()) || m.Code[i].Expr < 0 {
+		r.err = fmt.Errorf("function body %d: not a module Decode returned: %w", i, ErrMalformed)
 		return r
 	}
 	r.reset(m, i, Limits{})
