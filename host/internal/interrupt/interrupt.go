@@ -28,8 +28,8 @@
 // are dropped, their code offsets being wrong after the rewrite; every
 // other section is kept byte for byte but those the rewrite extends.
 //
-// Measured (TestMeasureCosts, TestStopsHostileGuests; docs in the report
-// of issue 9): a predict of the digits MLP costs 1.04x the unchecked guest
+// Measured on a shared 2-core machine (TestMeasureCosts, the fastest of
+// many interleaved rounds; TestStopsHostileGuests): a predict of the digits MLP costs 1.04x the unchecked guest
 // in C (1.40x native Go), 1.07x in Go, 0.25 to 0.83x raw wazero with
 // close-on-context-done; fib(25), all calls, 2.15x; the Go guest compiles
 // in 1.16x the time. Hostile guests (testdata: loop-free recursion, a

@@ -1,6 +1,7 @@
 package interrupt
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -13,7 +14,8 @@ import (
 // wasmbin.Decode (which checked every index against the module as written,
 // so that no code can name what the rewrite appends). Refusals are *Error,
 // wrapping ErrNotInstrumentable or ErrTableLimit; bad options wrap
-// ErrInvalidOptions.
+// ErrInvalidOptions; a body that does not read back as Decode read it
+// (never, for a Module of Decode's) wraps ErrNotInstrumentable.
 func Instrument(m *wasmbin.Module, opts Options) ([]byte, *Plan, error) {
 	opts, err := opts.resolve()
 	if err != nil {
@@ -60,7 +62,12 @@ func Instrument(m *wasmbin.Module, opts Options) ([]byte, *Plan, error) {
 	w.slowType = w.resultsType(nil)
 	code, err := w.code()
 	if err != nil {
-		return nil, nil, err
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, nil, err
+		}
+		// Not reached for a Module of Decode's: its bodies read back.
+		return nil, nil, fmt.Errorf("interrupt: %w: %w", ErrNotInstrumentable, err)
 	}
 
 	exports := []wasmbin.Export{

@@ -95,7 +95,7 @@ func (h *hostileRun) sampleYields(stop <-chan struct{}) (time.Duration, uint64) 
 	for {
 		select {
 		case <-stop:
-			return longest, last - first
+			return max(longest, time.Since(lastAt)), last - first
 		default:
 		}
 		time.Sleep(100 * time.Microsecond)
@@ -124,10 +124,13 @@ func TestStopsHostileGuests(t *testing.T) {
 			wg.Wait()
 			took := h.stop(t)
 			t.Logf("%s: %d returns to Go in 300 ms, the longest gap %v; stopped %v after its flag", hc.name, yields, gap, took)
-			// Generous bounds, for a shared machine: the checks make them
-			// a few ms; without them, these guests run for minutes.
-			assert.Less(t, took, time.Second, "stop latency")
-			assert.Less(t, gap, time.Second, "gap between returns to Go")
+			// Generous bounds, for a machine shared with other work (whose
+			// own noise, TestHeartbeat's first case, reaches 0.5 s): the
+			// checks make them a few ms; without them these guests never
+			// return to Go and run for minutes.
+			assert.NotZero(t, yields, "returns to Go")
+			assert.Less(t, took, 5*time.Second, "stop latency")
+			assert.Less(t, gap, 5*time.Second, "gap between returns to Go")
 		})
 	}
 }
@@ -183,7 +186,7 @@ func TestHeartbeat(t *testing.T) {
 			}
 			gap := longest
 			t.Logf("%s: longest heartbeat gap %v, longest wait to stop the world so far ≤ %v (before %v); stopped %v after its flag", hc.name, gap, stw, before, took)
-			assert.Less(t, gap, time.Second, "heartbeat gap") // generous: see TestStopsHostileGuests
+			assert.Less(t, gap, 5*time.Second, "heartbeat gap") // generous: see TestStopsHostileGuests
 		})
 	}
 }
