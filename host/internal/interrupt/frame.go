@@ -352,9 +352,10 @@ func (fe *frameEstimator) finish(p *funcPlan) uint32 {
 		globals += 16
 	}
 	calls := fe.callBlocks + checks // each check's if calls $slow
-	count := fe.count + uint64(len(fe.params)) + fe.localBytes/8 + checks*checkValues + calls*globals/8
+	count := fe.count + uint64(len(fe.params)) + fe.localBytes/8 + checks*checkValues + calls*globals/8 + 2
 	e := uint64(frameFixed) + 16*min(13, count) + max(fe.argArea, 16) +
 		fe.paramBytes + fe.localBytes + fe.values + fe.phis + checks*checkValues*8 + calls*globals
+	e += 8 // $saved
 	if p.scratch {
 		e += 8
 	}

@@ -34,8 +34,16 @@ func callOf(ctx context.Context) *guestCall { return ctx.Value(guestKey{}).(*gue
 // factories use.
 func newGuestRuntime(t testing.TB) wazero.Runtime {
 	t.Helper()
+	r := newGuestRuntimeWith(false)
+	t.Cleanup(func() { _ = r.Close(context.Background()) })
+	return r
+}
+
+// newGuestRuntimeWith returns a runtime with the factories' imports, with
+// close-on-context-done or not, which the caller closes.
+func newGuestRuntimeWith(closeOnDone bool) wazero.Runtime {
 	ctx := context.Background()
-	r := newRuntime(t)
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(closeOnDone))
 	wasi_snapshot_preview1.MustInstantiate(ctx, r)
 	i32, i64 := api.ValueTypeI32, api.ValueTypeI64
 	mem := func(m api.Module, ptr, n uint64) []byte {
@@ -97,7 +105,9 @@ func newGuestRuntime(t testing.TB) wazero.Runtime {
 		}
 	}), []api.ValueType{i32, i32, i64, i32, i32}, []api.ValueType{i64}).Export("artifact_read").
 		Instantiate(ctx)
-	require.NoError(t, err)
+	if err != nil {
+		panic(err)
+	}
 	return r
 }
 

@@ -28,6 +28,15 @@
 // are dropped, their code offsets being wrong after the rewrite; every
 // other section is kept byte for byte but those the rewrite extends.
 //
+// Measured on a shared 2-core machine (TestMeasureCosts, the fastest of
+// many interleaved rounds; TestStopsHostileGuests): a predict of the digits MLP costs 1.04x the unchecked guest
+// in C (1.40x native Go), 1.07x in Go, 0.25 to 0.83x raw wazero with
+// close-on-context-done; fib(25), all calls, 2.15x; the Go guest compiles
+// in 1.16x the time. Hostile guests (testdata: loop-free recursion, a
+// fan-out of calls, 10,000 calls a loop iteration, memory.fill of 64 MiB
+// in a loop, a pointer chase through 64 MiB) return to Go at least every
+// 8 to 13 ms and stop within 0.1 to 1.2 ms of their flag.
+//
 // While the stop flag is down, a rewritten module behaves exactly as the
 // module it came from, except that a call whose estimated stack passes
 // StackLimit traps (the host tells it from other traps by the exported

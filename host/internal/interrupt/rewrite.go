@@ -1,6 +1,7 @@
 package interrupt
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -13,7 +14,8 @@ import (
 // wasmbin.Decode (which checked every index against the module as written,
 // so that no code can name what the rewrite appends). Refusals are *Error,
 // wrapping ErrNotInstrumentable or ErrTableLimit; bad options wrap
-// ErrInvalidOptions.
+// ErrInvalidOptions; a body that does not read back as Decode read it
+// (never, for a Module of Decode's) wraps ErrNotInstrumentable.
 func Instrument(m *wasmbin.Module, opts Options) ([]byte, *Plan, error) {
 	opts, err := opts.resolve()
 	if err != nil {
@@ -60,7 +62,12 @@ func Instrument(m *wasmbin.Module, opts Options) ([]byte, *Plan, error) {
 	w.slowType = w.resultsType(nil)
 	code, err := w.code()
 	if err != nil {
-		return nil, nil, err
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, nil, err
+		}
+		// Not reached for a Module of Decode's: its bodies read back.
+		return nil, nil, fmt.Errorf("interrupt: %w: %w", ErrNotInstrumentable, err)
 	}
 
 	exports := []wasmbin.Export{
@@ -247,12 +254,13 @@ func (w *writer) code() ([]byte, error) {
 
 // body appends defined function i's body rewritten after plan p:
 //
-//	locals, and a scratch i32 if a bulk operation needs one
+//	locals, and $saved, and $scratch if a bulk operation needs it
 //	entry check
 //	block (result ...)     ;; the wrapper, of the function's results
 //	  the body, each return a br to the wrapper, with its checks
 //	end                    ;; the body's own final end
-//	stack restore          ;; every exit passes here: fall-through, br to the function's label, return
+//	local.get $saved       ;; every exit passes here: fall-through, br to the function's label, return
+//	global.set $stack
 //	end
 //
 // A branch to the function's own label (depth Depth-1) now lands on the
@@ -266,24 +274,26 @@ func (w *writer) body(b []byte, i int, p *funcPlan) ([]byte, error) {
 	ft := m.Types[m.Functions[i]]
 	fn := m.ImportedFuncs + uint32(i)
 
-	// Locals.
+	// Locals: the module's, then $saved (the stack budget at entry, which
+	// every exit restores) and, if a bulk operation needs it, $scratch.
 	n, width, ok := readU32(code.Body)
 	if !ok || width > code.Expr {
 		return nil, fmt.Errorf("function[%d]: locals: %w", fn, wasmbin.ErrMalformed)
 	}
-	scratch := uint32(len(ft.Params)) + code.NumLocals
+	saved := uint32(len(ft.Params)) + code.NumLocals
+	scratch := saved + 1
+	added := uint32(1)
 	if p.scratch {
-		if uint64(scratch)+1 > math.MaxUint32 || n == math.MaxUint32 {
-			return nil, refuse(ErrNotInstrumentable, fmt.Sprintf("function[%d]", fn), "no room for another local")
-		}
-		b = wasmbin.AppendU32(b, n+1)
-		b = append(b, code.Body[width:code.Expr]...)
-		b = append(b, 1, byte(wasmbin.I32))
-	} else {
-		b = append(b, code.Body[:code.Expr]...)
+		added++
 	}
+	if uint64(saved)+uint64(added) > math.MaxUint32 || n == math.MaxUint32 {
+		return nil, refuse(ErrNotInstrumentable, fmt.Sprintf("function[%d]", fn), "no room for more locals")
+	}
+	b = wasmbin.AppendU32(b, n+1)
+	b = append(b, code.Body[width:code.Expr]...)
+	b = append(b, byte(added), byte(wasmbin.I32))
 
-	b = w.x.entryCheck(b, p.entry, p.stack)
+	b = w.x.entryCheck(b, p.entry, p.stack, saved)
 	b = append(b, byte(wasmbin.OpBlock))
 	switch len(ft.Results) {
 	case 0:
@@ -332,7 +342,7 @@ func (w *writer) body(b []byte, i int, p *funcPlan) ([]byte, error) {
 		return nil, fmt.Errorf("function[%d]: fewer instructions than analysed: %w", fn, wasmbin.ErrMalformed)
 	}
 	b = append(b, body[copied:]...) // up to the final end, which closes the wrapper
-	b = w.x.restore(b, p.stack)
+	b = w.x.restore(b, saved)
 	return append(b, opEnd), nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"runtime/metrics"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +30,7 @@ var hostileCases = []hostileCase{
 	{name: "loop of 10,100 calls an iteration", file: "loopcalls.wasm"},
 	{name: "memory.fill of 64 MiB in a loop", file: "fill.wasm", arg: 7, init: true},
 	{name: "pointer chase through 64 MiB", file: "chase.wasm", init: true},
+	{name: "recursion chasing pointers as it returns", file: "tails.wasm", init: true},
 }
 
 func fixture(t testing.TB, name string) []byte {
@@ -95,7 +95,7 @@ func (h *hostileRun) sampleYields(stop <-chan struct{}) (time.Duration, uint64) 
 	for {
 		select {
 		case <-stop:
-			return longest, last - first
+			return max(longest, time.Since(lastAt)), last - first
 		default:
 		}
 		time.Sleep(100 * time.Microsecond)
@@ -124,10 +124,13 @@ func TestStopsHostileGuests(t *testing.T) {
 			wg.Wait()
 			took := h.stop(t)
 			t.Logf("%s: %d returns to Go in 300 ms, the longest gap %v; stopped %v after its flag", hc.name, yields, gap, took)
-			// Generous bounds, for a shared machine: the checks make them
-			// a few ms; without them, these guests run for minutes.
-			assert.Less(t, took, time.Second, "stop latency")
-			assert.Less(t, gap, time.Second, "gap between returns to Go")
+			// Generous bounds, for a machine shared with other work (whose
+			// own noise, TestHeartbeat's first case, reaches 0.5 s): the
+			// checks make them a few ms; without them these guests never
+			// return to Go and run for minutes.
+			assert.NotZero(t, yields, "returns to Go")
+			assert.Less(t, took, 5*time.Second, "stop latency")
+			assert.Less(t, gap, 5*time.Second, "gap between returns to Go")
 		})
 	}
 }
@@ -143,7 +146,7 @@ func TestHeartbeat(t *testing.T) {
 				h = startHostile(t, hc, Options{})
 			}
 			stop := make(chan struct{})
-			var longest atomic.Int64
+			var longest time.Duration
 			var wg sync.WaitGroup
 			sink := make([][]byte, 64)
 			wg.Go(func() {
@@ -151,15 +154,14 @@ func TestHeartbeat(t *testing.T) {
 				for i := 0; ; i++ {
 					select {
 					case <-stop:
+						longest = max(longest, time.Since(last))
 						return
 					default:
 					}
 					time.Sleep(time.Millisecond)
 					sink[i%len(sink)] = make([]byte, 64<<10) // garbage, so that the GC runs
 					now := time.Now()
-					if d := now.Sub(last); d > time.Duration(longest.Load()) {
-						longest.Store(int64(d))
-					}
+					longest = max(longest, now.Sub(last))
 					last = now
 				}
 			})
@@ -182,9 +184,9 @@ func TestHeartbeat(t *testing.T) {
 			if h != nil {
 				took = h.stop(t)
 			}
-			gap := time.Duration(longest.Load())
+			gap := longest
 			t.Logf("%s: longest heartbeat gap %v, longest wait to stop the world so far ≤ %v (before %v); stopped %v after its flag", hc.name, gap, stw, before, took)
-			assert.Less(t, gap, time.Second, "heartbeat gap") // generous: see TestStopsHostileGuests
+			assert.Less(t, gap, 5*time.Second, "heartbeat gap") // generous: see TestStopsHostileGuests
 		})
 	}
 }

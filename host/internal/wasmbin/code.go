@@ -1,6 +1,9 @@
 package wasmbin
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Reader reads the instructions of one function body in order. It is
 // used by one goroutine.
@@ -28,6 +31,8 @@ type Reader struct {
 	maxDepth  uint32
 	height    uint64
 	maxHeight uint64
+	bottom    uint64 // the innermost block's frame.bottom
+	maxCount  uint32 // lim.InstructionsPerFunction, or no limit
 }
 
 // frame is one open block.
@@ -43,10 +48,15 @@ type frame struct {
 // already read the whole body successfully, so a Reader only fails on a
 // Module it did not return.
 func (m *Module) Instructions(i int) *Reader {
-	r := &Reader{}
+	r := &Reader{m: m}
 	if i < 0 || i >= len(m.Code) || i >= len(m.Functions) || int(m.Functions[i]) >= len(m.Types) {
-		r.m = m
 		r.err = fmt.Errorf("function body %d: no such defined function: %w", i, ErrInvalidIndex)
+		return r
+	}
+	// The index spaces are Decode's: a Module built otherwise has none.
+	if uint64(len(m.funcTypes)) != uint64(m.NumFuncs()) || uint64(len(m.tables)) != uint64(m.NumTables()) ||
+		uint64(len(m.globals)) != uint64(m.NumGlobals()) || m.Code[i].Expr < 0 {
+		r.err = fmt.Errorf("function body %d: not a module Decode returned: %w", i, ErrMalformed)
 		return r
 	}
 	r.reset(m, i, Limits{})
@@ -69,6 +79,10 @@ func (r *Reader) reset(m *Module, i int, lim Limits) {
 		ctl:    append(r.ctl[:0], frame{results: uint32(len(t.Results))}),
 	}
 	r.maxDepth = 1
+	r.maxCount = lim.InstructionsPerFunction
+	if r.maxCount == 0 {
+		r.maxCount = math.MaxUint32
+	}
 }
 
 // Next reads the next instruction, reporting false after the body's final
@@ -83,18 +97,13 @@ func (r *Reader) Next() bool {
 		r.fail(ErrMalformed, p, "the body ends before its final end")
 		return false
 	}
-	in := &r.in
-	*in = Instr{Start: p, Depth: uint32(len(r.ctl))}
 	op := b[p]
+	r.in = Instr{Op: Op(op), Start: p, Depth: uint32(len(r.ctl))}
 	p++
-	in.Op = Op(op)
 	var pops, pushes uint32
-	switch {
-	case op >= 0x45 && op <= 0xc4: // numeric: no immediates
-		pops, pushes = 1, 1
-		if numericBinary(op) {
-			pops = 2
-		}
+	switch a := plainOps[op]; {
+	case a != 0:
+		pops, pushes = uint32(a>>4&7), uint32(a&15)
 	case op >= 0x28 && op <= 0x3e: // loads and stores
 		if !r.needMemory(op, p) {
 			return false
@@ -108,16 +117,16 @@ func (r *Reader) Next() bool {
 			pops = 2
 		}
 	default:
-		if p = r.special(op, p, &pops, &pushes); p == 0 {
+		if p, pops, pushes = r.special(op, p); p == 0 {
 			return false
 		}
 	}
-	if r.lim.InstructionsPerFunction != 0 && r.count >= r.lim.InstructionsPerFunction {
+	if r.count >= r.maxCount {
 		r.failLimit("InstructionsPerFunction", uint64(r.count)+1, uint64(r.lim.InstructionsPerFunction))
 		return false
 	}
 	r.count++
-	in.End = p
+	r.in.End = p
 	r.pos = p
 	r.stack(pops, pushes)
 	if r.done && p != len(b) {
@@ -125,6 +134,26 @@ func (r *Reader) Next() bool {
 		return false
 	}
 	return true
+}
+
+// plainOps holds, for each instruction without immediates, 0x80 | the
+// values it pops << 4 | the values it pushes.
+var plainOps [256]uint8
+
+func init() {
+	for op := 0x45; op <= 0xc4; op++ {
+		pops := uint8(1)
+		if numericBinary(byte(op)) {
+			pops = 2
+		}
+		plainOps[op] = 0x80 | pops<<4 | 1
+	}
+	plainOps[0x00] = 0x80            // unreachable
+	plainOps[0x01] = 0x80            // nop
+	plainOps[0x0f] = 0x80            // return
+	plainOps[0x1a] = 0x80 | 1<<4     // drop
+	plainOps[0x1b] = 0x80 | 3<<4 | 1 // select
+	plainOps[0xd1] = 0x80 | 1<<4 | 1 // ref.is_null
 }
 
 // numericBinary reports whether numeric opcode op pops two values:
@@ -146,11 +175,10 @@ func numericBinary(op byte) bool {
 // counted, and code after br, br_table, return and unreachable keeps the
 // height it had, which can only overstate it.
 func (r *Reader) stack(pops, pushes uint32) {
-	bottom := r.ctl[len(r.ctl)-1].bottom
-	if r.height-bottom >= uint64(pops) {
+	if r.height-r.bottom >= uint64(pops) {
 		r.height -= uint64(pops)
 	} else {
-		r.height = bottom
+		r.height = r.bottom
 	}
 	r.height += uint64(pushes)
 	if r.height > r.maxHeight {
@@ -299,11 +327,12 @@ func (r *Reader) push(op byte, params, results uint32, p int) bool {
 		r.failLimit("BlockDepth", uint64(depth), uint64(r.lim.BlockDepth))
 		return false
 	}
-	bottom := r.ctl[len(r.ctl)-1].bottom
+	bottom := r.bottom
 	if r.height-bottom >= uint64(params) {
 		bottom = r.height - uint64(params)
 	}
 	r.ctl = append(r.ctl, frame{op: op, bottom: bottom, params: params, results: results})
+	r.bottom = bottom
 	r.maxDepth = max(r.maxDepth, depth)
 	return true
 }
@@ -323,41 +352,39 @@ func (r *Reader) label(p int, what string) (uint32, int) {
 
 // special reads every instruction but the numeric ones and the plain
 // loads and stores, returning the offset after it or 0 after an error.
-func (r *Reader) special(op byte, p int, pops, pushes *uint32) int {
+func (r *Reader) special(op byte, p int) (q int, pops, pushes uint32) {
 	m := r.m
 	in := &r.in
 	b := r.body
 	switch op {
-	case 0x00: // unreachable
-	case 0x01: // nop
 	case 0x02, 0x03: // block, loop
 		params, results, q := r.blockType(p)
 		if q == 0 || !r.push(op, params, results, p) {
-			return 0
+			return 0, pops, pushes
 		}
 		if op == 0x03 {
 			if r.lim.LoopsPerFunction != 0 && r.loops >= r.lim.LoopsPerFunction {
 				r.failLimit("LoopsPerFunction", uint64(r.loops)+1, uint64(r.lim.LoopsPerFunction))
-				return 0
+				return 0, pops, pushes
 			}
 			r.loops++
 		}
-		return q
+		return q, pops, pushes
 	case 0x04: // if
 		params, results, q := r.blockType(p)
 		if q == 0 {
-			return 0
+			return 0, pops, pushes
 		}
 		r.stack(1, 0)
 		if !r.push(op, params, results, p) {
-			return 0
+			return 0, pops, pushes
 		}
-		return q
+		return q, pops, pushes
 	case 0x05: // else
 		f := &r.ctl[len(r.ctl)-1]
 		if f.op != 0x04 {
 			r.fail(ErrMalformed, p-1, "else outside an if")
-			return 0
+			return 0, pops, pushes
 		}
 		f.op = 0x05
 		r.height = f.bottom + uint64(f.params)
@@ -367,76 +394,72 @@ func (r *Reader) special(op byte, p int, pops, pushes *uint32) int {
 		r.height = f.bottom + uint64(f.results)
 		if len(r.ctl) == 0 {
 			r.done = true
-			r.ctl = r.ctl[:1] // keep a frame for stack's bottom
+		} else {
+			r.bottom = r.ctl[len(r.ctl)-1].bottom
 		}
 	case 0x0c: // br
 		l, q := r.label(p, "br")
 		in.Index = l
-		return q
+		return q, pops, pushes
 	case 0x0d: // br_if
 		l, q := r.label(p, "br_if")
 		in.Index = l
-		*pops = 1
-		return q
+		pops = 1
+		return q, pops, pushes
 	case 0x0e: // br_table
 		n, q := r.u32(p, "br_table count")
 		if q == 0 {
-			return 0
+			return 0, pops, pushes
 		}
 		targets := uint64(n) + 1
 		if r.lim.BrTableTargets != 0 && targets > uint64(r.lim.BrTableTargets) {
 			r.failLimit("BrTableTargets", targets, uint64(r.lim.BrTableTargets))
-			return 0
+			return 0, pops, pushes
 		}
 		if targets > uint64(len(b)-q) {
 			r.fail(ErrMalformed, p, "br_table of %d targets, only %d bytes left", targets, len(b)-q)
-			return 0
+			return 0, pops, pushes
 		}
 		in.Targets = uint32(targets)
 		var l uint32
 		for range targets {
 			if l, q = r.label(q, "br_table"); q == 0 {
-				return 0
+				return 0, pops, pushes
 			}
 		}
 		in.Index = l // the default
-		return q
-	case 0x0f: // return
+		return q, pops, pushes
 	case 0x10: // call
 		fn, q := r.index(p, "call of function", m.NumFuncs())
 		if q == 0 {
-			return 0
+			return 0, pops, pushes
 		}
 		in.Index = fn
 		t := &m.Types[m.funcTypes[fn]]
-		*pops, *pushes = uint32(len(t.Params)), uint32(len(t.Results))
-		return q
+		pops, pushes = uint32(len(t.Params)), uint32(len(t.Results))
+		return q, pops, pushes
 	case 0x11: // call_indirect
 		ti, q := r.index(p, "call_indirect of type", uint32(len(m.Types)))
 		if q == 0 {
-			return 0
+			return 0, pops, pushes
 		}
 		at := q
 		tab, q := r.index(q, "call_indirect through table", m.NumTables())
 		if q == 0 {
-			return 0
+			return 0, pops, pushes
 		}
 		if m.tables[tab] != FuncRef {
 			r.fail(ErrMalformed, at, "call_indirect through table %d of %s", tab, typeName(m.tables[tab]))
-			return 0
+			return 0, pops, pushes
 		}
 		in.Index, in.Index2 = ti, tab
 		t := &m.Types[ti]
-		*pops, *pushes = uint32(len(t.Params))+1, uint32(len(t.Results))
-		return q
-	case 0x1a: // drop
-		*pops = 1
-	case 0x1b: // select
-		*pops, *pushes = 3, 1
+		pops, pushes = uint32(len(t.Params))+1, uint32(len(t.Results))
+		return q, pops, pushes
 	case 0x1c: // select t: wazero reads the count as one byte
 		if p+1 >= len(b) || b[p] != 1 {
 			r.fail(ErrMalformed, p, "select with other than one type")
-			return 0
+			return 0, pops, pushes
 		}
 		switch t := b[p+1]; ValType(t) {
 		case I32, I64, F32, F64, V128, FuncRef, ExternRef:
@@ -446,105 +469,105 @@ func (r *Reader) special(op byte, p int, pops, pushes *uint32) int {
 			} else {
 				r.fail(ErrMalformed, p+1, "select of type %#x", t)
 			}
-			return 0
+			return 0, pops, pushes
 		}
-		*pops, *pushes = 3, 1
-		return p + 2
+		pops, pushes = 3, 1
+		return p + 2, pops, pushes
 	case 0x20, 0x21, 0x22: // local.get, set, tee
 		at := p
 		l, q := r.u32(p, "local")
 		if q == 0 {
-			return 0
+			return 0, pops, pushes
 		}
 		if uint64(l) >= r.locals {
 			r.fail(ErrInvalidIndex, at, "local %d, the function has %d params and locals", l, r.locals)
-			return 0
+			return 0, pops, pushes
 		}
 		in.Index = l
 		switch op {
 		case 0x20:
-			*pushes = 1
+			pushes = 1
 		case 0x21:
-			*pops = 1
+			pops = 1
 		default:
-			*pops, *pushes = 1, 1
+			pops, pushes = 1, 1
 		}
-		return q
+		return q, pops, pushes
 	case 0x23, 0x24: // global.get, set
 		g, q := r.index(p, "global", m.NumGlobals())
 		if q == 0 {
-			return 0
+			return 0, pops, pushes
 		}
 		in.Index = g
 		if op == 0x23 {
-			*pushes = 1
+			pushes = 1
 		} else {
 			if !m.globals[g].Mutable {
 				r.fail(ErrMalformed, p, "global.set of immutable global %d", g)
-				return 0
+				return 0, pops, pushes
 			}
-			*pops = 1
+			pops = 1
 		}
-		return q
+		return q, pops, pushes
 	case 0x25, 0x26: // table.get, set
 		t, q := r.index(p, "table", m.NumTables())
 		in.Index = t
 		if op == 0x25 {
-			*pops, *pushes = 1, 1
+			pops, pushes = 1, 1
 		} else {
-			*pops = 2
+			pops = 2
 		}
-		return q
+		return q, pops, pushes
 	case 0x3f, 0x40: // memory.size, grow
 		if !r.needMemory(op, p) {
-			return 0
+			return 0, pops, pushes
 		}
 		if op == 0x3f {
-			*pushes = 1
+			pushes = 1
 		} else {
-			*pops, *pushes = 1, 1
+			pops, pushes = 1, 1
 		}
-		return r.zeroByte(p, "memory.size or memory.grow")
+		return r.zeroByte(p, "memory.size or memory.grow"), pops, pushes
 	case 0x41: // i32.const
 		v, n := readS32(b[p:])
 		if n == 0 {
 			r.fail(ErrMalformed, p, "i32.const: not a signed 32-bit LEB128")
-			return 0
+			return 0, pops, pushes
 		}
 		in.Const = uint64(uint32(v))
-		*pushes = 1
-		return p + n
+		pushes = 1
+		return p + n, pops, pushes
 	case 0x42: // i64.const
 		v, n := readS64(b[p:])
 		if n == 0 {
 			r.fail(ErrMalformed, p, "i64.const: not a signed 64-bit LEB128")
-			return 0
+			return 0, pops, pushes
 		}
 		in.Const = uint64(v)
-		*pushes = 1
-		return p + n
+		pushes = 1
+		return p + n, pops, pushes
 	case 0x43: // f32.const
 		if len(b)-p < 4 {
 			r.fail(ErrMalformed, p, "f32.const: truncated")
-			return 0
+			return 0, pops, pushes
 		}
 		in.Const = uint64(uint32(b[p]) | uint32(b[p+1])<<8 | uint32(b[p+2])<<16 | uint32(b[p+3])<<24)
-		*pushes = 1
-		return p + 4
+		pushes = 1
+		return p + 4, pops, pushes
 	case 0x44: // f64.const
 		if len(b)-p < 8 {
 			r.fail(ErrMalformed, p, "f64.const: truncated")
-			return 0
+			return 0, pops, pushes
 		}
 		for k := 7; k >= 0; k-- {
 			in.Const = in.Const<<8 | uint64(b[p+k])
 		}
-		*pushes = 1
-		return p + 8
+		pushes = 1
+		return p + 8, pops, pushes
 	case 0xd0: // ref.null
 		if p >= len(b) {
 			r.fail(ErrMalformed, p, "ref.null: truncated")
-			return 0
+			return 0, pops, pushes
 		}
 		switch t := b[p]; ValType(t) {
 		case FuncRef, ExternRef:
@@ -554,57 +577,55 @@ func (r *Reader) special(op byte, p int, pops, pushes *uint32) int {
 			} else {
 				r.fail(ErrUnsupported, p, "ref.null of heap type %#x (typed function references)", t)
 			}
-			return 0
+			return 0, pops, pushes
 		}
-		*pushes = 1
-		return p + 1
-	case 0xd1: // ref.is_null
-		*pops, *pushes = 1, 1
+		pushes = 1
+		return p + 1, pops, pushes
 	case 0xd2: // ref.func
 		fn, q := r.index(p, "ref.func of function", m.NumFuncs())
 		if q == 0 {
-			return 0
+			return 0, pops, pushes
 		}
 		if !m.isDeclared(fn) {
 			r.fail(ErrInvalidIndex, p, "ref.func of function %d, which no export, global or element segment declares", fn)
-			return 0
+			return 0, pops, pushes
 		}
 		in.Index = fn
-		*pushes = 1
-		return q
+		pushes = 1
+		return q, pops, pushes
 	case 0xfc:
-		return r.misc(p, pops, pushes)
+		return r.misc(p)
 	case 0xfd:
-		return r.simd(p, pops, pushes)
+		return r.simd(p)
 	default:
 		if f := unsupportedOp(op); f != "" {
 			r.fail(ErrUnsupported, p-1, "opcode %#x (%s)", op, f)
 		} else {
 			r.fail(ErrMalformed, p-1, "unknown opcode %#x", op)
 		}
-		return 0
+		return 0, pops, pushes
 	}
-	return p
+	return p, pops, pushes
 }
 
 // misc reads a 0xfc instruction: a sub-opcode LEB128 (wazero reads it as
 // a u32 and refuses one above 255) and its immediates.
-func (r *Reader) misc(p int, pops, pushes *uint32) int {
+func (r *Reader) misc(p int) (q int, pops, pushes uint32) {
 	m := r.m
 	in := &r.in
 	at := p
 	sub, p := r.u32(p, "0xfc sub-opcode")
 	if p == 0 {
-		return 0
+		return 0, pops, pushes
 	}
 	in.Op = OpMisc | Op(sub)
 	switch {
 	case sub <= 7: // trunc_sat
-		*pops, *pushes = 1, 1
-		return p
+		pops, pushes = 1, 1
+		return p, pops, pushes
 	case sub == 8 || sub == 9: // memory.init, data.drop
 		if sub == 8 && !r.needMemory(0xfc, at) {
-			return 0
+			return 0, pops, pushes
 		}
 		if !m.HasDataCount {
 			name := "data.drop"
@@ -612,86 +633,86 @@ func (r *Reader) misc(p int, pops, pushes *uint32) int {
 				name = "memory.init"
 			}
 			r.fail(ErrInvalidIndex, at, "%s without a data count section", name)
-			return 0
+			return 0, pops, pushes
 		}
 		d, q := r.index(p, "data segment", m.DataCount)
 		if q == 0 {
-			return 0
+			return 0, pops, pushes
 		}
 		in.Index = d
 		if sub == 9 {
-			return q
+			return q, pops, pushes
 		}
-		*pops = 3
-		return r.zeroByte(q, "memory.init")
+		pops = 3
+		return r.zeroByte(q, "memory.init"), pops, pushes
 	case sub == 10: // memory.copy
 		if !r.needMemory(0xfc, at) {
-			return 0
+			return 0, pops, pushes
 		}
-		*pops = 3
+		pops = 3
 		if p = r.zeroByte(p, "memory.copy"); p == 0 {
-			return 0
+			return 0, pops, pushes
 		}
-		return r.zeroByte(p, "memory.copy")
+		return r.zeroByte(p, "memory.copy"), pops, pushes
 	case sub == 11: // memory.fill
 		if !r.needMemory(0xfc, at) {
-			return 0
+			return 0, pops, pushes
 		}
-		*pops = 3
-		return r.zeroByte(p, "memory.fill")
+		pops = 3
+		return r.zeroByte(p, "memory.fill"), pops, pushes
 	case sub == 12: // table.init
 		e, q := r.index(p, "element segment", uint32(len(m.Elements)))
 		if q == 0 {
-			return 0
+			return 0, pops, pushes
 		}
 		tat := q
 		t, q := r.index(q, "table", m.NumTables())
 		if q == 0 {
-			return 0
+			return 0, pops, pushes
 		}
 		if m.Elements[e].Type != m.tables[t] {
 			r.fail(ErrMalformed, tat, "table.init of a %s segment into a table of %s", typeName(m.Elements[e].Type), typeName(m.tables[t]))
-			return 0
+			return 0, pops, pushes
 		}
 		in.Index, in.Index2 = e, t
-		*pops = 3
-		return q
+		pops = 3
+		return q, pops, pushes
 	case sub == 13: // elem.drop
 		e, q := r.index(p, "element segment", uint32(len(m.Elements)))
 		in.Index = e
-		return q
+		return q, pops, pushes
 	case sub == 14: // table.copy
 		dst, q := r.index(p, "table", m.NumTables())
 		if q == 0 {
-			return 0
+			return 0, pops, pushes
 		}
 		sat := q
 		src, q := r.index(q, "table", m.NumTables())
 		if q == 0 {
-			return 0
+			return 0, pops, pushes
 		}
 		if m.tables[src] != m.tables[dst] {
 			r.fail(ErrMalformed, sat, "table.copy from a table of %s to one of %s", typeName(m.tables[src]), typeName(m.tables[dst]))
-			return 0
+			return 0, pops, pushes
 		}
 		in.Index, in.Index2 = dst, src
-		*pops = 3
-		return q
+		pops = 3
+		return q, pops, pushes
 	case sub <= 17: // table.grow, size, fill
 		t, q := r.index(p, "table", m.NumTables())
 		in.Index = t
 		switch sub {
 		case 15:
-			*pops, *pushes = 2, 1
+			pops, pushes = 2, 1
 		case 16:
-			*pushes = 1
+			pushes = 1
 		default:
-			*pops = 3
+			pops = 3
 		}
-		return q
+		return q, pops, pushes
 	}
 	r.fail(ErrMalformed, at, "unknown 0xfc sub-opcode %d", sub)
-	return 0
+	return 0, pops, pushes
 }
 
 // simd reads a 0xfd instruction. wazero reads its sub-opcode as one byte
@@ -699,12 +720,12 @@ func (r *Reader) misc(p int, pops, pushes *uint32) int {
 // encodings, one byte below 0x80 and two bytes (the second 0x01) from
 // 0x80 to 0xff, where wazero takes the 0x01 for a nop. Any other
 // encoding reads differently and is refused.
-func (r *Reader) simd(p int, pops, pushes *uint32) int {
+func (r *Reader) simd(p int) (q int, pops, pushes uint32) {
 	b := r.body
 	in := &r.in
 	if p >= len(b) {
 		r.fail(ErrMalformed, p, "0xfd: truncated")
-		return 0
+		return 0, pops, pushes
 	}
 	at := p
 	sub := b[p]
@@ -712,53 +733,53 @@ func (r *Reader) simd(p int, pops, pushes *uint32) int {
 	if sub >= 0x80 {
 		if p >= len(b) || b[p] != 0x01 {
 			r.fail(ErrUnsupported, at, "SIMD opcode %#x not in its 2-byte canonical encoding, which wazero reads differently", sub)
-			return 0
+			return 0, pops, pushes
 		}
 		p++
 	}
 	s := simdOps[sub]
 	in.Op = OpSIMD | Op(sub)
-	*pops, *pushes = uint32(s.pops), uint32(s.pushes)
+	pops, pushes = uint32(s.pops), uint32(s.pushes)
 	switch s.kind {
 	case simdPlain:
-		return p
+		return p, pops, pushes
 	case simdMem, simdMemLane:
 		if !r.needMemory(0xfd, at) {
-			return 0
+			return 0, pops, pushes
 		}
 		if p = r.memarg(p, s.align); p == 0 {
-			return 0
+			return 0, pops, pushes
 		}
 		if s.kind == simdMem {
-			return p
+			return p, pops, pushes
 		}
-		return r.lane(p, s.lanes)
+		return r.lane(p, s.lanes), pops, pushes
 	case simdLane:
-		return r.lane(p, s.lanes)
+		return r.lane(p, s.lanes), pops, pushes
 	case simdConst:
 		if len(b)-p < 16 {
 			r.fail(ErrMalformed, p, "v128.const: truncated")
-			return 0
+			return 0, pops, pushes
 		}
 		for k := 7; k >= 0; k-- {
 			in.Const = in.Const<<8 | uint64(b[p+k])
 		}
-		return p + 16
+		return p + 16, pops, pushes
 	case simdShuffle:
 		if len(b)-p < 16 {
 			r.fail(ErrMalformed, p, "i8x16.shuffle: truncated")
-			return 0
+			return 0, pops, pushes
 		}
 		for k := range 16 {
 			if b[p+k] >= 32 {
 				r.fail(ErrMalformed, p+k, "i8x16.shuffle lane %d", b[p+k])
-				return 0
+				return 0, pops, pushes
 			}
 		}
-		return p + 16
+		return p + 16, pops, pushes
 	}
 	r.fail(ErrMalformed, at, "unknown SIMD opcode %#x", sub)
-	return 0
+	return 0, pops, pushes
 }
 
 func (r *Reader) lane(p int, lanes uint8) int {

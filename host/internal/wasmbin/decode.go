@@ -778,7 +778,7 @@ func (d *decoder) constExpr(c *cursor, want ValType, what string) ConstExpr {
 	m := d.m
 	var e ConstExpr
 	start := c.p
-	e.Op = c.byte(what + " opcode")
+	e.Op = c.byte("constant expression opcode")
 	if c.err != nil {
 		return e
 	}
@@ -853,7 +853,7 @@ func (d *decoder) constExpr(c *cursor, want ValType, what string) ConstExpr {
 	if c.err != nil {
 		return e
 	}
-	if end := c.byte(what + " end"); c.err == nil && end != 0x0b {
+	if end := c.byte("constant expression end"); c.err == nil && end != 0x0b {
 		c.p--
 		if end >= opExtConstI32Add && end <= 0x6c || end >= 0x7c && end <= opExtConstI64Mul {
 			c.fail(ErrUnsupported, "%s: opcode %#x in a constant expression (extended constant expressions)", what, end)

@@ -240,3 +240,29 @@ func TestHugeCounts(t *testing.T) {
 		})
 	}
 }
+
+// FuzzBody is both differential targets with the mutations all in one
+// function body, of rich's type 0 or 1 (fnType's low bit), where
+// random bytes meet every instruction family far more often than in a
+// whole module.
+func FuzzBody(f *testing.F) {
+	for _, tc := range instrTests {
+		f.Add(tc.fnType&1 != 0, tc.code)
+	}
+	f.Add(false, cat([]byte{0x02, 0x80, 0x80, 0x80, 0x80, 0x00, 0x03, 0x40, 0x0b, 0x0b, 0x0b}))
+	f.Fuzz(func(t *testing.T, param bool, code []byte) {
+		fnType := uint32(0)
+		if param {
+			fnType = 1
+		}
+		wasm := rich(fnType, code...).bytes()
+		m, ok := checkDifferential(t, wasm)
+		if !ok {
+			return
+		}
+		checkModule(t, m)
+		if want, ok := objdump(t, wasm); ok {
+			assert.Equal(t, want, counts(m))
+		}
+	})
+}

@@ -2,6 +2,8 @@ package wasmbin
 
 import (
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -268,6 +270,12 @@ func TestReaderImmediates(t *testing.T) {
 	bad := m.Instructions(1)
 	assert.False(t, bad.Next())
 	assert.ErrorIs(t, bad.Err(), ErrInvalidIndex)
+
+	// A Module that Decode did not return reads to an error, not a panic.
+	hand := &Module{Types: m.Types, Functions: m.Functions, Code: m.Code, ImportedFuncs: 1}
+	bad = hand.Instructions(0)
+	assert.False(t, bad.Next())
+	assert.ErrorIs(t, bad.Err(), ErrMalformed)
 }
 
 // TestReaderAllocations: reading a body allocates nothing per
@@ -287,4 +295,187 @@ func TestReaderAllocations(t *testing.T) {
 	})
 	assert.Zero(t, allocs)
 	require.NoError(t, r.Err())
+}
+
+// TestOpcodeTables: the opcodes Decode knows are the ones wazero's
+// validation knows, one-byte, 0xfc and 0xfd alike. An opcode alone in a
+// body makes wazero fail for its operands if it knows it, and for the
+// opcode itself if not.
+func TestOpcodeTables(t *testing.T) {
+	unknown := func(werr error) bool {
+		if werr == nil {
+			return false
+		}
+		msg := werr.Error()
+		return containsString(msg, "invalid instruction") || containsString(msg, "unknown SIMD instruction") ||
+			containsString(msg, "unknown misc opcode") || containsString(msg, "invalid numeric instruction") ||
+			containsString(msg, "feature") || containsString(msg, "not supported") || containsString(msg, "invalid as")
+	}
+	for op := range 256 {
+		var code []byte
+		switch op {
+		case 0xfc, 0xfd:
+			continue
+		case 0x0b, 0x05:
+			continue // end and else shape the body
+		}
+		code = []byte{byte(op), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0b}
+		_, err := Decode(rich(0, code...).bytes(), noLimits)
+		werr := wazeroCompile(rich(0, code...).bytes())
+		if errors.Is(err, ErrUnsupported) {
+			// Known to wazero under a feature it may check only after
+			// the operands (return_call_indirect does).
+			assert.Error(t, werr, "opcode %#x", op)
+			continue
+		}
+		ours := err != nil && containsString(err.Error(), "unknown opcode")
+		assert.Equal(t, unknown(werr), ours, "opcode %#x: wazero says %v, Decode %v", op, werr, err)
+	}
+	for sub := range 256 {
+		code := AppendU32([]byte{0xfc}, uint32(sub))
+		code = append(code, make([]byte, 18)...)
+		code = append(code, 0x0b)
+		_, err := Decode(rich(0, code...).bytes(), noLimits)
+		werr := wazeroCompile(rich(0, code...).bytes())
+		ours := err != nil && containsString(err.Error(), "unknown 0xfc sub-opcode")
+		assert.Equal(t, unknown(werr), ours, "0xfc %d: wazero says %v, Decode %v", sub, werr, err)
+	}
+	for sub := range 256 {
+		code := []byte{0xfd, byte(sub)}
+		if sub >= 0x80 {
+			code = append(code, 0x01)
+		}
+		code = append(code, make([]byte, 18)...)
+		code = append(code, 0x0b)
+		_, err := Decode(rich(0, code...).bytes(), noLimits)
+		werr := wazeroCompile(rich(0, code...).bytes())
+		ours := err != nil && containsString(err.Error(), "unknown SIMD opcode")
+		assert.Equal(t, unknown(werr), ours, "0xfd %#x: wazero says %v, Decode %v", sub, werr, err)
+	}
+}
+
+// TestConcurrentUse: a Module is read by many goroutines at once, each
+// with its own Reader, while others decode the same bytes.
+func TestConcurrentUse(t *testing.T) {
+	wasm := readFixture(t, "features.wasm")
+	m, err := Decode(wasm, DefaultLimits())
+	require.NoError(t, err)
+	const goroutines, rounds = 16, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		wg.Go(func() {
+			for range rounds {
+				if g%2 == 0 {
+					if _, err := Decode(wasm, DefaultLimits()); err != nil {
+						errs <- err
+						return
+					}
+					continue
+				}
+				for i, c := range m.Code {
+					r := m.Instructions(i)
+					n := uint32(0)
+					for r.Next() {
+						n++
+					}
+					if r.Err() != nil || n != c.Instructions {
+						errs <- fmt.Errorf("function %d: %d instructions, %v", i, n, r.Err())
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestSIMDArity: for every SIMD instruction, wazero validates it with the
+// number of operands Decode pops (of some types) and the number of
+// results it pushes, so that MaxHeight counts what wazero does.
+func TestSIMDArity(t *testing.T) {
+	operands := [][]byte{
+		cat([]byte{0xfd, 0x0c}, make([]byte, 16)), {0x41, 0}, {0x42, 0},
+		cat([]byte{0x43}, make([]byte, 4)), cat([]byte{0x44}, make([]byte, 8)),
+	}
+	for sub := range 256 {
+		s := simdOps[sub]
+		if s.kind == simdInvalid {
+			continue
+		}
+		op := []byte{0xfd, byte(sub)}
+		if sub >= 0x80 {
+			op = append(op, 0x01)
+		}
+		switch s.kind {
+		case simdMem:
+			op = append(op, 0, 0)
+		case simdMemLane:
+			op = append(op, 0, 0, 0)
+		case simdLane:
+			op = append(op, 0)
+		case simdConst, simdShuffle:
+			op = append(op, make([]byte, 16)...)
+		}
+		tail := append(op, append(bytesOf(0x1a, int(s.pushes)), 0x0b)...)
+		found := false
+		var combo func(prefix []byte, n int)
+		combo = func(prefix []byte, n int) {
+			if found {
+				return
+			}
+			if n == 0 {
+				found = wazeroVerdict(rich(0, cat(prefix, tail)...).bytes()) == nil
+				return
+			}
+			for _, o := range operands {
+				combo(cat(prefix, o), n-1)
+			}
+		}
+		combo(nil, int(s.pops))
+		assert.True(t, found, "SIMD %#x: no operands of %d values make wazero accept it with %d results", sub, s.pops, s.pushes)
+	}
+}
+
+// TestPlainArity does the same for the instructions without immediates.
+func TestPlainArity(t *testing.T) {
+	operands := [][]byte{
+		{0x41, 0}, {0x42, 0}, cat([]byte{0x43}, make([]byte, 4)), cat([]byte{0x44}, make([]byte, 8)), {0xd0, 0x70},
+	}
+	for op := range 256 {
+		a := plainOps[op]
+		if a == 0 || op == 0x00 || op == 0x0f { // unreachable and return accept anything
+			continue
+		}
+		pops, pushes := int(a>>4&7), int(a&15)
+		tail := append([]byte{byte(op)}, append(bytesOf(0x1a, pushes), 0x0b)...)
+		found := false
+		var combo func(prefix []byte, n int)
+		combo = func(prefix []byte, n int) {
+			if found {
+				return
+			}
+			if n == 0 {
+				found = wazeroVerdict(rich(0, cat(prefix, tail)...).bytes()) == nil
+				return
+			}
+			for _, o := range operands {
+				combo(cat(prefix, o), n-1)
+			}
+		}
+		combo(nil, pops)
+		assert.True(t, found, "opcode %#x: no operands of %d values make wazero accept it with %d results", op, pops, pushes)
+	}
+}
+
+func bytesOf(b byte, n int) []byte {
+	s := make([]byte, n)
+	for i := range s {
+		s[i] = b
+	}
+	return s
 }

@@ -62,8 +62,12 @@ func wazeroSafe(wasm []byte) bool {
 			}
 		case 1:
 			if !s.vector(func() bool {
+				if s.has(1) && s.b[s.p] == recGroup {
+					s.ok = false // not followed
+					return false
+				}
 				if !s.has(1) || s.b[s.p] != 0x60 {
-					return false // rec groups and errors alike
+					return false
 				}
 				s.p++
 				for range 2 {
@@ -221,18 +225,20 @@ func (s *scan) u32() (uint32, bool) {
 	return v, n != 0
 }
 
-// vector reads a count, which must be backed by at least a byte per
-// entry, and its entries.
+// vector reads a count, small or backed by at least a byte per entry,
+// and its entries.
 func (s *scan) vector(entry func() bool) bool {
 	s.ok = true
 	n, ok := s.u32()
 	if !ok {
 		return false
 	}
-	if uint64(n) > uint64(s.end-s.p) {
-		s.ok = n < 1<<16
+	if uint64(n) > uint64(s.end-s.p) && n >= 1<<16 {
+		s.ok = false
 		return false
 	}
+	// A count above the bytes left is allocated, and its entries read
+	// until they run out.
 	for range n {
 		if !entry() {
 			return false

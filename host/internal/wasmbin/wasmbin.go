@@ -44,6 +44,19 @@ var (
 	// ErrUnsupported means the module uses a feature or an encoding this
 	// reader refuses: outside what wazero v1.12 accepts with
 	// CoreFeaturesV2, or where this reader and wazero could disagree.
+	//
+	// Most such modules wazero refuses too. These few it accepts, and
+	// Decode refuses all the same:
+	//   - a block type in 5 bytes whose last byte has bit 6 or 7 set
+	//     (wazero stops at 5 bytes and keeps 33 bits; the specification
+	//     reads on, or refuses), and a negative block type in more than
+	//     one byte (wazero reads 0xc0 0x7f as the empty type 0x40);
+	//   - a SIMD sub-opcode from 0x80 not followed by 0x01 (wazero reads
+	//     the sub-opcode as one byte, the specification as a LEB128);
+	//   - what wazero decodes without checking its feature is enabled:
+	//     exnref and (ref ...) value types, ref.null of exn or of a type
+	//     index, a table type with an initialiser or of any byte but
+	//     funcref and externref, rec groups, and more than one memory.
 	ErrUnsupported = errors.New("wasmbin: unsupported feature or encoding")
 	// ErrInvalidIndex means the module refers to a function, type, table,
 	// memory, global, local, label, element or data segment it does not

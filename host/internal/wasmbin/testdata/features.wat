@@ -1,0 +1,55 @@
+;; Every CoreFeaturesV2 feature the reader must follow: multi-value block
+;; types, reference types and several tables, bulk memory with passive
+;; segments and a data count, SIMD, non-trapping conversions, sign
+;; extension, br_table, call_indirect and loops.
+;; Regenerate: wat2wasm features.wat -o features.wasm
+(module
+  (type $pair (func (param i32) (result i32 i32)))
+  (import "env" "log" (func $log (param i32)))
+  (import "env" "base" (global $base i32))
+  (memory 1)
+  (table $funcs 2 funcref)
+  (table $refs 1 externref)
+  (global $counter (mut i32) (i32.const 0))
+  (data $passive "hello")
+  (data (global.get $base) "active")
+  (elem $e func $twice $sum)
+  (elem declare func $sum)
+  (func $twice (type $pair) (local.get 0) (local.get 0))
+  (func $sum (export "sum") (param i32) (result i32)
+    (local $i i32) (local $acc i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get 0)))
+        (local.set $acc (i32.add (local.get $acc) (local.get $i)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next)))
+    (local.get $acc))
+  (func (export "run") (param $n i32) (result i32)
+    (local $v v128)
+    (memory.init $passive (i32.const 0) (i32.const 0) (i32.const 5))
+    (data.drop $passive)
+    (memory.copy (i32.const 16) (i32.const 0) (i32.const 5))
+    (memory.fill (i32.const 32) (i32.const 7) (i32.const 4))
+    (table.init $funcs $e (i32.const 0) (i32.const 0) (i32.const 2))
+    (elem.drop $e)
+    (drop (table.grow $refs (ref.null extern) (i32.const 1)))
+    (table.set $refs (i32.const 0) (ref.null extern))
+    (drop (ref.is_null (table.get $refs (i32.const 0))))
+    (drop (ref.func $sum))
+    (local.set $v (v128.load (i32.const 0)))
+    (local.set $v (i32x4.add (local.get $v) (i32x4.splat (local.get $n))))
+    (local.set $v (i32x4.dot_i16x8_s (local.get $v) (local.get $v)))
+    (local.set $v (i8x16.shuffle 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 31 (local.get $v) (local.get $v)))
+    (v128.store (i32.const 64) (local.get $v))
+    (global.set $counter (i32x4.extract_lane 3 (local.get $v)))
+    (call $log (i32.trunc_sat_f32_s (f32.const 1.5)))
+    (call $log (i32.extend8_s (local.get $n)))
+    (block $b (result i32 i32)
+      (call_indirect $funcs (type $pair) (local.get $n) (i32.const 0)))
+    (drop) (drop)
+    (drop (select (result i32) (i32.const 1) (i32.const 2) (local.get $n)))
+    (block $a
+      (block $b
+        (br_table $a $b $a (local.get $n))))
+    (call $sum (local.get $n))))
