@@ -7,8 +7,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 
 	"github.com/wasmreg/wasmreg/internal/safetext"
 )
@@ -50,8 +51,8 @@ func typeList(ts []api.ValueType) string {
 	return strings.Join(names, ", ")
 }
 
-func (s signature) matches(def api.FunctionDefinition) bool {
-	return slices.Equal(s.params, def.ParamTypes()) && slices.Equal(s.results, def.ResultTypes())
+func (s signature) equal(o signature) bool {
+	return slices.Equal(s.params, o.params) && slices.Equal(s.results, o.results)
 }
 
 // requiredExports are the functions every factory exports.
@@ -118,52 +119,66 @@ func shownImport(mod, name string) string {
 	return safetext.Field(mod, maxNameShown) + "." + safetext.Field(name, maxNameShown)
 }
 
-// checkShape checks a compiled module's imports and exports against ABI v1
-// and the grants, and reports every problem it finds, joined.
-func (h *Host) checkShape(compiled wazero.CompiledModule) (moduleShape, error) {
+// checkShape checks a module's imports and exports, as its author wrote
+// them, against ABI v1 and the grants, and reports every problem it finds,
+// joined: before anything is rewritten or compiled.
+func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, error) {
 	var shape moduleShape
 	var errs []error
 
-	exports := compiled.ExportedFunctions()
-	for name := range exports {
-		if strings.HasPrefix(name, rewriteExportPrefix) {
-			continue // added by a rewrite of the host's, not the author's
+	exports := map[string]signature{}
+	memoryExported := false
+	for _, e := range m.Exports {
+		switch e.Kind {
+		case wasmbin.KindMemory:
+			memoryExported = memoryExported || e.Name == ExportMemory
+		case wasmbin.KindFunc:
+			if t, ok := m.FuncType(e.Index); ok {
+				exports[e.Name] = signatureOf(t)
+			}
+			if !strings.HasPrefix(e.Name, rewriteExportPrefix) { // a host rewrite's, on a host WithoutInterruption
+				shape.exports = append(shape.exports, e.Name)
+			}
 		}
-		shape.exports = append(shape.exports, name)
 	}
 	slices.Sort(shape.exports)
-	if _, ok := compiled.ExportedMemories()[ExportMemory]; !ok {
+	if !memoryExported {
 		errs = append(errs, fmt.Errorf("%w: memory %q is not exported", ErrMissingExport, ExportMemory))
 	}
 	for _, req := range requiredExports {
-		def, ok := exports[req.name]
+		got, ok := exports[req.name]
 		switch {
 		case !ok:
 			errs = append(errs, fmt.Errorf("%w: function %s %s is not exported", ErrMissingExport, req.name, req.sig))
-		case !req.sig.matches(def):
-			errs = append(errs, fmt.Errorf("%w: function %s has type %s, want %s",
-				ErrMissingExport, req.name, signature{def.ParamTypes(), def.ResultTypes()}, req.sig))
+		case !req.sig.equal(got):
+			errs = append(errs, fmt.Errorf("%w: function %s has type %s, want %s", ErrMissingExport, req.name, got, req.sig))
 		}
 	}
-	if def, ok := exports[ExportInitialize]; ok {
-		if !initializeSig.matches(def) {
-			errs = append(errs, fmt.Errorf("%w: function %s has type %s, want %s",
-				ErrMissingExport, ExportInitialize, signature{def.ParamTypes(), def.ResultTypes()}, initializeSig))
+	if got, ok := exports[ExportInitialize]; ok {
+		if !initializeSig.equal(got) {
+			errs = append(errs, fmt.Errorf("%w: function %s has type %s, want %s", ErrMissingExport, ExportInitialize, got, initializeSig))
 		}
 		shape.initialize = true
 	}
 
-	for _, mem := range compiled.ImportedMemories() {
-		mod, name, _ := mem.Import()
-		errs = append(errs, fmt.Errorf("%w: memory %s: a factory must define and export its own memory", ErrUnknownImport, shownImport(mod, name)))
-	}
-
 	caps := map[string]bool{}
-	for _, def := range compiled.ImportedFunctions() {
-		mod, name, _ := def.Import()
-		shape.imports = append(shape.imports, mod+"."+name)
-		got := signature{def.ParamTypes(), def.ResultTypes()}
+	for _, imp := range m.Imports {
+		mod, name := imp.Module, imp.Name
 		shown := shownImport(mod, name)
+		switch imp.Kind {
+		case wasmbin.KindMemory:
+			errs = append(errs, fmt.Errorf("%w: memory %s: a factory must define and export its own memory", ErrUnknownImport, shown))
+			continue
+		case wasmbin.KindTable, wasmbin.KindGlobal:
+			// The interrupt rewrite could not bound an imported table.
+			errs = append(errs, fmt.Errorf("%w: %s %s: a factory may import only functions", ErrUnknownImport, importKinds[imp.Kind], shown))
+			continue
+		}
+		shape.imports = append(shape.imports, mod+"."+name)
+		var got signature
+		if int(imp.Func) < len(m.Types) {
+			got = signatureOf(m.Types[imp.Func])
+		}
 		switch mod {
 		case ImportModule:
 			hi, ok := findHostImport(name)
@@ -171,7 +186,7 @@ func (h *Host) checkShape(compiled wazero.CompiledModule) (moduleShape, error) {
 				errs = append(errs, fmt.Errorf("%w: %s is not part of ABI v%d", ErrUnknownImport, shown, ABIVersion))
 				continue
 			}
-			if !hi.sig.matches(def) {
+			if !hi.sig.equal(got) {
 				errs = append(errs, fmt.Errorf("%w: %s has type %s, want %s", ErrUnknownImport, shown, got, hi.sig))
 				continue
 			}
@@ -189,7 +204,7 @@ func (h *Host) checkShape(compiled wazero.CompiledModule) (moduleShape, error) {
 				errs = append(errs, fmt.Errorf("%w: %s is not provided by this host's WASI", ErrUnknownImport, shown))
 				continue
 			}
-			if !want.matches(def) {
+			if !want.equal(got) {
 				errs = append(errs, fmt.Errorf("%w: %s has type %s, want %s", ErrUnknownImport, shown, got, want))
 			}
 		default:
@@ -202,4 +217,18 @@ func (h *Host) checkShape(compiled wazero.CompiledModule) (moduleShape, error) {
 	}
 	slices.Sort(shape.capabilities)
 	return shape, errors.Join(errs...)
+}
+
+// signatureOf is a function type as the ABI's signatures spell it: the
+// strict reader's value types are the binary format's bytes, as wazero's
+// api.ValueType are.
+func signatureOf(t wasmbin.FuncType) signature {
+	conv := func(vs []wasmbin.ValType) []api.ValueType {
+		out := make([]api.ValueType, len(vs))
+		for i, v := range vs {
+			out[i] = api.ValueType(v)
+		}
+		return out
+	}
+	return signature{conv(t.Params), conv(t.Results)}
 }

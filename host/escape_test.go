@@ -90,6 +90,8 @@ func TestGuestTextIsEscaped(t *testing.T) {
 			}
 			assert.Contains(t, strings.Join(texts, "\n"),
 				`unknown import: \x1b[2J\u202e.\u009bfield: module "\x1b[2J\u202e" is not provided`)
+			assert.Contains(t, strings.Join(texts, "\n"),
+				`unknown import: table \x1b[31m.\u2066table: a factory may import only functions`, "every problem, at once")
 
 			got := logs.String()
 			assertSafe(t, "log", got)
@@ -111,27 +113,38 @@ func TestGuestTextIsEscaped(t *testing.T) {
 	}
 }
 
-// TestInvalidModuleTextIsEscaped checks the text of wazero's own refusal,
-// which names a module's import: an import section whose one import, named
-// with escapes, has a descriptor kind that does not exist.
+// TestInvalidModuleTextIsEscaped checks the text of the refusals of modules
+// whose names carry escapes: an import kind that does not exist, and two
+// exports of one name.
 func TestInvalidModuleTextIsEscaped(t *testing.T) {
 	mod, name := "\x1b[2J\u202e", "\u009b\x1b]0;pwned\x07"
-	var section []byte
-	section = append(section, 1, byte(len(mod)))
-	section = append(section, mod...)
-	section = append(section, byte(len(name)))
-	section = append(section, name...)
-	section = append(section, 0x7f) // no such import kind
-	wasm := append([]byte("\x00asm\x01\x00\x00\x00\x02"), byte(len(section)))
-	wasm = append(wasm, section...)
+	var imports []byte
+	imports = append(imports, 1, byte(len(mod)))
+	imports = append(imports, mod...)
+	imports = append(imports, byte(len(name)))
+	imports = append(imports, name...)
+	imports = append(imports, 0x7f) // no such import kind
+	badKind := append([]byte("\x00asm\x01\x00\x00\x00\x02"), byte(len(imports)))
+	badKind = append(badKind, imports...)
+
+	// Two exports of memory 0 under the same escaped name.
+	exports := []byte{2, byte(len(name))}
+	exports = append(exports, name...)
+	exports = append(exports, 2, 0, byte(len(name)))
+	exports = append(exports, name...)
+	exports = append(exports, 2, 0)
+	dup := []byte("\x00asm\x01\x00\x00\x00\x05\x03\x01\x00\x01\x07")
+	dup = append(dup, byte(len(exports)))
+	dup = append(dup, exports...)
 
 	h, _ := newHost(t)
-	_, err := h.Load(context.Background(), wasm)
-	require.ErrorIs(t, err, host.ErrInvalidModule)
-	assert.Contains(t, err.Error(), `\x1b[2J\u202e.\u009b\x1b]0;pwned\x07`, "the names, escaped")
-	assertSafe(t, "error", err.Error())
-	assert.True(t, inChain(err, func(e error) bool { return strings.Contains(e.Error(), mod) }),
-		"wazero's own error stays in the chain")
+	for _, wasm := range [][]byte{badKind, dup} {
+		_, err := h.Load(context.Background(), wasm)
+		require.ErrorIs(t, err, host.ErrInvalidModule)
+		assertSafe(t, "error", err.Error())
+	}
+	_, err := h.Load(context.Background(), dup)
+	assert.Contains(t, err.Error(), "pwned", "the refusal names the export")
 }
 
 // inChain reports whether err or any error it wraps satisfies match.

@@ -60,11 +60,6 @@ type metadata struct {
 // ABI version and metadata.
 func (f *Factory) load(ctx context.Context) error {
 	h := f.h
-	shape, err := h.checkShape(f.compiled)
-	if err != nil {
-		return fmt.Errorf("host: module %s does not follow wasmreg ABI v%d: %w", f.fullName, ABIVersion, err)
-	}
-	f.shape = shape
 	cfg := wazero.NewModuleConfig().
 		WithName(""). // anonymous, so that instances coexist
 		WithStartFunctions(ExportInitialize)

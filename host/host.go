@@ -365,7 +365,7 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 		err = safetext.Wrap(err, MaxErrorMessage) // wazero's text names imports and exports
 		return nil, fmt.Errorf("%w: module sha256:%s: %w", ErrInvalidModule, digest[:12], err)
 	}
-	f := &Factory{h: h, compiled: compiled, plan: p.snapshot, checks: p.checks, memory: p.memory,
+	f := &Factory{h: h, compiled: compiled, plan: p.snapshot, checks: p.checks, memory: p.memory, shape: p.shape,
 		digest: digest, size: len(wasm), fullName: "sha256:" + digest[:12]}
 	if err := f.load(ctx); err != nil {
 		_ = compiled.Close(ctx)
@@ -381,6 +381,7 @@ type prepared struct {
 	snapshot *snapshotPlan      // nil without the snapshot rewrite
 	checks   *interrupt.Plan    // nil on a host made WithoutInterruption
 	memory   wasmbin.MemoryType // the module's memory, as declared (Min 0 without one)
+	shape    moduleShape
 }
 
 // prepare reads wasm strictly, checks its structure and rewrites it.
@@ -391,21 +392,11 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 	if err != nil {
 		return prepared{}, moduleError(err)
 	}
-	// wazero's CompiledModule does not report imported tables or globals,
-	// and the interrupt rewrite could not bound an imported table: a
-	// factory may import only functions (and a memory, refused later with
-	// the rest of the ABI's checks).
-	var errs []error
-	for _, imp := range m.Imports {
-		if imp.Kind == wasmbin.KindTable || imp.Kind == wasmbin.KindGlobal {
-			errs = append(errs, fmt.Errorf("%w: %s %s: a factory may import only functions", ErrUnknownImport,
-				importKinds[imp.Kind], shownImport(imp.Module, imp.Name)))
-		}
+	shape, err := h.checkShape(m)
+	if err != nil {
+		return prepared{}, fmt.Errorf("host: the module does not follow wasmreg ABI v%d: %w", ABIVersion, err)
 	}
-	if len(errs) > 0 {
-		return prepared{}, fmt.Errorf("host: the module does not follow wasmreg ABI v%d: %w", ABIVersion, errors.Join(errs...))
-	}
-	p := prepared{wasm: wasm}
+	p := prepared{wasm: wasm, shape: shape}
 	if len(m.Memories) > 0 {
 		p.memory = m.Memories[0]
 	} else {

@@ -161,16 +161,19 @@ func TestBuildErrors(t *testing.T) {
 }
 
 func TestPredictErrors(t *testing.T) {
-	h, logs := newHost(t, allCaps, host.WithCallTimeout(300*time.Millisecond), host.WithOutputLimit(1<<20))
+	// A timeout no bounded work reaches on a loaded machine under -race;
+	// the infinite loop has a short deadline of its own.
+	h, logs := newHost(t, allCaps, host.WithCallTimeout(time.Minute), host.WithOutputLimit(1<<20))
 	f := load(t, h, "guest.wasm")
 	ctx := context.Background()
 	tests := []struct {
-		name    string
-		request string
-		want    error
-		closes  bool
-		code    int32
-		message string
+		name     string
+		request  string
+		want     error
+		closes   bool
+		code     int32
+		message  string
+		deadline time.Duration
 	}{
 		{name: "message", request: "e", want: host.ErrGuest, code: 2, message: "bad request"},
 		{name: "code only", request: "c", want: host.ErrGuest, code: 9},
@@ -180,14 +183,19 @@ func TestPredictErrors(t *testing.T) {
 		{name: "output out of bounds", request: "o", want: host.ErrOutOfBounds, closes: true, message: "output: 100 bytes at 4294967280"},
 		{name: "input out of bounds", request: "iiiiiiiiii", want: host.ErrOutOfBounds, closes: true, message: "input: 10 bytes at 262140"},
 		{name: "output bomb", request: "b", want: host.ErrOutputLimit, closes: true, message: "more than 1048576 bytes"},
-		{name: "infinite loop", request: "l", want: host.ErrTimeout, closes: true},
+		{name: "infinite loop", request: "l", want: host.ErrTimeout, closes: true, deadline: 300 * time.Millisecond},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := f.Build(ctx, []byte(`{}`))
 			require.NoError(t, err)
 			defer m.Close(ctx)
-			out, err := m.Predict(ctx, []byte(tc.request))
+			pctx, cancel := ctx, context.CancelFunc(func() {})
+			if tc.deadline > 0 {
+				pctx, cancel = context.WithTimeout(ctx, tc.deadline)
+			}
+			out, err := m.Predict(pctx, []byte(tc.request))
+			cancel()
 			require.Error(t, err)
 			assert.Nil(t, out)
 			assert.ErrorIs(t, err, tc.want)
