@@ -39,6 +39,8 @@ type Factory struct {
 	checks   *interruptPlan      // non-nil if compiled from instrumentLoops' rewrite
 	snap     *snapshot           // taken by load; immutable afterwards
 	closed   atomic.Bool
+	// reservation caches MemoryReservation (budget.go); 0 until computed.
+	reservation atomic.Uint64
 }
 
 var _ registry.Factory = (*Factory)(nil)
@@ -181,9 +183,10 @@ func (f *Factory) parseMetadata(out []byte) error {
 
 // start makes a fresh anonymous instance under c, running its start
 // functions and _initialize (or restoring their snapshot) within the call
-// timeout. The instance holds one of the host's instance slots, is tracked
-// by the host and is busy: the caller ends with exit, or finish to close
-// it. c's context becomes one that closing the instance cancels.
+// timeout. The instance holds one of the host's instance slots and its
+// reservation of the memory budget, is tracked by the host and is busy:
+// the caller ends with exit, or finish to close it. c's context becomes
+// one that closing the instance cancels.
 func (f *Factory) start(c *call) (*instance, error) {
 	h := f.h
 	if h.closed.Load() {
@@ -195,7 +198,7 @@ func (f *Factory) start(c *call) (*instance, error) {
 	if err := c.ctx.Err(); err != nil {
 		return nil, c.notCalled(err)
 	}
-	s, err := h.acquire(c.ctx, f.fullName)
+	s, err := h.admit(c.ctx, f)
 	if err != nil {
 		return nil, err
 	}

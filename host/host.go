@@ -47,6 +47,7 @@ type Host struct {
 
 	compileSem chan struct{} // a token per compilation running
 	instances  chan struct{} // a token per live instance
+	budget     memBudget     // the live instances' reservations of memory (budget.go)
 
 	live    map[*instance]struct{} // every open instance; guarded by mu
 	drained chan struct{}          // closed when live empties after Close; guarded by mu
@@ -77,7 +78,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	}
 	h := &Host{cfg: cfg, container: cfg.container,
 		compileSem: make(chan struct{}, cfg.compileWorkers), live: map[*instance]struct{}{},
-		instances: make(chan struct{}, cfg.maxInstances)}
+		instances: make(chan struct{}, cfg.maxInstances), budget: memBudget{total: cfg.memoryBudget}}
 	if err := h.checkContainer(); err != nil {
 		return nil, err
 	}
@@ -377,15 +378,20 @@ func (h *Host) compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (com
 	return rt.CompileModule(ctx, wasm)
 }
 
-// slot is one live instance's token; release returns it once.
+// slot is one live instance's token and its reservation of the memory
+// budget (admit, in budget.go); release returns both once.
 type slot struct {
-	h    *Host
-	once sync.Once
+	h        *Host
+	reserved uint64
+	once     sync.Once
 }
 
 func (s *slot) release() {
 	if s != nil {
-		s.once.Do(func() { <-s.h.instances })
+		s.once.Do(func() {
+			s.h.budget.release(s.reserved)
+			<-s.h.instances
+		})
 	}
 }
 
