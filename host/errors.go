@@ -49,7 +49,8 @@ var (
 	// [ErrTrap]: the instance was closed.
 	ErrStackOverflow = fmt.Errorf("%w: stack overflow", ErrTrap)
 	// ErrBusy means every instance slot of the host is in use (see
-	// [WithMaxInstances]) and none freed up in time.
+	// [WithMaxInstances]), or its memory budget is reserved (see
+	// [WithMemoryBudget]), and not enough freed up in time.
 	ErrBusy = errors.New("host: busy")
 	// ErrDigestMismatch means a module's sha256 is not one the host was
 	// pinned to (see [WithPinnedDigests]).

@@ -35,14 +35,18 @@ type Factory struct {
 	fullName string // name@version, or sha256:… until the metadata is read
 	info     registry.Info
 	shape    moduleShape
-	memory   wasmbin.MemoryType  // the module's memory, as declared
-	modCfg   wazero.ModuleConfig // immutable; copied per instance
-	plan     *snapshotPlan       // non-nil if compiled from the snapshot rewrite
-	checks   *interrupt.Plan     // non-nil if compiled from the interrupt rewrite
+	memory   wasmbin.MemoryType // the module's memory, as declared
+	// tableBytes is the host memory its tables may grow to (budget.go).
+	tableBytes uint64
+	modCfg     wazero.ModuleConfig // immutable; copied per instance
+	plan       *snapshotPlan       // non-nil if compiled from the snapshot rewrite
+	checks     *interrupt.Plan     // non-nil if compiled from the interrupt rewrite
 	// snap is taken by load, before the factory is returned, and never
 	// changed afterwards.
 	snap   *snapshot
 	closed atomic.Bool
+	// reservation caches MemoryReservation (budget.go); 0 until computed.
+	reservation atomic.Uint64
 }
 
 var _ registry.Factory = (*Factory)(nil)
@@ -180,9 +184,10 @@ func (f *Factory) parseMetadata(out []byte) error {
 
 // start makes a fresh anonymous instance under c, running its start
 // functions and _initialize (or restoring their snapshot) within the call
-// timeout. The instance holds one of the host's instance slots, is tracked
-// by the host and is busy: the caller ends with exit, or finish to close
-// it. c's context becomes one that closing the instance cancels.
+// timeout. The instance holds one of the host's instance slots and its
+// reservation of the memory budget, is tracked by the host and is busy:
+// the caller ends with exit, or finish to close it. c's context becomes
+// one that closing the instance cancels.
 func (f *Factory) start(c *call) (*instance, error) {
 	h := f.h
 	if h.closed.Load() {
@@ -194,7 +199,7 @@ func (f *Factory) start(c *call) (*instance, error) {
 	if err := c.ctx.Err(); err != nil {
 		return nil, c.notCalled(err)
 	}
-	s, err := h.acquire(c.ctx, f.fullName)
+	s, err := h.admit(c.ctx, f)
 	if err != nil {
 		return nil, err
 	}

@@ -53,6 +53,7 @@ type Host struct {
 
 	compileSem chan struct{} // a token per compilation running
 	instances  chan struct{} // a token per live instance
+	budget     memBudget     // the live instances' reservations of memory (budget.go)
 
 	live    map[*instance]struct{} // every open instance; guarded by mu
 	drained chan struct{}          // closed when live empties after Close; guarded by mu
@@ -84,7 +85,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	}
 	h := &Host{cfg: cfg, container: cfg.container,
 		compileSem: make(chan struct{}, cfg.compileWorkers), live: map[*instance]struct{}{},
-		instances: make(chan struct{}, cfg.maxInstances)}
+		instances: make(chan struct{}, cfg.maxInstances), budget: memBudget{total: cfg.memoryBudget}}
 	if err := h.checkContainer(); err != nil {
 		return nil, err
 	}
@@ -365,7 +366,7 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 		err = safetext.Wrap(err, MaxErrorMessage) // wazero's text names imports and exports
 		return nil, fmt.Errorf("%w: module sha256:%s: %w", ErrInvalidModule, digest[:12], err)
 	}
-	f := &Factory{h: h, compiled: compiled, plan: p.snapshot, checks: p.checks, memory: p.memory, shape: p.shape,
+	f := &Factory{h: h, compiled: compiled, plan: p.snapshot, checks: p.checks, memory: p.memory, shape: p.shape, tableBytes: p.tables,
 		digest: digest, size: len(wasm), fullName: "sha256:" + digest[:12]}
 	if err := f.load(ctx); err != nil {
 		_ = compiled.Close(ctx)
@@ -382,6 +383,7 @@ type prepared struct {
 	checks   *interrupt.Plan    // nil on a host made WithoutInterruption
 	memory   wasmbin.MemoryType // the module's memory, as declared (Min 0 without one)
 	shape    moduleShape
+	tables   uint64 // host memory its tables may grow to
 }
 
 // prepare reads wasm strictly, checks its structure and rewrites it.
@@ -396,7 +398,7 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 	if err != nil {
 		return prepared{}, fmt.Errorf("host: the module does not follow wasmreg ABI v%d: %w", ABIVersion, err)
 	}
-	p := prepared{wasm: wasm, shape: shape}
+	p := prepared{wasm: wasm, shape: shape, tables: h.cfg.tableBytes(m)}
 	if len(m.Memories) > 0 {
 		p.memory = m.Memories[0]
 	} else {
@@ -527,15 +529,20 @@ func (h *Host) compileNow(ctx context.Context, wasm []byte) (compiled wazero.Com
 	return h.runtime.CompileModule(ctx, wasm)
 }
 
-// slot is one live instance's token; release returns it once.
+// slot is one live instance's token and its reservation of the memory
+// budget (admit, in budget.go); release returns both once.
 type slot struct {
-	h    *Host
-	once sync.Once
+	h        *Host
+	reserved uint64
+	once     sync.Once
 }
 
 func (s *slot) release() {
 	if s != nil {
-		s.once.Do(func() { <-s.h.instances })
+		s.once.Do(func() {
+			s.h.budget.release(s.reserved)
+			<-s.h.instances
+		})
 	}
 }
 

@@ -162,6 +162,14 @@ func (m *Model) acquire(ctx context.Context) (*instance, error) {
 // grow builds one more instance for the caller. The caller counted it in
 // growing.
 func (m *Model) grow(ctx context.Context) (*instance, error) {
+	m.mu.Lock()
+	if len(m.all) > 0 {
+		// The caller can wait for one of those: it must not wait for an
+		// instance slot or the memory budget instead, which only a closed
+		// instance frees, while its own model's instances come back idle.
+		ctx = withoutWaiting(ctx)
+	}
+	m.mu.Unlock()
 	inst, err := m.f.newInstance(ctx, m.config)
 	m.mu.Lock()
 	defer m.mu.Unlock()

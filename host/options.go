@@ -26,9 +26,12 @@ const (
 	// DefaultStackLimit is the guest call stack one call may use, in
 	// bytes of the interrupt rewrite's estimate of wazero's frames.
 	DefaultStackLimit = interrupt.DefaultStackLimit
-	// DefaultTableLimit is the most elements a table may have: the
-	// WebAssembly JS API's limit.
-	DefaultTableLimit = interrupt.DefaultTableLimit
+	// DefaultTableLimit is the most elements a table may have. Tables
+	// live in host memory, 8 bytes an element, and a table that declares
+	// no maximum (Go's do not) reserves the limit in the memory budget: a
+	// tenth of the WebAssembly JS API's limit of 10,000,000 keeps that to
+	// 8 MB, and a Go guest's table has about 6,400 elements.
+	DefaultTableLimit = 1_000_000
 	MaxErrorMessage   = 4 << 10 // bytes of a guest error message kept
 	MaxMetadata       = 1 << 20 // bytes of metadata JSON
 	wasmPageSize      = 64 << 10
@@ -67,6 +70,7 @@ type config struct {
 	moduleLimits    wasmbin.Limits
 	stackLimit      uint32
 	tableLimit      uint32
+	memoryBudget    uint64          // bytes all live instances may reserve
 	pinned          map[string]bool // allowed sha256 digests; nil allows any
 	noInterrupt     bool            // trusted guests: no close-on-context-done
 	modelInstances  int             // most instances per model
@@ -96,6 +100,7 @@ func defaultConfig() config {
 		moduleLimits:    wasmbin.DefaultLimits(),
 		stackLimit:      DefaultStackLimit,
 		tableLimit:      DefaultTableLimit,
+		memoryBudget:    DefaultMemoryBudget(),
 		modelInstances:  1,
 		grants:          map[string]bool{CapLog: true},
 	}
@@ -194,9 +199,8 @@ func WithLogLimits(lineBytes, linesPerCall int) Option {
 // WithMaxInstances sets how many module instances may be alive at once:
 // models not yet closed, plus instances being built or loaded. A build
 // beyond it waits for a slot until its context is done or the call timeout
-// passes, then fails with [ErrBusy]; so many concurrent builds cannot
-// exhaust the host's memory (each instance may hold up to the memory
-// limit). The default is [DefaultMaxInstances].
+// passes, then fails with [ErrBusy]. The memory the instances hold is
+// bounded by [WithMemoryBudget]. The default is [DefaultMaxInstances].
 func WithMaxInstances(n int) Option {
 	return func(c *config) error {
 		if n < 1 {
@@ -207,11 +211,35 @@ func WithMaxInstances(n int) Option {
 	}
 }
 
+// WithMemoryBudget sets the most host memory, in bytes, that all live
+// instances together may reserve. Each instance reserves, before it is
+// instantiated, its memory's declared maximum (the memory limit if it
+// declares none or a larger one, see [WithMemoryLimit]) plus a fixed
+// overhead for what else it holds ([Factory.MemoryReservation] says how
+// much), and gives it back when it is closed. A build or load past the
+// budget waits for reservations to be released until its context is done
+// or the call timeout passes, then fails with [ErrBusy]; waiting builds are
+// served in the order they came, so that a large one is not starved by
+// smaller ones. An instance that needs more than the whole budget fails at
+// once with [ErrMemoryLimit]. The budget must be at least 64 KiB. The
+// default is [DefaultMemoryBudget].
+func WithMemoryBudget(bytes uint64) Option {
+	return func(c *config) error {
+		if bytes < wasmPageSize {
+			return invalid("WithMemoryBudget", "%d bytes is less than 64 KiB", bytes)
+		}
+		c.memoryBudget = bytes
+		return nil
+	}
+}
+
 // WithModelInstances sets how many instances a [Model] may have, all
 // built with its config: a Build makes one, and concurrent Predicts that
 // find them all busy build more, up to n, so that they run in parallel
 // instead of waiting for each other. The instances count against
-// [WithMaxInstances]. Use it only with factories whose predictions do not
+// [WithMaxInstances] and [WithMemoryBudget]; a Predict that cannot add
+// one at once, for want of a slot or budget, waits for one of the model's
+// instances instead. Use it only with factories whose predictions do not
 // change their state. The default is 1.
 func WithModelInstances(n int) Option {
 	return func(c *config) error {

@@ -345,6 +345,7 @@ var cliTerms = strings.NewReplacer(
 	"host.WithCallTimeout", "--"+flagTimeout,
 	"host.WithMemoryLimit", "--"+flagMemoryLimit,
 	"host.WithMaxInstances", "--"+flagMaxInst,
+	"host.WithMemoryBudget", "--"+flagBudget,
 	"host.WithInputLimit", "--"+flagInputLimit,
 	"host.WithOutputLimit", "--"+flagOutputLimit,
 	"host.WithModuleSizeLimit", "--"+flagModuleLimit,

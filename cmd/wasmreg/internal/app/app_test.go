@@ -74,6 +74,8 @@ func TestUsageErrors(t *testing.T) {
 		{"dangling flag", []string{"run", echo, "--config"}, "flag --config needs a value"},
 		{"bad memory limit", []string{"run", echo, "--memory-limit", "100000"}, "--memory-limit: 100000 is 100000 bytes, not a multiple of 64 KiB"},
 		{"bad memory limit text", []string{"validate", echo, "--memory-limit", "lots"}, "--memory-limit: \"lots\" is not a size"},
+		{"bad memory budget", []string{"run", echo, "--memory-budget", "1KiB"}, "--memory-budget: 1KiB is less than 64KiB"},
+		{"bad memory budget text", []string{"validate", echo, "--memory-budget", "lots"}, "--memory-budget: \"lots\" is not a size"},
 		{"bad timeout", []string{"run", echo, "--timeout", "soon"}, "invalid value \"soon\" for flag -timeout"},
 		{"negative timeout", []string{"run", echo, "--timeout=-1s"}, "--timeout: negative duration"},
 		{"bad log level", []string{"--log-level", "loud", "list"}, `--log-level: "loud" is not one of debug, info, warn, error`},
@@ -403,4 +405,31 @@ func FuzzReorderArgs(f *testing.F) {
 			t.Fatalf("ReorderArgs(%q) = %q: not a permutation", args, got)
 		}
 	})
+}
+
+// TestRunMemoryBudget checks that --memory-budget and its environment
+// variable reach the host: an echo instance reserves its 64 KiB memory
+// limit plus the per-instance overhead, more than a 1 MiB budget.
+func TestRunMemoryBudget(t *testing.T) { // not parallel: it sets the environment
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  string
+	}{
+		{"flag", []string{"--memory-budget", "1MiB"}, ""},
+		{"environment", nil, "1MiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.env != "" {
+				t.Setenv("WASMREG_MEMORY_BUDGET", tc.env)
+			}
+			args := append([]string{"run", fixture("echo.wasm"), "--memory-limit", "64KiB"}, tc.args...)
+			_, stderr, status := runMain(t, "", args...)
+			assert.Equal(t, ExitFailure, status)
+			assert.Contains(t, stderr, "more than the whole memory budget of 1 MiB")
+			assert.Contains(t, stderr, "raise it with --memory-budget", "the host's advice names the flag")
+		})
+	}
+	_, stderr, status := runMain(t, "r\n", "run", fixture("echo.wasm"), "--memory-limit", "64KiB", "--memory-budget", "2MiB")
+	assert.Equal(t, ExitOK, status, stderr)
 }

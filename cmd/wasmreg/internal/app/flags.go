@@ -22,6 +22,7 @@ const (
 	flagLogFormat   = "log-format"
 	flagTimeout     = "timeout"
 	flagMemoryLimit = "memory-limit"
+	flagBudget      = "memory-budget"
 	flagMaxInst     = "max-instances"
 	flagInputLimit  = "input-limit"
 	flagOutputLimit = "output-limit"
@@ -245,6 +246,19 @@ func ParseMemoryLimit(s string) (uint64, error) {
 	return n, nil
 }
 
+// ParseMemoryBudget parses the value of --memory-budget with [ParseSize]
+// and checks that it is at least 64 KiB. Its errors name the flag.
+func ParseMemoryBudget(s string) (uint64, error) {
+	n, err := ParseSize(s)
+	if err != nil {
+		return 0, fmt.Errorf("--%s: %w", flagBudget, err)
+	}
+	if n < wasmPage {
+		return 0, fmt.Errorf("--%s: %s is less than 64KiB", flagBudget, s)
+	}
+	return n, nil
+}
+
 // Grants is what the --grant flags of `wasmreg run` ask for. It is a plain
 // value, safe for concurrent use as long as nobody changes it.
 type Grants struct {
@@ -349,6 +363,12 @@ func limitFlags() []cli.Flag {
 			Value:   "64MiB",
 			EnvVars: []string{"WASMREG_MEMORY_LIMIT"},
 		},
+		&cli.StringFlag{
+			Name: flagBudget,
+			Usage: fmt.Sprintf("most memory all live instances may reserve together, such as 8GiB; a build beyond it waits, then fails as busy "+
+				"(default: half of the machine's memory or of its cgroup's limit, here %s)", budgetSize(host.DefaultMemoryBudget())),
+			EnvVars: []string{"WASMREG_MEMORY_BUDGET"},
+		},
 		&cli.IntFlag{
 			Name:    flagMaxInst,
 			Usage:   "most module instances alive at once; a build beyond it waits, then fails as busy",
@@ -394,6 +414,18 @@ func limitFlags() []cli.Flag {
 	}
 }
 
+// budgetSize writes the default memory budget, a whole number of MiB, as
+// exactly as --memory-budget would take it.
+func budgetSize(n uint64) string {
+	switch {
+	case n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	}
+	return strconv.FormatUint(n, 10)
+}
+
 // sizeFlag parses a size flag that must fit an int.
 func sizeFlag(cCtx *cli.Context, name string) (int, error) {
 	n, err := ParseSize(cCtx.String(name))
@@ -417,6 +449,13 @@ func limitOptions(cCtx *cli.Context) ([]host.Option, error) {
 		return nil, usageErrorf("--%s: negative duration %s", flagTimeout, timeout)
 	}
 	opts := []host.Option{host.WithMemoryLimit(limit), host.WithCallTimeout(timeout)}
+	if s := cCtx.String(flagBudget); s != "" {
+		budget, err := ParseMemoryBudget(s)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		opts = append(opts, host.WithMemoryBudget(budget))
+	}
 	for _, f := range []struct {
 		name string
 		opt  func(int) host.Option

@@ -110,6 +110,45 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
+func TestParseMemoryBudget(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    uint64
+		wantErr string
+	}{
+		{"8GiB", 8 << 30, ""},
+		{"1.5G", 3 << 29, ""},
+		{"64KiB", 64 << 10, ""},
+		{"100000", 100000, ""}, // any number of bytes: a budget is not a page count
+		{"1TiB", 1 << 40, ""},
+		{"65535", 0, "less than 64KiB"},
+		{"0", 0, "less than 64KiB"},
+		{"lots", 0, "not a size"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseMemoryBudget(tc.in)
+			if tc.wantErr != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.wantErr)
+				assert.Contains(t, err.Error(), "--memory-budget", "the error names the flag")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
+func TestBudgetSize(t *testing.T) {
+	for n, want := range map[uint64]string{12 << 30: "12GiB", 12052 << 20: "12052MiB", 100000: "100000"} {
+		assert.Equal(t, want, budgetSize(n))
+		got, err := ParseMemoryBudget(want)
+		require.NoError(t, err)
+		assert.Equal(t, n, got, "--memory-budget takes what the help says")
+	}
+}
+
 func TestParseMemoryLimit(t *testing.T) {
 	tests := []struct {
 		in      string

@@ -1,0 +1,340 @@
+package host
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
+)
+
+// The memory budget. Guest linear memory lives outside the Go heap
+// (linmem.go), so neither the Go runtime nor the per-instance limit bounds
+// what many live instances hold together: the defaults allow
+// DefaultMaxInstances × DefaultMemoryLimit = 64 GiB. The host therefore
+// keeps a budget of bytes for all its live instances: each instance
+// reserves, before it is instantiated, the most host memory it may come to
+// hold, and gives it back when it is closed. A build past the budget waits,
+// as it waits for an instance slot.
+
+// FallbackMemoryBudget is the memory budget [DefaultMemoryBudget] returns
+// when it can read neither the machine's physical memory nor a cgroup's
+// memory limit (and on systems other than Linux).
+const FallbackMemoryBudget = 4 << 30
+
+// instanceBaseOverhead is what an instance holds on the Go heap besides its
+// linear memory, before any table or stack grows: wazero's module instance,
+// its function references and tables at their declared size, and its call
+// engines' stacks. Measured with a heap profile of 100 live instances: about
+// 15 KiB for a hand-written factory, 140 KiB for a snapshotted Go guest and
+// 1 MiB for one that ran Go's own _initialize (its call stack grew).
+const instanceBaseOverhead = 1 << 20
+
+// instanceOverhead is the part of an instance's reservation that is not its
+// linear memory: the host memory an instance may hold outside it. Each
+// host limit on such memory adds its bound here (a limit on the guest's
+// call stack adds that stack size; a limit on table entries adds that
+// many entries of a table's element size), so that the budget counts
+// everything an instance may come to hold.
+func (c *config) instanceOverhead() uint64 {
+	if c.noInterrupt {
+		return instanceBaseOverhead // wazero's own bound on the stack is hundreds of MiB: not counted
+	}
+	// The rewrite's estimate of a call's stack is never below wazero's
+	// real frames (interrupt/frame.go).
+	return instanceBaseOverhead + uint64(c.stackLimit)
+}
+
+// tableBytes is the host memory a module's tables may grow to: each
+// table's declared maximum, or the table limit if it declares none or a
+// larger one, at wazero's 8 bytes an element. A factory imports no table.
+func (c *config) tableBytes(m *wasmbin.Module) uint64 {
+	var n uint64
+	for _, t := range m.Tables {
+		size := uint64(c.tableLimit)
+		if t.HasMax && uint64(t.Max) < size {
+			size = uint64(t.Max)
+		}
+		n += max(size, uint64(t.Min)) * 8
+	}
+	return n
+}
+
+// memoryReservation is the bytes one instance of compiled reserves: the
+// most linear memory it may grow to (each memory's declared maximum, or
+// the host's memory limit if it declares none or a larger one), in whole
+// Wasm pages, plus the per-instance overhead. wazero has already refused a
+// module whose minimum is over the limit.
+func (c *config) memoryReservation(compiled wazero.CompiledModule) uint64 {
+	limitPages := c.memoryLimit / wasmPageSize
+	var pages uint64
+	seen := map[api.MemoryDefinition]bool{}
+	count := func(def api.MemoryDefinition) {
+		if seen[def] { // one memory exported under several names
+			return
+		}
+		seen[def] = true
+		p := limitPages
+		if declared, ok := def.Max(); ok && uint64(declared) < p {
+			p = uint64(declared)
+		}
+		pages += max(p, uint64(def.Min()))
+	}
+	for _, def := range compiled.ExportedMemories() {
+		count(def)
+	}
+	for _, def := range compiled.ImportedMemories() {
+		count(def)
+	}
+	return pages*wasmPageSize + c.instanceOverhead()
+}
+
+// MemoryReservation returns the bytes of the host's memory budget (see
+// [WithMemoryBudget]) that each instance of the factory reserves while it
+// lives: its memory's declared maximum, or the host's memory limit if it
+// declares none or a larger one, what its tables may grow to (their
+// declared maximum or the table limit, 8 bytes an element), the guest
+// call stack's limit, and a fixed overhead for what else an instance holds
+// in host memory. It is safe for concurrent use.
+func (f *Factory) MemoryReservation() uint64 {
+	if n := f.reservation.Load(); n != 0 {
+		return n
+	}
+	// Concurrent first calls compute the same value.
+	n := f.h.cfg.memoryReservation(f.compiled) + f.tableBytes
+	f.reservation.Store(n)
+	return n
+}
+
+// MemoryReserved returns the bytes of guest memory that the host's live
+// instances have reserved, and the budget they share (see
+// [WithMemoryBudget]). It is safe for concurrent use; the two figures are
+// read together, but may be out of date as soon as they are returned.
+func (h *Host) MemoryReserved() (used, budget uint64) {
+	h.budget.mu.Lock()
+	defer h.budget.mu.Unlock()
+	return h.budget.used, h.budget.total
+}
+
+// memBudget is a weighted semaphore over bytes, with a FIFO queue of
+// waiters: a request is granted only when it fits and no request that came
+// before it is still waiting. So a large request is never overtaken by
+// later small ones, and waits only for enough releases to fit it; the
+// price is that small requests that would fit queue behind it until it
+// is granted or gives up (at its context or the call timeout). A request
+// larger than the whole budget is refused before it queues (admit).
+//
+// A memBudget is safe for concurrent use.
+type memBudget struct {
+	total uint64 // set in New, then immutable
+
+	mu      sync.Mutex // guards the fields below
+	used    uint64
+	waiters list.List // of *budgetWaiter, oldest first
+	// observe, if set (by the tests), sees used after every change.
+	observe func(used uint64)
+}
+
+type budgetWaiter struct {
+	need  uint64
+	ready chan struct{} // closed once the request is granted
+}
+
+// tryReserveLocked takes need bytes if they fit now and nobody waits before.
+// The caller holds b.mu.
+func (b *memBudget) tryReserveLocked(need uint64) bool {
+	if b.waiters.Len() > 0 || need > b.total-b.used {
+		return false
+	}
+	b.used += need
+	b.changed()
+	return true
+}
+
+// reserve takes need bytes, waiting, unless wait is false, until they are
+// granted, ctx is done or the deadline (if not zero) passes. On failure it
+// returns what ended the wait: ctx's error, or nil for the deadline. It
+// starts no goroutine.
+func (b *memBudget) reserve(ctx context.Context, need uint64, wait bool, deadline time.Time) (granted bool, cause error) {
+	b.mu.Lock()
+	if b.tryReserveLocked(need) {
+		b.mu.Unlock()
+		return true, nil
+	}
+	if !wait {
+		b.mu.Unlock()
+		return false, nil
+	}
+	w := &budgetWaiter{need: need, ready: make(chan struct{})}
+	elem := b.waiters.PushBack(w)
+	b.mu.Unlock()
+
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-w.ready:
+		return true, nil
+	case <-ctx.Done():
+		cause = ctx.Err()
+	case <-timeout:
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-w.ready:
+		// Granted as the wait ended: give it back, as the caller gives up.
+		b.used -= need
+		b.changed()
+	default:
+		b.waiters.Remove(elem)
+	}
+	// Either way the requests behind this one may fit now.
+	b.grantLocked()
+	return false, cause
+}
+
+// release gives back need bytes and grants the waiters that now fit.
+func (b *memBudget) release(need uint64) {
+	if need == 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used -= need
+	b.changed()
+	b.grantLocked()
+}
+
+// grantLocked grants waiting requests in order while the oldest fits.
+func (b *memBudget) grantLocked() {
+	for e := b.waiters.Front(); e != nil; e = b.waiters.Front() {
+		w := e.Value.(*budgetWaiter)
+		if w.need > b.total-b.used {
+			return
+		}
+		b.used += w.need
+		b.changed()
+		b.waiters.Remove(e)
+		close(w.ready)
+	}
+}
+
+func (b *memBudget) changed() {
+	if b.observe != nil {
+		b.observe(b.used)
+	}
+}
+
+// noWaitKey marks a context whose instances must not wait for a slot or
+// for the memory budget: a model growing while it has other instances,
+// which its Predict can wait for instead (model.go).
+type noWaitKey struct{}
+
+func withoutWaiting(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noWaitKey{}, true)
+}
+
+// admit takes what a new instance of f holds while it lives: one of the
+// host's instance slots, and its reservation of the memory budget. Both
+// waits together last at most the call timeout, besides ending with ctx;
+// a context marked withoutWaiting fails at once with ErrBusy instead. The
+// slot's release gives both back.
+func (h *Host) admit(ctx context.Context, f *Factory) (*slot, error) {
+	need := f.MemoryReservation()
+	if need > h.budget.total {
+		return nil, fmt.Errorf("%w: factory %q: an instance reserves %s (its memory's maximum, or the memory limit, plus %s of overhead), more than the whole memory budget of %s (raise it with host.WithMemoryBudget, or lower the module's maximum or host.WithMemoryLimit)",
+			ErrMemoryLimit, f.fullName, sizeString(need), sizeString(h.cfg.instanceOverhead()), sizeString(h.budget.total))
+	}
+	wait := ctx.Value(noWaitKey{}) == nil
+	began := time.Now()
+	var s *slot
+	if wait {
+		var err error
+		if s, err = h.acquire(ctx, f.fullName); err != nil {
+			return nil, err
+		}
+	} else {
+		select {
+		case h.instances <- struct{}{}:
+			s = &slot{h: h}
+		default:
+			return nil, fmt.Errorf("%w: factory %q: all %d instance slots are in use (raise it with host.WithMaxInstances, or close models)",
+				ErrBusy, f.fullName, cap(h.instances))
+		}
+	}
+	var deadline time.Time
+	if h.cfg.callTimeout > 0 {
+		deadline = began.Add(h.cfg.callTimeout)
+	}
+	granted, cause := h.budget.reserve(ctx, need, wait, deadline)
+	if granted {
+		s.reserved = need
+		return s, nil
+	}
+	s.release()
+	used, total := h.MemoryReserved()
+	busy := fmt.Sprintf("factory %q: the memory budget of %s has %s reserved by live instances, and this instance needs %s (raise it with host.WithMemoryBudget, or close models)",
+		f.fullName, sizeString(total), sizeString(used), sizeString(need))
+	switch {
+	case !wait:
+		return nil, fmt.Errorf("%w: %s", ErrBusy, busy)
+	case cause != nil:
+		return nil, fmt.Errorf("%w: %s: %w", ErrBusy, busy, cause)
+	}
+	return nil, fmt.Errorf("%w: %s, waited %s", ErrBusy, busy, h.cfg.callTimeout)
+}
+
+// sizeString writes a number of bytes in the largest binary unit it
+// reaches, as the options and flags spell sizes, exactly: with the number
+// of bytes too if the unit does not divide it.
+func sizeString(n uint64) string {
+	for _, u := range []struct {
+		size uint64
+		name string
+	}{{1 << 40, "TiB"}, {1 << 30, "GiB"}, {1 << 20, "MiB"}, {1 << 10, "KiB"}} {
+		switch {
+		case n < u.size:
+			continue
+		case n%u.size == 0:
+			return fmt.Sprintf("%d %s", n/u.size, u.name)
+		default:
+			return fmt.Sprintf("%.1f %s (%d bytes)", float64(n)/float64(u.size), u.name, n)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// DefaultMemoryBudget returns the memory budget of a host made without
+// [WithMemoryBudget]: half of the machine's physical memory or of the
+// memory limit of the process's cgroup, whichever is smaller, rounded down
+// to a MiB, or [FallbackMemoryBudget] if neither can be read. It reads them
+// once per process, and is safe for concurrent use.
+func DefaultMemoryBudget() uint64 { return defaultMemoryBudget() }
+
+var defaultMemoryBudget = sync.OnceValue(func() uint64 { return memoryBudgetFor(systemMemory()) })
+
+// memoryBudgetFor is half of the smaller of physical memory and the
+// cgroup limit, where zero means unknown (or no limit), rounded down to a
+// whole MiB so that it reads well in errors and help.
+func memoryBudgetFor(physical, cgroup uint64) uint64 {
+	limit := physical
+	if cgroup != 0 && (limit == 0 || cgroup < limit) {
+		limit = cgroup
+	}
+	if limit == 0 {
+		return FallbackMemoryBudget
+	}
+	if half := limit / 2; half >= 1<<20 {
+		return half &^ (1<<20 - 1)
+	}
+	return max(limit/2, wasmPageSize)
+}

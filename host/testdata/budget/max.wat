@@ -1,0 +1,21 @@
+;; budget/max: declares a maximum of 4 pages (256 KiB), so that an instance
+;; reserves only that of the host's memory budget; otherwise echo.wat.
+;; Regenerate with: go generate ./host  (wat2wasm from Debian's wabt)
+(module
+  (import "wasmreg" "input"  (func $input  (param i32)))
+  (import "wasmreg" "output" (func $output (param i32 i32)))
+  (memory (export "memory") 1 4)
+  (data (i32.const 0) "{\"name\":\"budgetmax\",\"version\":\"1.0.0\"}")
+  (global $cfg_len (mut i32) (i32.const 0))
+  (func (export "wasmreg_abi_version") (result i32) (i32.const 1))
+  (func (export "wasmreg_info") (result i32)
+    (call $output (i32.const 0) (i32.const 38))
+    (i32.const 0))
+  (func (export "wasmreg_build") (param $len i32) (result i32)
+    (if (i32.gt_u (local.get $len) (i32.const 16384)) (then (return (i32.const 1))))
+    (call $input (i32.const 1024))
+    (global.set $cfg_len (local.get $len))
+    (i32.const 0))
+  (func (export "wasmreg_predict") (param $len i32) (result i32)
+    (call $output (i32.const 1024) (global.get $cfg_len))
+    (i32.const 0)))
