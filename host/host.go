@@ -342,11 +342,11 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 	}
 	p, err := h.prepare(wasm)
 	digest := <-digests
-	if err == nil {
-		err = ctx.Err() // the strict read and the rewrites take milliseconds a megabyte
-	}
 	if err != nil {
-		return nil, fmt.Errorf("module sha256:%s: %w", digest[:12], err)
+		return nil, named(err, digest[:12])
+	}
+	if err := ctx.Err(); err != nil { // the strict read and the rewrites take milliseconds a megabyte
+		return nil, fmt.Errorf("host: load module sha256:%s: %w", digest[:12], err)
 	}
 	compiled, err := h.compile(ctx, p.wasm)
 	if err != nil && p.snapshot != nil && !errors.Is(err, ErrClosed) && ctx.Err() == nil {
@@ -355,13 +355,14 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 		// all the same.
 		h.logger().LogAttrs(ctx, slog.LevelInfo, "module not snapshotted: wazero refused the snapshot rewrite",
 			slog.String("module", "sha256:"+digest[:12]), slog.Any("error", err))
-		if p, err = h.prepareWithout(wasm, true); err == nil {
-			compiled, err = h.compile(ctx, p.wasm)
+		if p, err = h.prepareWithout(wasm, true); err != nil {
+			return nil, named(err, digest[:12])
 		}
+		compiled, err = h.compile(ctx, p.wasm)
 	}
 	if err != nil {
 		if errors.Is(err, ErrClosed) || errors.Is(err, ErrBusy) || errors.Is(err, ErrModuleLimit) || ctx.Err() != nil {
-			return nil, fmt.Errorf("module sha256:%s: %w", digest[:12], err)
+			return nil, fmt.Errorf("host: load module sha256:%s: %w", digest[:12], err)
 		}
 		err = safetext.Wrap(err, MaxErrorMessage) // wazero's text names imports and exports
 		return nil, fmt.Errorf("%w: module sha256:%s: %w", ErrInvalidModule, digest[:12], err)
@@ -396,7 +397,7 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 	}
 	shape, err := h.checkShape(m)
 	if err != nil {
-		return prepared{}, fmt.Errorf("host: the module does not follow wasmreg ABI v%d: %w", ABIVersion, err)
+		return prepared{}, &refusal{err: err}
 	}
 	p := prepared{wasm: wasm, shape: shape, tables: h.cfg.tableBytes(m)}
 	if len(m.Memories) > 0 {
@@ -409,8 +410,8 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 		}
 	}
 	if pages := uint64(p.memory.Min); pages*wasmPageSize > h.cfg.memoryLimit {
-		return prepared{}, fmt.Errorf("%w: the module's memory needs at least %d pages (%d bytes), the limit is %d bytes (raise it with host.WithMemoryLimit)",
-			ErrMemoryLimit, pages, pages*wasmPageSize, h.cfg.memoryLimit)
+		return prepared{}, &refusal{ErrMemoryLimit, fmt.Errorf("its memory needs at least %d pages (%d bytes), the limit is %d bytes (raise it with host.WithMemoryLimit)",
+			pages, pages*wasmPageSize, h.cfg.memoryLimit)}
 	}
 	// A guest that can observe randomness or time must run its own
 	// _initialize: a snapshot would freeze what it saw there.
@@ -432,20 +433,54 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 	}
 	if err != nil {
 		if errors.Is(err, interrupt.ErrTableLimit) {
-			return prepared{}, fmt.Errorf("%w: %w (raise it with host.WithTableLimit)", ErrModuleLimit, err)
+			return prepared{}, &refusal{ErrModuleLimit, fmt.Errorf("%w (raise it with host.WithTableLimit)", err)}
 		}
-		return prepared{}, fmt.Errorf("%w: the host cannot instrument it to stop its calls: %w", ErrInvalidModule, err)
+		return prepared{}, &refusal{ErrInvalidModule, fmt.Errorf("the host cannot instrument it to stop its calls: %w", err)}
 	}
 	return p, nil
 }
 
 // moduleError classifies an error of the strict reader.
 func moduleError(err error) error {
+	err = safetext.Wrap(err, MaxErrorMessage) // it may quote the module's names
 	var le *wasmbin.LimitError
 	if errors.As(err, &le) {
-		return fmt.Errorf("%w: %w (raise it with host.WithModuleLimits, field %s)", ErrModuleLimit, err, le.Limit)
+		return &refusal{ErrModuleLimit, fmt.Errorf("%w (raise it with host.WithModuleLimits, field %s)", err, le.Limit)}
 	}
-	return fmt.Errorf("%w: %w", ErrInvalidModule, err)
+	return &refusal{ErrInvalidModule, err}
+}
+
+// refusal is why prepare refused a module: kind is the sentinel, nil for a
+// module that does not follow the ABI (err joins every problem, each with
+// its own). Load names the module in it.
+type refusal struct {
+	kind, err error
+}
+
+func (r *refusal) Error() string {
+	if r.kind == nil {
+		return fmt.Sprintf("does not follow wasmreg ABI v%d: %v", ABIVersion, r.err)
+	}
+	return r.kind.Error() + ": " + r.err.Error()
+}
+
+func (r *refusal) Unwrap() []error {
+	if r.kind == nil {
+		return []error{r.err}
+	}
+	return []error{r.kind, r.err}
+}
+
+// named returns err, from prepare, naming the module.
+func named(err error, short string) error {
+	var r *refusal
+	switch {
+	case !errors.As(err, &r):
+		return fmt.Errorf("module sha256:%s: %w", short, err)
+	case r.kind == nil:
+		return fmt.Errorf("host: module sha256:%s does not follow wasmreg ABI v%d: %w", short, ABIVersion, r.err)
+	}
+	return fmt.Errorf("%w: module sha256:%s: %w", r.kind, short, r.err)
 }
 
 // compile compiles wasm on the host's runtime unless the host is closed.

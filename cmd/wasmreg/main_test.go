@@ -347,13 +347,14 @@ func TestList(t *testing.T) {
 	r := wasmreg(t, "", "list", "--dir", hostFixture(""))
 	require.Equal(t, 0, r.status, "broken modules do not fail list: %s", r.stderr)
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	require.Len(t, lines, 6, r.stdout)
+	require.Len(t, lines, 7, r.stdout)
 	assert.Regexp(t, `^NAME\s+VERSION\s+DESCRIPTION\s+CAPABILITIES\s+SIZE\s+SHA256$`, lines[0])
 	assert.Regexp(t, `^clockuser\s+1\.0\.0\s+-\s+clock\s+\d+B\s+[0-9a-f]{64}$`, lines[1])
 	assert.Regexp(t, `^echo\s+1\.0\.0\s+answers with its config\s+-\s+324B\s+[0-9a-f]{64}$`, lines[2])
 	assert.Regexp(t, `^fuzzimports\s+1\.0\.0\s+-\s+artifact,clock,random\s+\d+B\s+[0-9a-f]{64}$`, lines[3])
 	assert.Regexp(t, `^memloop\s+1\.0\.0\s+-\s+-\s+\d+B\s+[0-9a-f]{64}$`, lines[4])
-	assert.Regexp(t, `^testguest\s+1\.2\.3\s+exercises every import of ABI v1\s+artifact,clock,(log,)?random\s+1\.4KiB\s+[0-9a-f]{64}$`, lines[5])
+	assert.Regexp(t, `^spin\s+1\.0\.0\s+counts to 2\^26\s+-\s+\d+B\s+[0-9a-f]{64}$`, lines[5])
+	assert.Regexp(t, `^testguest\s+1\.2\.3\s+exercises every import of ABI v1\s+artifact,clock,(log,)?random\s+1\.4KiB\s+[0-9a-f]{64}$`, lines[6])
 	for _, broken := range []string{"bad_metadata", "bad_version", "big_memory", "env_import", "info_fails",
 		"init_output", "missing_export", "unknown_capability", "unknown_import", "wrong_type"} {
 		assert.Regexp(t, regexp.MustCompile(`(?m)^wasmreg: warning: skipping \S*`+broken+`\.wasm: .+$`), r.stderr)

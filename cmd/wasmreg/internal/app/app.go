@@ -350,6 +350,10 @@ var cliTerms = strings.NewReplacer(
 	"host.WithOutputLimit", "--"+flagOutputLimit,
 	"host.WithModuleSizeLimit", "--"+flagModuleLimit,
 	"host.WithCompileConcurrency", "--"+flagCompiles,
+	"host.WithCompileTimeout", "--"+flagCompileTime,
+	"host.WithStackLimit", "--"+flagStackLimit,
+	"host.WithTableLimit", "--"+flagTableLimit,
+	"host.WithModuleLimits, field ", "--"+flagModuleLimits+" ",
 )
 
 // warnf writes one warning line to w.

@@ -430,6 +430,6 @@ func TestRunMemoryBudget(t *testing.T) { // not parallel: it sets the environmen
 			assert.Contains(t, stderr, "raise it with --memory-budget", "the host's advice names the flag")
 		})
 	}
-	_, stderr, status := runMain(t, "r\n", "run", fixture("echo.wasm"), "--memory-limit", "64KiB", "--memory-budget", "2MiB")
+	_, stderr, status := runMain(t, "r\n", "run", fixture("echo.wasm"), "--memory-limit", "64KiB", "--stack-limit", "64KiB", "--memory-budget", "2MiB")
 	assert.Equal(t, ExitOK, status, stderr)
 }

@@ -15,22 +15,26 @@ import (
 
 // Names of the flags that more than one command reads.
 const (
-	flagDir         = "dir"
-	flagCacheDir    = "cache-dir"
-	flagNoCache     = "no-cache"
-	flagLogLevel    = "log-level"
-	flagLogFormat   = "log-format"
-	flagTimeout     = "timeout"
-	flagMemoryLimit = "memory-limit"
-	flagBudget      = "memory-budget"
-	flagMaxInst     = "max-instances"
-	flagInputLimit  = "input-limit"
-	flagOutputLimit = "output-limit"
-	flagModuleLimit = "module-size-limit"
-	flagCompiles    = "compile-concurrency"
-	flagLogLine     = "log-line-limit"
-	flagLogLines    = "log-lines-per-call"
-	flagJSON        = "json"
+	flagDir          = "dir"
+	flagCacheDir     = "cache-dir"
+	flagNoCache      = "no-cache"
+	flagLogLevel     = "log-level"
+	flagLogFormat    = "log-format"
+	flagTimeout      = "timeout"
+	flagMemoryLimit  = "memory-limit"
+	flagBudget       = "memory-budget"
+	flagMaxInst      = "max-instances"
+	flagInputLimit   = "input-limit"
+	flagOutputLimit  = "output-limit"
+	flagModuleLimit  = "module-size-limit"
+	flagCompiles     = "compile-concurrency"
+	flagCompileTime  = "compile-timeout"
+	flagStackLimit   = "stack-limit"
+	flagTableLimit   = "table-limit"
+	flagModuleLimits = "module-limit"
+	flagLogLine      = "log-line-limit"
+	flagLogLines     = "log-lines-per-call"
+	flagJSON         = "json"
 )
 
 // ReorderArgs moves every flag of args (with its value, for a flag that
@@ -399,6 +403,30 @@ func limitFlags() []cli.Flag {
 			Value:   runtime.GOMAXPROCS(0),
 			EnvVars: []string{"WASMREG_COMPILE_CONCURRENCY"},
 		},
+		&cli.DurationFlag{
+			Name:    flagCompileTime,
+			Usage:   "longest wait for a module's compile; a module that takes longer is refused; 0 for none",
+			Value:   host.DefaultCompileTimeout,
+			EnvVars: []string{"WASMREG_COMPILE_TIMEOUT"},
+		},
+		&cli.StringFlag{
+			Name:    flagStackLimit,
+			Usage:   "most guest call stack one call may use, such as 8MiB; deeper calls fail with a stack overflow",
+			Value:   sizeString(host.DefaultStackLimit),
+			EnvVars: []string{"WASMREG_STACK_LIMIT"},
+		},
+		&cli.UintFlag{
+			Name:    flagTableLimit,
+			Usage:   "most elements a table may have; a module declaring more is refused, and table.grow past it fails",
+			Value:   host.DefaultTableLimit,
+			EnvVars: []string{"WASMREG_TABLE_LIMIT"},
+		},
+		&cli.StringSliceFlag{
+			Name: flagModuleLimits,
+			Usage: "raise or lower one of the structural limits checked before a module is compiled, as NAME=N (repeatable; " +
+				"names: " + strings.Join(moduleLimitNames(), ", ") + ")",
+			EnvVars: []string{"WASMREG_MODULE_LIMITS"},
+		},
 		&cli.StringFlag{
 			Name:    flagLogLine,
 			Usage:   "longest guest log line; longer ones are truncated",
@@ -413,6 +441,56 @@ func limitFlags() []cli.Flag {
 		},
 	}
 }
+
+// moduleLimitFields are the fields of host.ModuleLimits, by the name
+// --module-limit takes.
+func moduleLimitFields(l *host.ModuleLimits) map[string]*uint32 {
+	return map[string]*uint32{
+		"Types": &l.Types, "Functions": &l.Functions, "Imports": &l.Imports, "Exports": &l.Exports,
+		"Globals": &l.Globals, "Tables": &l.Tables, "ElementSegments": &l.ElementSegments,
+		"DataSegments": &l.DataSegments, "ParamsResults": &l.ParamsResults,
+		"LocalsPerFunction": &l.LocalsPerFunction, "FunctionBodyBytes": &l.FunctionBodyBytes,
+		"InstructionsPerFunction": &l.InstructionsPerFunction, "BlockDepth": &l.BlockDepth,
+		"LoopsPerFunction": &l.LoopsPerFunction, "BrTableTargets": &l.BrTableTargets,
+	}
+}
+
+// moduleLimitNames lists what --module-limit takes, sorted.
+func moduleLimitNames() []string {
+	names := []string{"Instructions"}
+	for name := range moduleLimitFields(&host.ModuleLimits{}) {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// parseModuleLimits parses --module-limit NAME=N values; the limits not
+// named keep their defaults.
+func parseModuleLimits(specs []string) (host.ModuleLimits, error) {
+	var l host.ModuleLimits
+	fields := moduleLimitFields(&l)
+	for _, spec := range specs {
+		name, value, ok := strings.Cut(spec, "=")
+		n, err := strconv.ParseUint(value, 10, 64)
+		switch {
+		case !ok || err != nil || n == 0:
+			return l, fmt.Errorf("--%s %q: want NAME=N with N a positive integer", flagModuleLimits, spec)
+		case name == "Instructions":
+			l.Instructions = n
+		case fields[name] != nil && n <= 1<<32-1:
+			*fields[name] = uint32(n)
+		case fields[name] != nil:
+			return l, fmt.Errorf("--%s %q: %d is over 4294967295", flagModuleLimits, spec, n)
+		default:
+			return l, fmt.Errorf("--%s %q: no limit %q (limits: %s)", flagModuleLimits, spec, name, strings.Join(moduleLimitNames(), ", "))
+		}
+	}
+	return l, nil
+}
+
+// sizeString writes a byte count as a size flag takes it.
+func sizeString(n uint64) string { return budgetSize(n) }
 
 // budgetSize writes the default memory budget, a whole number of MiB, as
 // exactly as --memory-budget would take it.
@@ -449,6 +527,28 @@ func limitOptions(cCtx *cli.Context) ([]host.Option, error) {
 		return nil, usageErrorf("--%s: negative duration %s", flagTimeout, timeout)
 	}
 	opts := []host.Option{host.WithMemoryLimit(limit), host.WithCallTimeout(timeout)}
+	if ct := cCtx.Duration(flagCompileTime); ct < 0 {
+		return nil, usageErrorf("--%s: negative duration %s", flagCompileTime, ct)
+	} else {
+		opts = append(opts, host.WithCompileTimeout(ct))
+	}
+	stack, err := ParseSize(cCtx.String(flagStackLimit))
+	if err != nil || stack < 64<<10 || stack > 1<<29 {
+		return nil, usageErrorf("--%s: %q is not a size between 64KiB and 512MiB", flagStackLimit, cCtx.String(flagStackLimit))
+	}
+	opts = append(opts, host.WithStackLimit(uint32(stack)))
+	if n := cCtx.Uint(flagTableLimit); n < 1 || n > 1<<28 {
+		return nil, usageErrorf("--%s: %d is not between 1 and %d", flagTableLimit, n, 1<<28)
+	} else {
+		opts = append(opts, host.WithTableLimit(uint32(n)))
+	}
+	if specs := cCtx.StringSlice(flagModuleLimits); len(specs) > 0 {
+		l, err := parseModuleLimits(specs)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		opts = append(opts, host.WithModuleLimits(l))
+	}
 	if s := cCtx.String(flagBudget); s != "" {
 		budget, err := ParseMemoryBudget(s)
 		if err != nil {
