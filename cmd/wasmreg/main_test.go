@@ -646,6 +646,9 @@ func TestRunHostileSuite(t *testing.T) {
 	weights := weightsFile(t, "w")
 	paths, err := filepath.Glob(hostFixture(filepath.Join("hostile", "*.wasm")))
 	require.NoError(t, err)
+	compile, err := filepath.Glob(hostFixture(filepath.Join("hostile", "compile", "*.wasm")))
+	require.NoError(t, err)
+	paths = append(paths, compile...)
 	require.NotEmpty(t, paths)
 	for _, path := range paths {
 		t.Run(filepath.Base(path), func(t *testing.T) {
