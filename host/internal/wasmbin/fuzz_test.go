@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,8 +22,8 @@ import (
 // host draws its lines.
 var noLimits = Limits{}
 
-// seedCorpus adds the small real modules and every instruction test's
-// module.
+// seedCorpus adds the small real modules, every instruction and section
+// test's module, and the C factories.
 func seedCorpus(f *testing.F) {
 	root, err := wasmbuild.RepoRoot()
 	require.NoError(f, err)
@@ -42,6 +43,13 @@ func seedCorpus(f *testing.F) {
 	}
 	for _, tc := range sectionTests {
 		f.Add(tc.wasm)
+	}
+	// The C factories, built unless -short; the Go modules are too large
+	// for a fuzzer's input (wazero takes seconds to compile each).
+	for name, wasm := range realModules(f) {
+		if strings.HasPrefix(name, "factories/") && len(wasm) <= 128<<10 {
+			f.Add(wasm)
+		}
 	}
 }
 
