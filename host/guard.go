@@ -13,7 +13,8 @@ import (
 	"github.com/wasmreg/wasmreg/host/internal/interrupt"
 )
 
-// guard bounds the calls on one model's instance in time, without the
+// guard bounds the calls on one instance in time (the build's and then
+// the model's), without the
 // three allocations of a context.WithTimeout per call: its timer and done
 // channel are made once per instance, because the instance's calls are
 // serialised and a guard that fires closes the instance for good.
@@ -34,11 +35,7 @@ import (
 // them meet in deadline, changed only atomically.
 type guard struct {
 	timer *time.Timer   // runs expire
-	done  chan struct{} // closed when the running call must stop
-
-	// The fields below are written on every call: kept off done's cache
-	// line, which wazero's watcher reads from another core during the call.
-	_ [cacheLineSize]byte
+	done  chan struct{} // closed when the running call must stop: the Done of its context
 
 	// deadline is the running call's, on guardNow's clock; guardNoDeadline
 	// for a call without a timeout, guardIdle between calls, guardFired once
@@ -115,9 +112,8 @@ func (g *guard) arm(parent context.Context, timeout time.Duration) {
 }
 
 // stop stops the running call, if any, and every later one at once: the
-// instance is being closed. wazero closes the module on the context's
-// Canceled without freeing anything, and the call's error says what was
-// closed (classify).
+// instance is being closed. The guest traps at its stop flag, freeing
+// nothing, and the call's error says what was closed (classify).
 func (g *guard) stop() {
 	g.stopped.Store(true)
 	g.fireRunning(context.Canceled)
@@ -206,23 +202,15 @@ func (g *guard) fire(d int64, err error) bool {
 	return true
 }
 
-// guardCtx is the context a model's call runs under: its parent's values
-// and deadline, the guard's Done and Err. wazero's close-on-context-done
-// watches Done and closes the instance when it fires; a guest that checks
-// its own stop flag runs without that watcher, and fire raises the flag.
+// guardCtx is the context an instance's call runs under: its parent's
+// values and deadline, the guard's Done and Err, and the call, for the host
+// functions (callFrom). Firing raises the guest's stop flag.
 type guardCtx struct {
-	// g is never changed, and wazero's watcher reads it from another core
-	// during the call: kept off the cache lines written on every call.
-	_ [cacheLineSize]byte
-	g *guard
-	_ [cacheLineSize - 8]byte
+	g *guard // never changed
 
 	context.Context
 	c *call
 }
-
-// cacheLineSize is the size of a CPU cache line on common 64-bit CPUs.
-const cacheLineSize = 64
 
 func (x *guardCtx) Done() <-chan struct{} { return x.g.done }
 

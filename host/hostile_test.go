@@ -44,7 +44,9 @@ type hostileCase struct {
 // is exact.
 func (tc hostileCase) loops() bool { return errors.Is(tc.want, host.ErrTimeout) }
 
-var hostileCases = []hostileCase{
+// hostileCases are every hostile module: the ones below, and escapeCases
+// (escape_test.go).
+var hostileCases = append([]hostileCase{
 	{"loop_build", atBuild, host.ErrTimeout, 0},
 	{"loop_predict", atPredict, host.ErrTimeout, 0},
 	{"loop_start", atLoad, host.ErrTimeout, 0},
@@ -100,7 +102,7 @@ var hostileCases = []hostileCase{
 	{"compile/phi_bomb", atLoad, host.ErrModuleLimit, 0},
 	{"compile/stack_bomb", atLoad, host.ErrModuleLimit, 0},
 	{"compile/global_reload", atLoad, host.ErrModuleLimit, 0},
-}
+}, escapeCases...)
 
 const hostileTimeout = 200 * time.Millisecond
 

@@ -72,7 +72,7 @@ type config struct {
 	tableLimit      uint32
 	memoryBudget    uint64          // bytes all live instances may reserve
 	pinned          map[string]bool // allowed sha256 digests; nil allows any
-	noInterrupt     bool            // trusted guests: no close-on-context-done
+	noInterrupt     bool            // trusted guests: no interrupt rewrite
 	modelInstances  int             // most instances per model
 	noSnapshots     bool            // build every instance from scratch
 	cacheDir        string
