@@ -31,9 +31,11 @@ type call struct {
 	input   []byte
 	out     []byte
 	errMsg  string
-	stopErr error // why the call was stopped, if it was
-	logs    int   // lines logged in this call
-	dropped int   // lines dropped over the quota
+	stopErr error  // why the call was stopped, if it was
+	random  Random // the host's default random stream, once used
+	loading bool   // Load's call, which may take the factory's snapshot
+	logs    int    // lines logged in this call
+	dropped int    // lines dropped over the quota
 }
 
 type callKey struct{}

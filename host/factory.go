@@ -86,7 +86,7 @@ func (f *Factory) load(ctx context.Context) error {
 	}
 	f.modCfg = cfg
 
-	c := &call{ctx: ctx, f: f, export: exportInstantiate}
+	c := &call{ctx: ctx, f: f, export: exportInstantiate, loading: true}
 	defer c.end()
 	inst, err := f.start(c)
 	if err != nil {
@@ -409,7 +409,7 @@ func (zeroReader) Read(p []byte) (int, error) {
 // module as its author wrote it: from the snapshot; or by applying the data
 // segments the snapshot rewrite took out (the first time, in load), running
 // the start function the interrupt rewrite turned into an export, and
-// _initialize, then taking the snapshot.
+// _initialize, then, in Load only, taking the snapshot.
 func (f *Factory) initialize(c *call, mod api.Module) error {
 	if f.snap != nil {
 		return f.snap.restore(f.plan, mod)
@@ -432,12 +432,18 @@ func (f *Factory) initialize(c *call, mod api.Module) error {
 			return err
 		}
 	}
-	if f.plan == nil {
+	if f.plan == nil || !c.loading {
 		return nil
 	}
+	// Only Load writes f.snap, before the factory is returned. A snapshot
+	// the host cannot take (no memfd here, say) is the host's failure, not
+	// the guest's: every build then applies the data segments and runs
+	// _initialize itself, as this one did.
 	snap, err := f.plan.take(mod)
 	if err != nil {
-		return err
+		f.h.logger().LogAttrs(c.ctx, slog.LevelWarn, "factory not snapshotted: every build initialises it from scratch",
+			slog.String("factory", f.fullName), slog.Any("error", err))
+		return nil
 	}
 	f.snap = snap
 	return nil

@@ -39,6 +39,9 @@ type Host struct {
 	runtime   wazero.Runtime
 	cache     wazero.CompilationCache // nil without WithCompilationCacheDir
 	container *di.Container
+	// The capability values for types the container does not provide.
+	clock     Clock
+	artifacts Artifacts
 	wasiFuncs map[string]signature
 	closed    atomic.Bool
 
@@ -85,7 +88,11 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	}
 	h := &Host{cfg: cfg, container: cfg.container,
 		compileSem: make(chan struct{}, cfg.compileWorkers), live: map[*instance]struct{}{},
-		instances: make(chan struct{}, cfg.maxInstances), budget: memBudget{total: cfg.memoryBudget}}
+		instances: make(chan struct{}, cfg.maxInstances), budget: memBudget{total: cfg.memoryBudget},
+		clock: NewSystemClock(), artifacts: cfg.artifacts}
+	if h.artifacts == nil {
+		h.artifacts = ArtifactMap{}
+	}
 	if err := h.checkContainer(); err != nil {
 		return nil, err
 	}
@@ -115,11 +122,6 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	h.wasiFuncs = map[string]signature{}
 	for name, def := range h.runtime.Module(WASIModule).ExportedFunctionDefinitions() {
 		h.wasiFuncs[name] = signature{def.ParamTypes(), def.ResultTypes()}
-	}
-	// Last, so that a failed New leaves a caller's container untouched.
-	if err := h.provideDefaults(); err != nil {
-		_ = h.Close(ctx)
-		return nil, err
 	}
 	return h, nil
 }
@@ -163,43 +165,34 @@ func (h *Host) checkContainer() error {
 	return nil
 }
 
-// provideDefaults gives the container a provider for every capability type
-// it does not provide yet.
-func (h *Host) provideDefaults() error {
-	c := h.container
-	var errs []error
-	if !di.Provided[*slog.Logger](c) {
-		errs = append(errs, di.ProvideValue(c, h.cfg.logger))
-	}
-	if !di.Provided[Clock](c) {
-		errs = append(errs, di.ProvideValue[Clock](c, NewSystemClock()))
-	}
-	if !di.Provided[Random](c) {
-		seed := h.cfg.randomSeed
-		errs = append(errs, di.Provide(c, di.Request, func(context.Context) (Random, error) {
-			if seed != nil {
-				return NewChaCha8Random(*seed), nil
-			}
-			return NewCryptoRandom(), nil
-		}))
-	}
-	if !di.Provided[Artifacts](c) {
-		a := h.cfg.artifacts
-		if a == nil {
-			a = ArtifactMap{}
+// The host's own capability values, for the types its container does not
+// provide: the host never writes into a container, which a caller may
+// share between hosts (each with its own logger, seed and artifacts).
+func (h *Host) defaultClock() Clock { return h.clock }
+
+func (h *Host) defaultArtifacts() Artifacts { return h.artifacts }
+
+// defaultRandom returns the call's random stream, made on first use: a
+// request-scoped value, as the container's would be.
+func (h *Host) defaultRandom(c *call) Random {
+	if c.random == nil {
+		if seed := h.cfg.randomSeed; seed != nil {
+			c.random = NewChaCha8Random(*seed)
+		} else {
+			c.random = NewCryptoRandom()
 		}
-		errs = append(errs, di.ProvideValue(c, a))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("host: provide default capabilities: %w", err)
-	}
-	return nil
+	return c.random
 }
 
 func (h *Host) logger() *slog.Logger { return h.cfg.logger }
 
-// guestLogger is the logger for guest output: the container's.
+// guestLogger is the logger for guest output: the container's, if it
+// provides one, else the host's.
 func (h *Host) guestLogger(ctx context.Context) *slog.Logger {
+	if !di.Provided[*slog.Logger](h.container) {
+		return h.cfg.logger
+	}
 	if l, err := di.Resolve[*slog.Logger](ctx, h.container); err == nil && l != nil {
 		return l
 	}

@@ -47,9 +47,12 @@ func (h *Host) fnLog(ctx context.Context, mod api.Module, stack []uint64) {
 	level := slog.Level(int32(api.DecodeI32(stack[0])))
 	ptr, n := api.DecodeU32(stack[1]), api.DecodeU32(stack[2])
 	b := read(mod, "log", ptr, n)
-	logger, err := di.Resolve[*slog.Logger](c.request(), h.container)
-	if err != nil {
-		hostPanic(fmt.Errorf("host: log: resolve logger: %w", err))
+	logger := h.cfg.logger
+	if di.Provided[*slog.Logger](h.container) {
+		var err error
+		if logger, err = di.Resolve[*slog.Logger](c.request(), h.container); err != nil {
+			hostPanic(fmt.Errorf("host: log: resolve logger: %w", err))
+		}
 	}
 	if !logger.Enabled(ctx, level) {
 		return
@@ -57,8 +60,14 @@ func (h *Host) fnLog(ctx context.Context, mod api.Module, stack []uint64) {
 	c.guestLog(ctx, logger, level, safetext.LineBytes(b, h.cfg.logLineLimit), slog.String("source", "guest"))
 }
 
-func resolveCap[T any](ctx context.Context, c *call, h *Host, capability, imp string) T {
+// resolveCap returns the capability value of type T for the call: the
+// container's if it provides T (in the call's request scope), else def,
+// the host's own (host.go).
+func resolveCap[T any](c *call, h *Host, capability, imp string, def func() T) T {
 	c.requireGrant(capability, imp)
+	if !di.Provided[T](h.container) {
+		return def()
+	}
 	v, err := di.Resolve[T](c.request(), h.container)
 	if err != nil {
 		hostPanic(fmt.Errorf("host: %s: capability %q: %w", imp, capability, err))
@@ -68,31 +77,31 @@ func resolveCap[T any](ctx context.Context, c *call, h *Host, capability, imp st
 
 func (h *Host) fnClockNow(ctx context.Context, _ api.Module, stack []uint64) {
 	c := callFrom(ctx)
-	clock := resolveCap[Clock](ctx, c, h, CapClock, "clock_now")
+	clock := resolveCap(c, h, CapClock, "clock_now", h.defaultClock)
 	stack[0] = api.EncodeI64(clock.Now().UnixNano())
 }
 
 func (h *Host) fnClockMonotonic(ctx context.Context, _ api.Module, stack []uint64) {
 	c := callFrom(ctx)
-	clock := resolveCap[Clock](ctx, c, h, CapClock, "clock_monotonic")
+	clock := resolveCap(c, h, CapClock, "clock_monotonic", h.defaultClock)
 	stack[0] = api.EncodeI64(int64(clock.Monotonic()))
 }
 
 func (h *Host) fnRandomFill(ctx context.Context, mod api.Module, stack []uint64) {
 	c := callFrom(ctx)
-	r := resolveCap[Random](ctx, c, h, CapRandom, "random_fill")
+	r := resolveCap(c, h, CapRandom, "random_fill", func() Random { return h.defaultRandom(c) })
 	// Fill guest memory in place: the view aliases it.
 	r.Fill(read(mod, "random_fill", api.DecodeU32(stack[0]), api.DecodeU32(stack[1])))
 }
 
 func (h *Host) fnRandomSeed(ctx context.Context, _ api.Module, stack []uint64) {
 	c := callFrom(ctx)
-	r := resolveCap[Random](ctx, c, h, CapRandom, "random_seed")
+	r := resolveCap(c, h, CapRandom, "random_seed", func() Random { return h.defaultRandom(c) })
 	r.Seed(stack[0])
 }
 
 func (h *Host) artifact(ctx context.Context, c *call, mod api.Module, imp string, namePtr, nameLen uint64) ([]byte, bool) {
-	a := resolveCap[Artifacts](ctx, c, h, CapArtifact, imp)
+	a := resolveCap(c, h, CapArtifact, imp, h.defaultArtifacts)
 	name := string(read(mod, imp, api.DecodeU32(namePtr), api.DecodeU32(nameLen)))
 	b, err := a.Artifact(c.request(), name)
 	if errors.Is(err, ErrNoArtifact) {

@@ -98,6 +98,9 @@ func (i *instance) close() {
 // finish closes the instance: its module, its memory, its slot. The
 // caller holds the instance busy, or won it idle in close.
 func (i *instance) finish() {
+	if testHookFinish != nil {
+		testHookFinish(i)
+	}
 	i.state.Store(instClosed)
 	i.cancelBuild()
 	i.guard.timer.Stop()
@@ -108,6 +111,10 @@ func (i *instance) finish() {
 	i.slot.release()
 	i.h.forget(i)
 }
+
+// testHookFinish, if set, runs as an instance is closed: the tests check
+// the lock order with it.
+var testHookFinish func(*instance)
 
 // track registers a new instance so that Host.Close can close it; false
 // means the host is closed.

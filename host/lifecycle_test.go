@@ -102,6 +102,41 @@ func TestContainerConflicts(t *testing.T) {
 			assert.ErrorContains(t, err, tc.name)
 		})
 	}
+	t.Run("two hosts share a container, each with its own defaults", func(t *testing.T) {
+		c := di.New()
+		ctx := context.Background()
+		var logs [2]logBuffer
+		var hosts [2]*host.Host
+		for i := range hosts {
+			h, err := host.New(ctx, host.WithContainer(c), allCaps, host.WithRandomSeed(uint64(i+1)),
+				host.WithArtifacts(host.ArtifactMap{"weights": []byte{byte('a' + i)}}),
+				host.WithLogger(slog.New(slog.NewTextHandler(&logs[i], &slog.HandlerOptions{Level: slog.LevelDebug}))))
+			require.NoError(t, err, "host %d", i)
+			defer h.Close(ctx)
+			hosts[i] = h
+		}
+		assert.Empty(t, c.Types(), "the hosts wrote nothing into the caller's container")
+		var outs [2][]byte
+		for i, h := range hosts {
+			m, err := load(t, h, "guest.wasm").Build(ctx, nil)
+			require.NoError(t, err)
+			defer m.Close(ctx)
+			// guest.wasm: "r" answers 16 random bytes, "a" the artifact
+			// "weights", "g" logs.
+			r, err := m.Predict(ctx, []byte("r"))
+			require.NoError(t, err)
+			a, err := m.Predict(ctx, []byte("a"))
+			require.NoError(t, err)
+			_, err = m.Predict(ctx, []byte("g"))
+			require.NoError(t, err)
+			outs[i] = append(r, a...)
+		}
+		assert.NotEqual(t, outs[0], outs[1], "each host's seed and artifacts")
+		assert.Contains(t, string(outs[0]), "a")
+		assert.Contains(t, string(outs[1]), "b")
+		assert.Contains(t, logs[0].String(), "spam line", "each host's logger")
+		assert.Contains(t, logs[1].String(), "spam line")
+	})
 	t.Run("a failed New leaves the container untouched", func(t *testing.T) {
 		c := di.New()
 		_, err := host.New(context.Background(), host.WithContainer(c), host.WithCompilationCacheDir("/proc/no/such/dir"))

@@ -180,8 +180,11 @@ type memImage struct {
 	size int
 }
 
+// memfdCreate is unix.MemfdCreate; the tests make it fail.
+var memfdCreate = unix.MemfdCreate
+
 func newMemImage(b []byte) (*memImage, error) {
-	fd, err := unix.MemfdCreate("wasmreg-snapshot", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	fd, err := memfdCreate("wasmreg-snapshot", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}

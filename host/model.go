@@ -34,7 +34,10 @@ type Model struct {
 	idle   chan *instance // instances ready for a call
 	closed chan struct{}  // closed when the model is
 
-	mu       sync.Mutex  // guards the fields below
+	// mu guards the fields below. It is a leaf lock: nothing that takes
+	// another lock (closing an instance takes the host's) or calls a guest
+	// runs under it.
+	mu       sync.Mutex
 	all      []*instance // every open instance
 	growing  int         // instances being built
 	closedBy error       // why the model was closed after a failure
@@ -172,16 +175,21 @@ func (m *Model) grow(ctx context.Context) (*instance, error) {
 	m.mu.Unlock()
 	inst, err := m.f.newInstance(ctx, m.config)
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	m.growing--
 	if err != nil {
+		m.mu.Unlock()
 		return nil, fmt.Errorf("host: factory %q: build another instance of the model: %w", m.f.fullName, err)
 	}
 	if m.closedBy != nil || m.closedByOwner.Load() {
+		why := m.usableLocked()
+		m.mu.Unlock()
+		// Never under m.mu: closing unmaps the memory and takes the host's
+		// lock (lock order: no host or instance work under a model's lock).
 		inst.close()
-		return nil, m.usableLocked()
+		return nil, why
 	}
 	m.all = append(m.all, inst)
+	m.mu.Unlock()
 	return inst, nil
 }
 

@@ -479,9 +479,12 @@ func WithGrants(capabilities ...string) Option {
 }
 
 // WithContainer makes the host resolve capabilities from container, and
-// open every build and prediction as a request scope of it. New provides
-// defaults for the capability types the container lacks ([Clock], [Random],
-// [Artifacts], *slog.Logger), so a caller provides only what it replaces.
+// open every build and prediction as a request scope of it. For the
+// capability types the container does not provide ([Clock], [Random],
+// [Artifacts], *slog.Logger) the host uses its own defaults (and those
+// its options set), so a caller provides only what it replaces. The host
+// never writes into the container: hosts may share one, each with its own
+// defaults.
 func WithContainer(container *di.Container) Option {
 	return func(c *config) error {
 		if container == nil {

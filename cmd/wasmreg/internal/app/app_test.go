@@ -433,3 +433,13 @@ func TestRunMemoryBudget(t *testing.T) { // not parallel: it sets the environmen
 	_, stderr, status := runMain(t, "r\n", "run", fixture("echo.wasm"), "--memory-limit", "64KiB", "--stack-limit", "64KiB", "--memory-budget", "2MiB")
 	assert.Equal(t, ExitOK, status, stderr)
 }
+
+// TestRunInputLimit: run reads request lines up to --input-limit, not up
+// to the default limit.
+func TestRunInputLimit(t *testing.T) {
+	line := strings.Repeat("x", 17<<20) + "\n"
+	_, stderr, _ := runMain(t, line, "run", fixture("echo.wasm"))
+	assert.Contains(t, stderr, "request is longer than 16777216 bytes, the input limit (--input-limit)")
+	_, stderr, _ = runMain(t, line, "run", fixture("echo.wasm"), "--input-limit", "64MiB")
+	assert.NotContains(t, stderr, "request is longer than", "a 17 MiB request fits a 64 MiB limit")
+}

@@ -122,8 +122,12 @@ func runAction(cCtx *cli.Context) error {
 		return err
 	}
 
+	maxRequest, err := sizeFlag(cCtx, flagInputLimit)
+	if err != nil {
+		return err
+	}
 	b := &batch{ctx: cCtx.Context, model: m, build: build, stderr: stderr, prog: prog,
-		escape: isTerminal(cCtx.App.Writer)}
+		escape: isTerminal(cCtx.App.Writer), maxRequest: maxRequest}
 	out := bufio.NewWriterSize(cCtx.App.Writer, 64<<10)
 	answered, failed, err := b.serve(bufio.NewReaderSize(in.r, 64<<10), out)
 	prog.done()
@@ -316,10 +320,10 @@ type batch struct {
 	stderr io.Writer
 	prog   *progress
 	escape bool // responses go to a terminal: escape what could drive it
+	// maxRequest is the longest request line: the host's input limit
+	// (--input-limit).
+	maxRequest int
 }
-
-// maxRequest is the longest request line: the host's default input limit.
-const maxRequest = host.DefaultInputLimit
 
 // serve answers every line of r, writing responses to out, and returns how
 // many requests were answered and how many failed. It stops early only if
@@ -327,7 +331,7 @@ const maxRequest = host.DefaultInputLimit
 func (b *batch) serve(r *bufio.Reader, out *bufio.Writer) (answered, failed int, err error) {
 	var read int64
 	for lineNo := 1; ; lineNo++ {
-		line, n, tooLong, err := readLine(r, maxRequest)
+		line, n, tooLong, err := readLine(r, b.maxRequest)
 		read += int64(n)
 		if n == 0 && err == io.EOF {
 			return answered, failed, nil
@@ -338,7 +342,7 @@ func (b *batch) serve(r *bufio.Reader, out *bufio.Writer) (answered, failed int,
 		switch {
 		case tooLong:
 			failed++
-			fmt.Fprintf(b.stderr, "line %d: request is longer than %d bytes, the input limit\n", lineNo, maxRequest)
+			fmt.Fprintf(b.stderr, "line %d: request is longer than %d bytes, the input limit (--%s)\n", lineNo, b.maxRequest, flagInputLimit)
 		case len(bytes.TrimSpace(line)) == 0:
 			// Blank lines are skipped, but counted for the line numbers.
 		default:
