@@ -79,8 +79,9 @@ type Model interface {
 // not be copied after first use.
 type Registry struct {
 	// mu serialises writers and guards byBase. It is held only to change
-	// the maps, never across a call into a Factory.
-	mu     sync.RWMutex
+	// the maps, never across a call into a Factory. Readers never take it
+	// (they read index), so it is a plain Mutex, not an RWMutex.
+	mu     sync.Mutex
 	byBase map[string][]*entry // base name -> its entries, ascending by compareNames
 
 	// index is what readers use: an immutable snapshot of the lookup maps
@@ -97,7 +98,7 @@ type index struct {
 }
 
 // entry is one registration. It is immutable: Replace stores a new entry,
-// so a reader may keep using an entry after releasing the lock.
+// so a reader may keep using an entry it found in an older index.
 type entry struct {
 	name    parsedName
 	factory Factory
