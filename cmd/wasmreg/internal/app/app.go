@@ -1,6 +1,8 @@
 // Package app is the wasmreg command-line interface: the urfave/cli
-// application, one file per command (run, list, inspect, validate), and the
-// flag handling they share. It is the only part of wasmreg that reads flags
+// application, one file per command (run, list, inspect, validate, lock,
+// bench, whose engine and report are benchrun.go and benchreport.go), the
+// status line run and bench draw on a terminal (progress.go), and the flag
+// handling they share. It is the only part of wasmreg that reads flags
 // and environment variables; everything it does with WebAssembly goes
 // through package host.
 package app
