@@ -173,7 +173,7 @@ func TestRunFlagsAfterPositionals(t *testing.T) {
 	}
 	// The memory limit after the factory is applied: echo needs 64 KiB.
 	r := wasmreg(t, "", "run", echo, "--memory-limit", "100000")
-	assertFails(t, r, 2, "--memory-limit: 100000 is 100000 bytes, not a multiple of 64 KiB")
+	assertFails(t, r, 2, "invalid option: --memory-limit: 100000 bytes is not a multiple of 64 KiB")
 }
 
 func TestRunGuestCapabilities(t *testing.T) {
@@ -301,10 +301,10 @@ func TestRunErrors(t *testing.T) {
 		{"invalid name", []string{"run", "a b"}, 1, `"a b" is neither a file nor a factory name`},
 		{"output limit", []string{"run", echo, "--output-limit", "2"}, 1, "output limit exceeded: wasmreg_info wrote more than 2 bytes (raise it with --output-limit)"},
 		{"module size limit", []string{"run", echo, "--module-size-limit", "100"}, 1, "echo.wasm is 324 bytes, over the module size limit of 100 (raise it with --module-size-limit)"},
-		{"bad input limit", []string{"run", echo, "--input-limit", "0"}, 2, "--input-limit: 0 bytes is not between 1 and 2GiB"},
+		{"bad input limit", []string{"run", echo, "--input-limit", "0"}, 2, "invalid option: --input-limit: 0 bytes is not between 1 and 2^31-1"},
 		{"bad max instances", []string{"run", echo, "--max-instances", "0"}, 2, "--max-instances: 0 is not positive"},
 		{"bad compile concurrency", []string{"run", echo, "--compile-concurrency", "0"}, 2, "--compile-concurrency: 0 is not positive"},
-		{"bad log limits", []string{"run", echo, "--log-lines-per-call", "0"}, 2, "--log-line-limit must be at least 16 bytes and --log-lines-per-call at least 1"},
+		{"bad log limits", []string{"run", echo, "--log-lines-per-call", "0"}, 2, "invalid option: --log-line-limit or --log-lines-per-call: line limit 4096 (at least 16) or lines per call 0 (at least 1)"},
 		{"build fails", []string{"run", hostFixture("guest.wasm"), "--config", `"Code"`, "--grant", "clock", "--grant", "random",
 			"--grant", "artifact=w=main.go"}, 1, `build testguest@1.2.3: host: factory "testguest@1.2.3" export wasmreg_build returned code 5`},
 	}

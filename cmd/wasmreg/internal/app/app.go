@@ -265,7 +265,7 @@ func openHost(cCtx *cli.Context, logs io.Writer, extra ...host.Option) (*host.Ho
 		}
 		h, err = host.New(cCtx.Context, append(opts, extra...)...)
 	}
-	return h, err
+	return h, hostOptionError(err)
 }
 
 // closeHost closes h, reporting a failure as a warning: the command's work
@@ -341,22 +341,37 @@ func oneLine(msg string) string {
 	return safetext.Line(cliTerms.Replace(strings.ReplaceAll(msg, "\n", "; ")), maxLineShown)
 }
 
-// cliTerms maps the host options that the host's errors suggest to the
+// optionFlags maps the host options that the host's errors name to the
 // flags that set them.
-var cliTerms = strings.NewReplacer(
-	"host.WithCallTimeout", "--"+flagTimeout,
-	"host.WithMemoryLimit", "--"+flagMemoryLimit,
-	"host.WithMaxInstances", "--"+flagMaxInst,
-	"host.WithMemoryBudget", "--"+flagBudget,
-	"host.WithInputLimit", "--"+flagInputLimit,
-	"host.WithOutputLimit", "--"+flagOutputLimit,
-	"host.WithModuleSizeLimit", "--"+flagModuleLimit,
-	"host.WithCompileConcurrency", "--"+flagCompiles,
-	"host.WithCompileTimeout", "--"+flagCompileTime,
-	"host.WithStackLimit", "--"+flagStackLimit,
-	"host.WithTableLimit", "--"+flagTableLimit,
-	"host.WithModuleLimits, field ", "--"+flagModuleLimits+" ",
-)
+var optionFlags = []struct{ option, flag string }{
+	{"WithCallTimeout", "--" + flagTimeout},
+	{"WithMemoryLimit", "--" + flagMemoryLimit},
+	{"WithMaxInstances", "--" + flagMaxInst},
+	{"WithMemoryBudget", "--" + flagBudget},
+	{"WithInputLimit", "--" + flagInputLimit},
+	{"WithOutputLimit", "--" + flagOutputLimit},
+	{"WithModuleSizeLimit", "--" + flagModuleLimit},
+	{"WithCompileConcurrency", "--" + flagCompiles},
+	{"WithCompileTimeout", "--" + flagCompileTime},
+	{"WithStackLimit", "--" + flagStackLimit},
+	{"WithTableLimit", "--" + flagTableLimit},
+	{"WithLogLimits", "--" + flagLogLine + " or --" + flagLogLines},
+	{"WithGrants", "--" + flagGrant},
+	{"WithPinnedDigests", "--" + flagSHA256},
+}
+
+// cliTerms words the host's errors, written for Go callers, in this
+// command's flags: the advice to raise a limit ("raise it with
+// host.WithMemoryLimit") and the option an invalid value was given to
+// ("host: invalid option: WithMemoryLimit: ...").
+var cliTerms = func() *strings.Replacer {
+	var pairs []string
+	for _, o := range optionFlags {
+		pairs = append(pairs, "host."+o.option, o.flag, "invalid option: "+o.option+":", "invalid option: "+o.flag+":")
+	}
+	pairs = append(pairs, "host.WithModuleLimits, field ", "--"+flagModuleLimits+" ")
+	return strings.NewReplacer(pairs...)
+}()
 
 // warnf writes one warning line to w.
 func warnf(w io.Writer, format string, args ...any) {

@@ -72,12 +72,12 @@ func TestUsageErrors(t *testing.T) {
 		{"run two factories", []string{"run", echo, "more"}, "run takes one FACTORY argument, got 2"},
 		{"list with argument", []string{"list", "somewhere"}, "use --dir DIR"},
 		{"dangling flag", []string{"run", echo, "--config"}, "flag --config needs a value"},
-		{"bad memory limit", []string{"run", echo, "--memory-limit", "100000"}, "--memory-limit: 100000 is 100000 bytes, not a multiple of 64 KiB"},
+		{"bad memory limit", []string{"run", echo, "--memory-limit", "100000"}, "invalid option: --memory-limit: 100000 bytes is not a multiple of 64 KiB"},
 		{"bad memory limit text", []string{"validate", echo, "--memory-limit", "lots"}, "--memory-limit: \"lots\" is not a size"},
-		{"bad memory budget", []string{"run", echo, "--memory-budget", "1KiB"}, "--memory-budget: 1KiB is less than 64KiB"},
+		{"bad memory budget", []string{"run", echo, "--memory-budget", "1KiB"}, "invalid option: --memory-budget: 1024 bytes is less than 64 KiB"},
 		{"bad memory budget text", []string{"validate", echo, "--memory-budget", "lots"}, "--memory-budget: \"lots\" is not a size"},
 		{"bad timeout", []string{"run", echo, "--timeout", "soon"}, "invalid value \"soon\" for flag -timeout"},
-		{"negative timeout", []string{"run", echo, "--timeout=-1s"}, "--timeout: negative duration"},
+		{"negative timeout", []string{"run", echo, "--timeout=-1s"}, "invalid option: --timeout: negative duration"},
 		{"bad log level", []string{"--log-level", "loud", "list"}, `--log-level: "loud" is not one of debug, info, warn, error`},
 		{"bad log format", []string{"list", "--log-format", "xml"}, `--log-format: "xml" is not one of text, json`},
 		{"bad grant", []string{"run", echo, "--grant", "network"}, `--grant network: unknown capability "network"`},
@@ -98,6 +98,70 @@ func TestUsageErrors(t *testing.T) {
 			assert.Contains(t, stderr, tc.want)
 		})
 	}
+}
+
+// TestLimitFlagErrors gives every limit flag bad values, as text that is
+// not a size or as a value the host's option refuses, to every command
+// that reads the flags: each exits with the usage status, before reading
+// anything, with one line that names the flag.
+func TestLimitFlagErrors(t *testing.T) {
+	echo := fixture("echo.wasm")
+	dir := t.TempDir()
+	b, err := os.ReadFile(echo)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "echo.wasm"), b, 0o644))
+	commands := [][]string{
+		{"run", echo}, {"run", "echo", "--dir", dir}, {"run"}, {"bench", echo, "--duration", "1ms"},
+		{"inspect", echo}, {"inspect", "echo", "--dir", dir}, {"validate", echo},
+		{"list", "--dir", dir}, {"lock", "--dir", dir},
+	}
+	bad := []struct {
+		flag, value string
+		want        string // besides the flag's name
+	}{
+		{flagMemoryLimit, "lots", "is not a size"},
+		{flagMemoryLimit, "100000", "not a multiple of 64 KiB"},
+		{flagMemoryLimit, "8GiB", "between 64 KiB and 4 GiB"},
+		{flagMemoryLimit, "0", ""},
+		{flagBudget, "lots", "is not a size"},
+		{flagBudget, "1KiB", "less than 64 KiB"},
+		{flagTimeout, "-1s", "negative duration"},
+		{flagCompileTime, "-1s", "negative duration"},
+		{flagMaxInst, "0", "not positive"},
+		{flagCompiles, "-2", "not positive"},
+		{flagStackLimit, "lots", "is not a size"},
+		{flagStackLimit, "1KiB", "between 64 KiB and"},
+		{flagStackLimit, "8GiB", "8GiB is too large"},
+		{flagTableLimit, "0", "not between 1 and"},
+		{flagTableLimit, "300000000", "not between 1 and"},
+		{flagTableLimit, "4294967296", "too large"},
+		{flagInputLimit, "0", ""},
+		{flagInputLimit, "2GiB", "not between 1 and"},
+		{flagInputLimit, "lots", "is not a size"},
+		{flagOutputLimit, "0", "not positive"},
+		{flagModuleLimit, "0", "not positive"},
+		{flagModuleLimit, "lots", "is not a size"},
+		{flagLogLine, "8", "at least 16"},
+		{flagLogLine, "lots", "is not a size"},
+		{flagLogLines, "0", "at least 1"},
+	}
+	for _, tc := range bad {
+		for _, cmd := range commands {
+			args := append(slices.Clone(cmd), "--"+tc.flag+"="+tc.value)
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				stdout, stderr, status := runMain(t, "x\n", args...)
+				assert.Equal(t, ExitUsage, status, "stderr: %s", stderr)
+				assert.Empty(t, stdout)
+				require.Equal(t, 1, strings.Count(stderr, "\n"), "one line: %q", stderr)
+				assert.Contains(t, stderr, "--"+tc.flag)
+				assert.Contains(t, stderr, tc.want)
+				assert.NotContains(t, stderr, "host.With", "the host's option is worded as the flag")
+				assert.NotRegexp(t, `invalid option: With`, stderr, "the host's option is worded as the flag")
+			})
+		}
+	}
+	_, err = os.Stat(filepath.Join(dir, LockFile))
+	assert.ErrorIs(t, err, os.ErrNotExist, "lock wrote nothing")
 }
 
 // TestRunFlagsAnywhere checks that no flag is silently ignored wherever it

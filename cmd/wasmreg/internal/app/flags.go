@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -230,39 +231,6 @@ func ParseSize(s string) (uint64, error) {
 	return uint64(bytes), nil
 }
 
-// wasmPage is the unit of WebAssembly linear memory.
-const wasmPage = 64 << 10
-
-// ParseMemoryLimit parses the value of --memory-limit with [ParseSize] and
-// checks that it is a whole number of 64 KiB WebAssembly pages between
-// 64 KiB and 4 GiB. Its errors name the flag.
-func ParseMemoryLimit(s string) (uint64, error) {
-	n, err := ParseSize(s)
-	if err != nil {
-		return 0, fmt.Errorf("--%s: %w", flagMemoryLimit, err)
-	}
-	switch {
-	case n%wasmPage != 0:
-		return 0, fmt.Errorf("--%s: %s is %d bytes, not a multiple of 64 KiB (the WebAssembly page size)", flagMemoryLimit, s, n)
-	case n < wasmPage || n > 4<<30:
-		return 0, fmt.Errorf("--%s: %s is outside 64KiB..4GiB", flagMemoryLimit, s)
-	}
-	return n, nil
-}
-
-// ParseMemoryBudget parses the value of --memory-budget with [ParseSize]
-// and checks that it is at least 64 KiB. Its errors name the flag.
-func ParseMemoryBudget(s string) (uint64, error) {
-	n, err := ParseSize(s)
-	if err != nil {
-		return 0, fmt.Errorf("--%s: %w", flagBudget, err)
-	}
-	if n < wasmPage {
-		return 0, fmt.Errorf("--%s: %s is less than 64KiB", flagBudget, s)
-	}
-	return n, nil
-}
-
 // Grants is what the --grant flags of `wasmreg run` ask for. It is a plain
 // value, safe for concurrent use as long as nobody changes it.
 type Grants struct {
@@ -364,13 +332,13 @@ func limitFlags() []cli.Flag {
 		&cli.StringFlag{
 			Name:    flagMemoryLimit,
 			Usage:   "most linear memory per instance: a multiple of 64KiB, such as 64MiB, 128M, 1GiB or 1048576",
-			Value:   "64MiB",
+			Value:   sizeString(host.DefaultMemoryLimit),
 			EnvVars: []string{"WASMREG_MEMORY_LIMIT"},
 		},
 		&cli.StringFlag{
 			Name: flagBudget,
 			Usage: fmt.Sprintf("most memory all live instances may reserve together, such as 8GiB; a build beyond it waits, then fails as busy "+
-				"(default: half of the machine's memory or of its cgroup's limit, here %s)", budgetSize(host.DefaultMemoryBudget())),
+				"(default: half of the machine's memory or of its cgroup's limit, here %s)", sizeString(host.DefaultMemoryBudget())),
 			EnvVars: []string{"WASMREG_MEMORY_BUDGET"},
 		},
 		&cli.IntFlag{
@@ -382,19 +350,19 @@ func limitFlags() []cli.Flag {
 		&cli.StringFlag{
 			Name:    flagInputLimit,
 			Usage:   "largest config or request passed to a guest, such as 16MiB",
-			Value:   "16MiB",
+			Value:   sizeString(host.DefaultInputLimit),
 			EnvVars: []string{"WASMREG_INPUT_LIMIT"},
 		},
 		&cli.StringFlag{
 			Name:    flagOutputLimit,
 			Usage:   "most output a guest may write in one call, such as 16MiB",
-			Value:   "16MiB",
+			Value:   sizeString(host.DefaultOutputLimit),
 			EnvVars: []string{"WASMREG_OUTPUT_LIMIT"},
 		},
 		&cli.StringFlag{
 			Name:    flagModuleLimit,
 			Usage:   "largest module file accepted, such as 64MiB",
-			Value:   "64MiB",
+			Value:   sizeString(host.DefaultModuleSizeLimit),
 			EnvVars: []string{"WASMREG_MODULE_SIZE_LIMIT"},
 		},
 		&cli.IntFlag{
@@ -430,7 +398,7 @@ func limitFlags() []cli.Flag {
 		&cli.StringFlag{
 			Name:    flagLogLine,
 			Usage:   "longest guest log line; longer ones are truncated",
-			Value:   "4KiB",
+			Value:   sizeString(host.DefaultLogLineLimit),
 			EnvVars: []string{"WASMREG_LOG_LINE_LIMIT"},
 		},
 		&cli.IntFlag{
@@ -489,59 +457,107 @@ func parseModuleLimits(specs []string) (host.ModuleLimits, error) {
 	return l, nil
 }
 
-// sizeString writes a byte count as a size flag takes it.
-func sizeString(n uint64) string { return budgetSize(n) }
-
-// budgetSize writes the default memory budget, a whole number of MiB, as
-// exactly as --memory-budget would take it.
-func budgetSize(n uint64) string {
+// sizeString writes a byte count as exactly as a size flag takes it, in
+// the largest binary unit that divides it: the flags' defaults are written
+// from the host's constants with it.
+func sizeString(n uint64) string {
 	switch {
+	case n == 0:
+		return "0"
 	case n%(1<<30) == 0:
 		return fmt.Sprintf("%dGiB", n>>30)
 	case n%(1<<20) == 0:
 		return fmt.Sprintf("%dMiB", n>>20)
+	case n%(1<<10) == 0:
+		return fmt.Sprintf("%dKiB", n>>10)
 	}
 	return strconv.FormatUint(n, 10)
 }
 
-// sizeFlag parses a size flag that must fit an int.
-func sizeFlag(cCtx *cli.Context, name string) (int, error) {
+// sizeValue parses the size flag name. It only parses: what sizes an
+// option accepts is the host's to say (see checkLimitFlags).
+func sizeValue(cCtx *cli.Context, name string) (uint64, error) {
 	n, err := ParseSize(cCtx.String(name))
 	if err != nil {
 		return 0, usageErrorf("--%s: %v", name, err)
 	}
-	if n == 0 || n > 1<<31-1 {
-		return 0, usageErrorf("--%s: %d bytes is not between 1 and 2GiB", name, n)
-	}
-	return int(n), nil
+	return n, nil
 }
 
-// limitOptions returns the host options set by limitFlags.
-func limitOptions(cCtx *cli.Context) ([]host.Option, error) {
-	limit, err := ParseMemoryLimit(cCtx.String(flagMemoryLimit))
+// sizeFlag parses a size flag whose host option takes an int.
+func sizeFlag(cCtx *cli.Context, name string) (int, error) {
+	n, err := sizeValue(cCtx, name)
+	if err == nil && n > math.MaxInt {
+		err = usageErrorf("--%s: %s is too large", name, cCtx.String(name))
+	}
+	return int(n), err
+}
+
+// uint32Value converts n, the value of the flag name, for a host option
+// that takes a uint32: a larger value cannot even be passed to it.
+func uint32Value(cCtx *cli.Context, name string, n uint64) (uint32, error) {
+	if n > math.MaxUint32 {
+		return 0, usageErrorf("--%s: %v is too large", name, cCtx.Value(name))
+	}
+	return uint32(n), nil
+}
+
+// checkLimitFlags has the host check the values of limitFlags before a
+// command uses one itself (the module size limit to read a file, the input
+// limit to read requests) or reads anything: the host's options are the
+// one place that knows what each accepts, and the host's error names the
+// option, which oneLine words as the flag. It makes a host and closes it,
+// about half a millisecond; an invalid value fails before the runtime is
+// made.
+func checkLimitFlags(cCtx *cli.Context) error {
+	opts, err := limitOptions(cCtx)
 	if err != nil {
-		return nil, usageError{err}
+		return err
 	}
-	timeout := cCtx.Duration(flagTimeout)
-	if timeout < 0 {
-		return nil, usageErrorf("--%s: negative duration %s", flagTimeout, timeout)
+	h, err := host.New(cCtx.Context, opts...)
+	if err != nil {
+		return hostOptionError(err)
 	}
-	opts := []host.Option{host.WithMemoryLimit(limit), host.WithCallTimeout(timeout)}
-	if ct := cCtx.Duration(flagCompileTime); ct < 0 {
-		return nil, usageErrorf("--%s: negative duration %s", flagCompileTime, ct)
-	} else {
-		opts = append(opts, host.WithCompileTimeout(ct))
+	return h.Close(cCtx.Context)
+}
+
+// hostOptionError makes an invalid option, which on the command line is
+// always a flag's value, a usage error.
+func hostOptionError(err error) error {
+	if errors.Is(err, host.ErrInvalidOption) {
+		return usageError{err}
 	}
-	stack, err := ParseSize(cCtx.String(flagStackLimit))
-	if err != nil || stack < 64<<10 || stack > 1<<29 {
-		return nil, usageErrorf("--%s: %q is not a size between 64KiB and 512MiB", flagStackLimit, cCtx.String(flagStackLimit))
+	return err
+}
+
+// limitOptions returns the host options set by limitFlags. It parses the
+// flags' values but leaves their ranges to the host's options, which New
+// checks (see checkLimitFlags).
+func limitOptions(cCtx *cli.Context) ([]host.Option, error) {
+	memoryLimit, err := sizeValue(cCtx, flagMemoryLimit)
+	if err != nil {
+		return nil, err
 	}
-	opts = append(opts, host.WithStackLimit(uint32(stack)))
-	if n := cCtx.Uint(flagTableLimit); n < 1 || n > 1<<28 {
-		return nil, usageErrorf("--%s: %d is not between 1 and %d", flagTableLimit, n, 1<<28)
-	} else {
-		opts = append(opts, host.WithTableLimit(uint32(n)))
+	opts := []host.Option{
+		host.WithMemoryLimit(memoryLimit),
+		host.WithCallTimeout(cCtx.Duration(flagTimeout)),
+		host.WithCompileTimeout(cCtx.Duration(flagCompileTime)),
+		host.WithMaxInstances(cCtx.Int(flagMaxInst)),
+		host.WithCompileConcurrency(cCtx.Int(flagCompiles)),
 	}
+	stack, err := sizeValue(cCtx, flagStackLimit)
+	if err != nil {
+		return nil, err
+	}
+	stack32, err := uint32Value(cCtx, flagStackLimit, stack)
+	if err != nil {
+		return nil, err
+	}
+	table, err := uint32Value(cCtx, flagTableLimit, uint64(cCtx.Uint(flagTableLimit)))
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, host.WithStackLimit(stack32), host.WithTableLimit(table))
 	if specs := cCtx.StringSlice(flagModuleLimits); len(specs) > 0 {
 		l, err := parseModuleLimits(specs)
 		if err != nil {
@@ -549,35 +565,18 @@ func limitOptions(cCtx *cli.Context) ([]host.Option, error) {
 		}
 		opts = append(opts, host.WithModuleLimits(l))
 	}
-	if s := cCtx.String(flagBudget); s != "" {
-		budget, err := ParseMemoryBudget(s)
+	if cCtx.String(flagBudget) != "" {
+		budget, err := sizeValue(cCtx, flagBudget)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, err
 		}
 		opts = append(opts, host.WithMemoryBudget(budget))
-	}
-	for _, f := range []struct {
-		name string
-		opt  func(int) host.Option
-	}{
-		{flagMaxInst, host.WithMaxInstances},
-		{flagCompiles, host.WithCompileConcurrency},
-	} {
-		n := cCtx.Int(f.name)
-		if n < 1 {
-			return nil, usageErrorf("--%s: %d is not positive", f.name, n)
-		}
-		opts = append(opts, f.opt(n))
 	}
 	line, err := sizeFlag(cCtx, flagLogLine)
 	if err != nil {
 		return nil, err
 	}
-	if lines := cCtx.Int(flagLogLines); line < 16 || lines < 1 {
-		return nil, usageErrorf("--%s must be at least 16 bytes and --%s at least 1", flagLogLine, flagLogLines)
-	} else {
-		opts = append(opts, host.WithLogLimits(line, lines))
-	}
+	opts = append(opts, host.WithLogLimits(line, cCtx.Int(flagLogLines)))
 	for _, f := range []struct {
 		name string
 		opt  func(int) host.Option

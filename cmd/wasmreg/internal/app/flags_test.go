@@ -8,6 +8,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/urfave/cli/v2"
+
+	"github.com/wasmreg/wasmreg/host"
 )
 
 func TestReorderArgs(t *testing.T) {
@@ -110,75 +113,66 @@ func TestParseSize(t *testing.T) {
 	}
 }
 
-func TestParseMemoryBudget(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    uint64
-		wantErr string
-	}{
-		{"8GiB", 8 << 30, ""},
-		{"1.5G", 3 << 29, ""},
-		{"64KiB", 64 << 10, ""},
-		{"100000", 100000, ""}, // any number of bytes: a budget is not a page count
-		{"1TiB", 1 << 40, ""},
-		{"65535", 0, "less than 64KiB"},
-		{"0", 0, "less than 64KiB"},
-		{"lots", 0, "not a size"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.in, func(t *testing.T) {
-			got, err := ParseMemoryBudget(tc.in)
-			if tc.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tc.wantErr)
-				assert.Contains(t, err.Error(), "--memory-budget", "the error names the flag")
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
-		})
-	}
-}
-
-func TestBudgetSize(t *testing.T) {
-	for n, want := range map[uint64]string{12 << 30: "12GiB", 12052 << 20: "12052MiB", 100000: "100000"} {
-		assert.Equal(t, want, budgetSize(n))
-		got, err := ParseMemoryBudget(want)
+func TestSizeString(t *testing.T) {
+	for n, want := range map[uint64]string{
+		0: "0", 12 << 30: "12GiB", 12052 << 20: "12052MiB", 4 << 10: "4KiB", 1536 << 10: "1536KiB", 100000: "100000",
+	} {
+		assert.Equal(t, want, sizeString(n))
+		got, err := ParseSize(want)
 		require.NoError(t, err)
-		assert.Equal(t, n, got, "--memory-budget takes what the help says")
+		assert.Equal(t, n, got, "a size flag takes what the help says")
 	}
 }
 
-func TestParseMemoryLimit(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    uint64
-		wantErr string
-	}{
-		{"64MiB", 64 << 20, ""},
-		{"128M", 128 << 20, ""},
-		{"1GiB", 1 << 30, ""},
-		{"4GiB", 4 << 30, ""},
-		{"65536", 65536, ""},
-		{"64KiB", 65536, ""},
-		{"100000", 0, "not a multiple of 64 KiB"},
-		{"128MB", 128 << 20, ""}, // binary, so a multiple of 64 KiB
-		{"0", 0, "outside"},
-		{"8GiB", 0, "outside"},
-		{"lots", 0, "not a size"},
+// TestLimitFlagDefaults checks that every limit flag's default is the
+// host's: the flags are written from the host's constants, so that the two
+// cannot drift apart.
+func TestLimitFlagDefaults(t *testing.T) {
+	budget := host.DefaultMemoryBudget()
+	want := map[string]any{
+		flagTimeout:     host.DefaultCallTimeout,
+		flagMemoryLimit: uint64(host.DefaultMemoryLimit),
+		flagMaxInst:     host.DefaultMaxInstances,
+		flagInputLimit:  uint64(host.DefaultInputLimit),
+		flagOutputLimit: uint64(host.DefaultOutputLimit),
+		flagModuleLimit: uint64(host.DefaultModuleSizeLimit),
+		flagCompileTime: host.DefaultCompileTimeout,
+		flagStackLimit:  uint64(host.DefaultStackLimit),
+		flagTableLimit:  uint(host.DefaultTableLimit),
+		flagLogLine:     uint64(host.DefaultLogLineLimit),
+		flagLogLines:    host.DefaultLogLinesPerCall,
 	}
-	for _, tc := range tests {
-		t.Run(tc.in, func(t *testing.T) {
-			got, err := ParseMemoryLimit(tc.in)
-			if tc.wantErr != "" {
-				require.Error(t, err)
-				assert.Contains(t, err.Error(), tc.wantErr)
-				assert.Contains(t, err.Error(), "--memory-limit", "the error names the flag")
-				return
+	seen := map[string]bool{}
+	for _, f := range limitFlags() {
+		name := f.Names()[0]
+		var got any
+		switch f := f.(type) {
+		case *cli.StringFlag:
+			if f.Value == "" {
+				continue // the budget: the host's default, which the usage shows
 			}
-			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
-		})
+			n, err := ParseSize(f.Value)
+			require.NoError(t, err, "--%s default %q", name, f.Value)
+			got = n
+		case *cli.DurationFlag:
+			got = f.Value
+		case *cli.IntFlag:
+			got = f.Value
+		case *cli.UintFlag:
+			got = f.Value
+		default:
+			continue
+		}
+		if w, ok := want[name]; ok {
+			seen[name] = true
+			assert.Equal(t, w, got, "--%s", name)
+		}
+	}
+	assert.Len(t, seen, len(want), "every limit flag with a host default was checked: %v", seen)
+	for _, f := range limitFlags() {
+		if f.Names()[0] == flagBudget {
+			assert.Contains(t, f.(*cli.StringFlag).Usage, "here "+sizeString(budget)+")", "the budget's usage shows the host's default")
+		}
 	}
 }
 

@@ -69,9 +69,9 @@ func startupHeapLimit(moduleSize int, memoryLimit uint64) int64 {
 }
 
 // memoryLimit is the value of --memory-limit, or the host's default if it
-// is not valid (the host options report that).
+// is not a size (the host options report that, and what else is wrong).
 func memoryLimit(cCtx *cli.Context) uint64 {
-	if n, err := ParseMemoryLimit(cCtx.String(flagMemoryLimit)); err == nil {
+	if n, err := ParseSize(cCtx.String(flagMemoryLimit)); err == nil {
 		return n
 	}
 	return host.DefaultMemoryLimit

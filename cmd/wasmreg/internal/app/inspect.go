@@ -58,6 +58,9 @@ func inspectAction(cCtx *cli.Context) error {
 	if cCtx.NArg() != 1 {
 		return usageErrorf("inspect takes one FILE.wasm argument, got %d (see 'wasmreg inspect --help')", cCtx.NArg())
 	}
+	if err := checkLimitFlags(cCtx); err != nil {
+		return err
+	}
 	path, wasm, err := findModule(cCtx, moduleRequest{arg: cCtx.Args().First()})
 	if err != nil {
 		return err

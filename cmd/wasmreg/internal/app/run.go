@@ -168,7 +168,10 @@ type factoryFlags struct {
 
 func readFactoryFlags(cCtx *cli.Context) (factoryFlags, error) {
 	var ff factoryFlags
-	var err error
+	err := checkLimitFlags(cCtx)
+	if err != nil {
+		return ff, err
+	}
 	if ff.grants, err = ParseGrants(cCtx.StringSlice(flagGrant)); err != nil {
 		return ff, usageError{err}
 	}
