@@ -192,7 +192,8 @@ func newLogger(cCtx *cli.Context, w io.Writer) (*slog.Logger, error) {
 // appState is what one run of the application learns as it goes. It is
 // used by the command's goroutine only.
 type appState struct {
-	noCache bool // the compilation cache was refused, and the user warned
+	noCache       bool // the compilation cache was refused, and the user warned
+	limitsChecked bool // the host accepted the limit flags (checkLimitFlags)
 }
 
 const stateKey = "wasmreg.state"

@@ -507,9 +507,13 @@ func uint32Value(cCtx *cli.Context, name string, n uint64) (uint32, error) {
 // limit to read requests) or reads anything: the host's options are the
 // one place that knows what each accepts, and the host's error names the
 // option, which oneLine words as the flag. It makes a host and closes it,
-// about half a millisecond; an invalid value fails before the runtime is
-// made.
+// about half a millisecond, once per run of the application; an invalid
+// value fails before the runtime is made.
 func checkLimitFlags(cCtx *cli.Context) error {
+	st := stateOf(cCtx)
+	if st.limitsChecked {
+		return nil
+	}
 	opts, err := limitOptions(cCtx)
 	if err != nil {
 		return err
@@ -518,6 +522,7 @@ func checkLimitFlags(cCtx *cli.Context) error {
 	if err != nil {
 		return hostOptionError(err)
 	}
+	st.limitsChecked = true
 	return h.Close(cCtx.Context)
 }
 
