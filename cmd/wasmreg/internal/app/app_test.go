@@ -507,3 +507,35 @@ func TestRunInputLimit(t *testing.T) {
 	_, stderr, _ = runMain(t, line, "run", fixture("echo.wasm"), "--input-limit", "64MiB")
 	assert.NotContains(t, stderr, "request is longer than", "a 17 MiB request fits a 64 MiB limit")
 }
+
+// TestPinnedByName looks a factory up by name in a locked directory with
+// --sha256: the scan's host is pinned to the lock's digests and the one
+// wanted, and so is the host that runs the module found.
+func TestPinnedByName(t *testing.T) {
+	dir := t.TempDir()
+	echo, err := os.ReadFile(fixture("echo.wasm"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "echo.wasm"), echo, 0o644))
+	_, stderr, status := runMain(t, "", "lock", "--dir", dir)
+	require.Equal(t, ExitOK, status, stderr)
+	digest := host.Digest(echo)
+
+	stdout, stderr, status := runMain(t, "x\n", "run", "echo", "--dir", dir, "--sha256", digest)
+	assert.Equal(t, ExitOK, status, stderr)
+	assert.Equal(t, "{}\n", stdout)
+
+	other := strings.Repeat("1", 64)
+	_, stderr, status = runMain(t, "x\n", "run", "echo", "--dir", dir, "--sha256", other)
+	assert.Equal(t, ExitFailure, status)
+	assert.Contains(t, stderr, `factory "echo" with sha256 `+other+` not found in `+dir+` (found with that sha256: none; 1 other module passed over)`)
+
+	// A module added after locking is refused by name and by path, before
+	// it is read as WebAssembly: it is not even valid.
+	junk := filepath.Join(dir, "junk.wasm")
+	require.NoError(t, os.WriteFile(junk, []byte("junk"), 0o644))
+	_, stderr, _ = runMain(t, "", "list", "--dir", dir)
+	assert.Contains(t, stderr, "skipping "+junk+": junk.wasm is not in wasmreg.lock (sha256 "+host.Digest([]byte("junk"))+")")
+	_, stderr, status = runMain(t, "x\n", "run", junk, "--sha256", host.Digest([]byte("junk")))
+	assert.Equal(t, ExitFailure, status)
+	assert.Contains(t, stderr, "wasmreg: refusing to load "+junk+": junk.wasm is not in wasmreg.lock")
+}

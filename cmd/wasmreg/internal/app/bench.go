@@ -107,7 +107,7 @@ func benchAction(cCtx *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	path, wasm, err := ff.module(cCtx)
+	mod, err := ff.module(cCtx)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func benchAction(cCtx *cli.Context) error {
 	if showsProgress(cCtx.App.ErrWriter) {
 		bar = newBenchBar(cCtx.App.ErrWriter, duration)
 	}
-	h, f, err := ff.load(cCtx, bar.Writer(cCtx.App.ErrWriter), path, wasm)
+	h, f, err := ff.load(cCtx, bar.Writer(cCtx.App.ErrWriter), mod)
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func benchAction(cCtx *cli.Context) error {
 	rep := benchReport{
 		factory:     f.Name(),
 		digest:      f.Digest(),
-		path:        path,
+		path:        mod.path,
 		concurrency: concurrency,
 		gomaxprocs:  runtime.GOMAXPROCS(0),
 		buildTime:   b.buildTime,

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -26,10 +25,12 @@ type module struct {
 	err     error // why it could not be loaded; factory is nil then
 }
 
-// catalog is the factories of a directory: every *.wasm file in it, loaded,
-// and registered under its metadata's name@version.
+// catalog is the factories of a directory: every *.wasm file in it, loaded
+// by its host, and registered under its metadata's name@version.
 type catalog struct {
 	dir       string
+	host      *host.Host // loaded the factories; the catalog's user closes it
+	pin       digestPin  // what the host was pinned to
 	reg       *registry.Registry
 	byName    map[string]*module // full name → module
 	loaded    []*module          // sorted by full name
@@ -45,33 +46,50 @@ type scanOptions struct {
 }
 
 // scanFlags returns the scan options of the command's flags, without a
-// digest.
+// digest, once the host has checked the limit flags (the size limit is one
+// of them).
 func scanFlags(cCtx *cli.Context) (scanOptions, error) {
+	if err := checkLimitFlags(cCtx); err != nil {
+		return scanOptions{}, err
+	}
 	limit, err := sizeFlag(cCtx, flagModuleLimit)
 	return scanOptions{sizeLimit: limit, allowUnlocked: cCtx.Bool(flagAllowUnlocked)}, err
 }
 
-// scanDir loads every *.wasm file of dir with h. It fails only if dir cannot
-// be read: a module that does not load, or that has the name@version of a
-// module already found (in file name order), is skipped with its reason.
-// Modules load in parallel: compiling is most of the work, and a Host
-// compiles concurrently.
+// scanDir loads every *.wasm file of dir with a new inspection host (see
+// newInspectionHost) with the extra options. It fails only if dir cannot
+// be read or the host cannot be made: a module that does not load, or
+// that has the name@version of a module already found (in file name
+// order), is skipped with its reason. Modules load in parallel: compiling
+// is most of the work, and a Host compiles concurrently. The caller closes
+// the catalog's host.
 //
 // Before anything is compiled, each file is checked: only a regular file
 // (no symbolic link, FIFO, device or directory) no larger than the size
-// limit is read; if dir has a lock file, a module not listed in it or whose
-// sha256 differs is skipped with that reason, unless allowUnlocked; with a
-// digest, every other module is passed over, uncompiled.
-func scanDir(ctx context.Context, h *host.Host, dir string, opts scanOptions) (*catalog, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("read factories directory: %w (set --%s or WASMREG_DIR)", err, flagDir)
-	}
+// limit is read; the host is pinned to the digests of dir's lock file, if
+// it has one, unless allowUnlocked, and to opts.digest, so that it refuses
+// a module not listed or whose sha256 changed, which is skipped with that
+// reason, and passes over every module but the one with the digest,
+// uncompiled. (The pin is the lock's digests, not each file's own: a file
+// holding the contents of another file that the lock lists loads.)
+func scanDir(cCtx *cli.Context, dir string, opts scanOptions, extra ...host.Option) (*catalog, error) {
 	l, locked, err := readLock(dir)
 	if err != nil {
 		return nil, err
 	}
-	locked = locked && !opts.allowUnlocked
+	if !locked || opts.allowUnlocked {
+		l = nil
+	}
+	pin := dirPin(l, opts.digest)
+	h, err := newInspectionHost(cCtx, append(slices.Clone(extra), pin.options()...)...)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		closeHost(cCtx, h)
+		return nil, fmt.Errorf("read factories directory: %w (set --%s or WASMREG_DIR)", err, flagDir)
+	}
 	var mods []*module
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), ".wasm") {
@@ -90,23 +108,23 @@ func scanDir(ctx context.Context, h *host.Host, dir string, opts scanOptions) (*
 			if m.err != nil {
 				return
 			}
-			digest := host.Digest(m.wasm)
-			if locked {
-				if m.err = l.check(filepath.Base(m.path), digest); m.err != nil {
-					return
-				}
-			}
-			if opts.digest != "" && digest != opts.digest {
-				m.wasm, m.err = nil, errUnmatched
-				unmatched.Add(1)
+			m.factory, m.err = h.Load(cCtx.Context, m.wasm)
+			if !errors.Is(m.err, host.ErrDigestMismatch) {
 				return
 			}
-			m.factory, m.err = h.Load(ctx, m.wasm)
+			// Refused for its digest, before it was compiled: say why.
+			var sm *sha256Mismatch
+			if why := pin.check(filepath.Base(m.path), host.Digest(m.wasm)); errors.As(why, &sm) {
+				m.wasm, m.err = nil, errUnmatched
+				unmatched.Add(1)
+			} else if why != nil {
+				m.err = why
+			}
 		})
 	}
 	wg.Wait()
 
-	c := &catalog{dir: dir, reg: registry.New(), byName: map[string]*module{}, unmatched: int(unmatched.Load())}
+	c := &catalog{dir: dir, host: h, pin: pin, reg: registry.New(), byName: map[string]*module{}, unmatched: int(unmatched.Load())}
 	for _, m := range mods { // in file name order, so the first duplicate wins
 		if errors.Is(m.err, errUnmatched) {
 			continue
@@ -166,11 +184,21 @@ type moduleRequest struct {
 	grants []host.Option // what the user granted, for the start code of the modules a name lookup loads
 }
 
-// findModule returns the path and contents of the module a FACTORY
-// argument names: a file, or a factory name (case-insensitive, optionally
-// name@version; a bare name is its highest version) registered from the
-// *.wasm files of --dir. The module's size, its directory's lock file and
-// --sha256 are checked before anything is compiled.
+// foundModule is the module a FACTORY argument names.
+type foundModule struct {
+	path string
+	wasm []byte
+	// pin is what its sha256 may be: the host that loads it must be made
+	// with pin.options(), and a failed load reported with pin.refusal.
+	pin digestPin
+}
+
+// findModule returns the module a FACTORY argument names: a file, or a
+// factory name (case-insensitive, optionally name@version; a bare name is
+// its highest version) registered from the *.wasm files of --dir. The
+// module's size is checked before it is read whole, and its directory's
+// lock file and --sha256 become the pin that the host loading it checks
+// before compiling anything.
 //
 // A name is looked up on a host that grants only what the user granted and
 // accepts modules that need more, so that a module the command's grants
@@ -178,49 +206,37 @@ type moduleRequest struct {
 // which grant it needs, while the start code of the directory's other
 // modules gets nothing the user did not grant. With --sha256, no other
 // module is compiled at all.
-func findModule(cCtx *cli.Context, req moduleRequest) (path string, wasm []byte, err error) {
+func findModule(cCtx *cli.Context, req moduleRequest) (foundModule, error) {
 	scan, err := scanFlags(cCtx)
 	if err != nil {
-		return "", nil, err
+		return foundModule{}, err
 	}
 	scan.digest = req.digest
 	arg := req.arg
 	if st, statErr := os.Stat(arg); statErr == nil && !st.IsDir() || looksLikePath(arg) {
 		if statErr == nil && st.IsDir() {
-			return "", nil, fmt.Errorf("factory module %s is a directory", arg)
+			return foundModule{}, fmt.Errorf("factory module %s is a directory", arg)
 		}
 		wasm, err := readModuleFile(arg, scan.sizeLimit, true)
 		if err != nil {
-			return "", nil, err
+			return foundModule{}, err
 		}
-		// Hash once, and only for a lock or --sha256: Load hashes the
-		// module anyway, and each sha256 of a 3.7 MB Go guest is 2 ms of a
-		// 80 ms warm start.
-		digest := sync.OnceValue(func() string { return host.Digest(wasm) })
-		if !scan.allowUnlocked {
-			if err := checkPathLock(arg, digest); err != nil {
-				return "", nil, err
-			}
+		pin, err := pathPin(arg, scan.allowUnlocked, req.digest)
+		if err != nil {
+			return foundModule{}, err
 		}
-		if req.digest != "" && digest() != req.digest {
-			return "", nil, fmt.Errorf("refusing to load %s: its sha256 is %s, --%s wants %s", arg, digest(), flagSHA256, req.digest)
-		}
-		return arg, wasm, nil
+		return foundModule{path: arg, wasm: wasm, pin: pin}, nil
 	}
 	if _, _, err := registry.ParseName(arg); err != nil {
-		return "", nil, fmt.Errorf("%q is neither a file nor a factory name: %w", arg, err)
+		return foundModule{}, fmt.Errorf("%q is neither a file nor a factory name: %w", arg, err)
 	}
 
 	dir := cCtx.String(flagDir)
-	h, err := newInspectionHost(cCtx, req.grants...)
+	c, err := scanDir(cCtx, dir, scan, req.grants...)
 	if err != nil {
-		return "", nil, err
+		return foundModule{}, fmt.Errorf("look up factory %q: %w", arg, err)
 	}
-	defer closeHost(cCtx, h)
-	c, err := scanDir(cCtx.Context, h, dir, scan)
-	if err != nil {
-		return "", nil, fmt.Errorf("look up factory %q: %w", arg, err)
-	}
+	defer closeHost(cCtx, c.host)
 	c.warnSkipped(cCtx)
 	full, _, err := c.reg.Resolve(arg)
 	if err != nil {
@@ -229,12 +245,12 @@ func findModule(cCtx *cli.Context, req moduleRequest) (path string, wasm []byte,
 			found = strings.Join(names, ", ")
 		}
 		if req.digest != "" {
-			return "", nil, fmt.Errorf("factory %q with sha256 %s not found in %s (found with that sha256: %s; %s passed over); give a .wasm file or set --%s",
+			return foundModule{}, fmt.Errorf("factory %q with sha256 %s not found in %s (found with that sha256: %s; %s passed over); give a .wasm file or set --%s",
 				arg, req.digest, dir, found, plural(c.unmatched, "other module"), flagDir)
 		}
-		return "", nil, fmt.Errorf("factory %q not found in %s (found: %s); give a .wasm file or set --%s",
+		return foundModule{}, fmt.Errorf("factory %q not found in %s (found: %s); give a .wasm file or set --%s",
 			arg, dir, found, flagDir)
 	}
 	m := c.byName[full]
-	return m.path, m.wasm, nil
+	return foundModule{path: m.path, wasm: m.wasm, pin: c.pin}, nil
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -58,19 +59,20 @@ func inspectAction(cCtx *cli.Context) error {
 	if cCtx.NArg() != 1 {
 		return usageErrorf("inspect takes one FILE.wasm argument, got %d (see 'wasmreg inspect --help')", cCtx.NArg())
 	}
-	if err := checkLimitFlags(cCtx); err != nil {
-		return err
-	}
-	path, wasm, err := findModule(cCtx, moduleRequest{arg: cCtx.Args().First()})
+	mod, err := findModule(cCtx, moduleRequest{arg: cCtx.Args().First()})
 	if err != nil {
 		return err
 	}
-	h, err := newInspectionHost(cCtx)
+	path := mod.path
+	h, err := newInspectionHost(cCtx, mod.pin.options()...)
 	if err != nil {
 		return err
 	}
 	defer closeHost(cCtx, h)
-	f, err := h.Load(cCtx.Context, wasm)
+	f, err := h.Load(cCtx.Context, mod.wasm)
+	if errors.Is(err, host.ErrDigestMismatch) {
+		return mod.pin.refusal(err, path, mod.wasm)
+	}
 	if err != nil {
 		return fmt.Errorf("inspect %s: %w (run 'wasmreg validate %s' for every problem)", path, err, path)
 	}

@@ -44,15 +44,11 @@ func listAction(cCtx *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	h, err := newInspectionHost(cCtx)
+	c, err := scanDir(cCtx, cCtx.String(flagDir), scan)
 	if err != nil {
 		return err
 	}
-	defer closeHost(cCtx, h)
-	c, err := scanDir(cCtx.Context, h, cCtx.String(flagDir), scan)
-	if err != nil {
-		return err
-	}
+	defer closeHost(cCtx, c.host)
 	c.warnSkipped(cCtx)
 	if len(c.loaded) == 0 {
 		warnf(cCtx.App.ErrWriter, "no factories in %s", c.dir)

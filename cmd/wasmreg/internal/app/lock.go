@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/wasmreg/wasmreg/host"
 	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
@@ -92,11 +94,35 @@ func (l lock) check(file string, got string) error {
 	return nil
 }
 
-// checkPathLock applies the lock of the directory that holds path, if it
-// has one, to the module file at path whose sha256 is digest: a path typed
-// into a locked directory must not bypass its lock. If path is a symbolic
-// link, the lock of the directory of the file it leads to applies too.
-func checkPathLock(path string, digest func() string) error {
+// digestPin is what sha256 a module may have: what every lock file that
+// applies to it allows, and --sha256. The host that loads the module is
+// made with its options (host.WithPinnedDigests), so that the host, not
+// the CLI, compares digests, and refuses any other module with
+// host.ErrDigestMismatch before compiling it; refusal then says which
+// requirement the module failed. The zero digestPin allows any module.
+type digestPin struct {
+	locks  []lockRef
+	sha256 string // --sha256, or ""
+}
+
+// lockRef is a lock file that applies to a module.
+type lockRef struct {
+	lock lock
+	// file is the module's name in the lock's directory; "" when the pin
+	// is a directory scan's, which the lock's every digest may pass (a
+	// host pins digests, not file names).
+	file string
+}
+
+// pathPin returns the pin of the module file at path: the lock of the
+// directory that holds it, if it has one (a path typed into a locked
+// directory must not bypass its lock), and, if path is a symbolic link,
+// the lock of the directory of the file it leads to too; and sha256.
+func pathPin(path string, allowUnlocked bool, sha256 string) (digestPin, error) {
+	pin := digestPin{sha256: sha256}
+	if allowUnlocked {
+		return pin, nil
+	}
 	places := [][2]string{{filepath.Dir(path), filepath.Base(path)}}
 	if real, err := filepath.EvalSymlinks(path); err == nil {
 		realAbs, err1 := filepath.Abs(real)
@@ -108,16 +134,108 @@ func checkPathLock(path string, digest func() string) error {
 	for _, p := range places {
 		l, locked, err := readLock(p[0])
 		if err != nil {
-			return err
+			return digestPin{}, err
 		}
-		if !locked {
-			continue
-		}
-		if err := l.check(p[1], digest()); err != nil {
-			return fmt.Errorf("refusing to load %s: %w", path, err)
+		if locked {
+			pin.locks = append(pin.locks, lockRef{lock: l, file: p[1]})
 		}
 	}
+	return pin, nil
+}
+
+// dirPin returns the pin of a scan of the modules of a directory with
+// lock l (nil if it has none or it does not apply) and sha256.
+func dirPin(l lock, sha256 string) digestPin {
+	pin := digestPin{sha256: sha256}
+	if l != nil {
+		pin.locks = []lockRef{{lock: l}}
+	}
+	return pin
+}
+
+// options returns the host options that pin: none if nothing pins, else
+// WithPinnedDigests with the digests that allowed returns.
+func (p digestPin) options() []host.Option {
+	ds, pinned := p.allowed()
+	if !pinned {
+		return nil
+	}
+	return []host.Option{host.WithPinnedDigests(ds...)}
+}
+
+// allowed returns the digests, sorted, that every requirement of p allows,
+// and whether anything pins at all. The digests may be none (a file that a
+// lock does not list, or a --sha256 that a lock does not have): the host
+// then refuses every module.
+func (p digestPin) allowed() (digests []string, pinned bool) {
+	if len(p.locks) == 0 && p.sha256 == "" {
+		return nil, false
+	}
+	var allowed []string
+	first := true
+	narrow := func(ds []string) {
+		if first {
+			allowed, first = ds, false
+			return
+		}
+		allowed = slices.DeleteFunc(allowed, func(d string) bool { return !slices.Contains(ds, d) })
+	}
+	for _, r := range p.locks {
+		switch d, ok := r.lock[r.file]; {
+		case r.file == "":
+			narrow(slices.Sorted(maps.Values(r.lock)))
+		case ok:
+			narrow([]string{d})
+		default:
+			narrow([]string{})
+		}
+	}
+	if p.sha256 != "" {
+		narrow([]string{p.sha256})
+	}
+	return slices.Compact(allowed), true
+}
+
+// check returns the first requirement of p that a module whose sha256 is
+// digest fails, or nil; file is its name in a scanned directory, for a
+// directory's pin. The lock comes first, as it is the directory's rule;
+// a --sha256 mismatch is a *sha256Mismatch.
+func (p digestPin) check(file, digest string) error {
+	for _, r := range p.locks {
+		name := r.file
+		if name == "" {
+			name = file
+		}
+		if err := r.lock.check(name, digest); err != nil {
+			return err
+		}
+	}
+	if p.sha256 != "" && digest != p.sha256 {
+		return &sha256Mismatch{got: digest, want: p.sha256}
+	}
 	return nil
+}
+
+// refusal returns what to report when loading wasm, read from path, failed
+// with err: if the host refused the module for its digest, the requirement
+// it failed, naming path and both digests; else err itself. Only a refused
+// module is hashed here: the host hashed it already, and hashes what it
+// loads anyway.
+func (p digestPin) refusal(err error, path string, wasm []byte) error {
+	if !errors.Is(err, host.ErrDigestMismatch) {
+		return err
+	}
+	if why := p.check(filepath.Base(path), host.Digest(wasm)); why != nil {
+		return fmt.Errorf("refusing to load %s: %w", path, why)
+	}
+	return err
+}
+
+// sha256Mismatch is a module whose sha256 is not the one --sha256 wants.
+type sha256Mismatch struct{ got, want string }
+
+func (e *sha256Mismatch) Error() string {
+	return fmt.Sprintf("its sha256 is %s, --%s wants %s", e.got, flagSHA256, e.want)
 }
 
 // format writes l as a lock file, sorted by file name.
@@ -167,15 +285,11 @@ func lockAction(cCtx *cli.Context) error {
 		return err
 	}
 	scan.allowUnlocked = true // locking is how a module gets in
-	h, err := newInspectionHost(cCtx)
+	c, err := scanDir(cCtx, dir, scan)
 	if err != nil {
 		return err
 	}
-	defer closeHost(cCtx, h)
-	c, err := scanDir(cCtx.Context, h, dir, scan)
-	if err != nil {
-		return err
-	}
+	defer closeHost(cCtx, c.host)
 	c.warnSkipped(cCtx)
 	l := lock{}
 	for _, m := range c.loaded {

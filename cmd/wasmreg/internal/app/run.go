@@ -92,7 +92,7 @@ func runAction(cCtx *cli.Context) error {
 		return err
 	}
 	defer in.Close()
-	path, wasm, err := ff.module(cCtx)
+	mod, err := ff.module(cCtx)
 	if err != nil {
 		return err
 	}
@@ -102,9 +102,9 @@ func runAction(cCtx *cli.Context) error {
 		prog = newProgress(cCtx.App.ErrWriter, in.size)
 	}
 	stderr := prog.Writer(cCtx.App.ErrWriter)
-	resumeGC := pauseGC(startupHeapLimit(len(wasm), memoryLimit(cCtx)))
+	resumeGC := pauseGC(startupHeapLimit(len(mod.wasm), memoryLimit(cCtx)))
 	defer resumeGC()
-	h, f, err := ff.load(cCtx, stderr, path, wasm)
+	h, f, err := ff.load(cCtx, stderr, mod)
 	if err != nil {
 		return err
 	}
@@ -185,19 +185,21 @@ func readFactoryFlags(cCtx *cli.Context) (factoryFlags, error) {
 	return ff, err
 }
 
-// module finds the module the command's FACTORY argument names, checked
-// against --sha256 before anything is compiled.
-func (ff factoryFlags) module(cCtx *cli.Context) (path string, wasm []byte, err error) {
+// module finds the module the command's FACTORY argument names, with the
+// pin (--sha256, lock files) that load gives its host.
+func (ff factoryFlags) module(cCtx *cli.Context) (foundModule, error) {
 	return findModule(cCtx, moduleRequest{arg: cCtx.Args().First(), digest: ff.wantDigest, grants: ff.grantOpts})
 }
 
-// load makes a host with the command's options and the grants, and loads
-// wasm (read from path) with it. When the module needs a capability that
-// was not granted, the error says which and the flags that grant them. The
-// caller closes the host.
-func (ff factoryFlags) load(cCtx *cli.Context, logs io.Writer, path string, wasm []byte) (*host.Host, *host.Factory, error) {
-	grants := ff.grants
-	h, err := openHost(cCtx, logs, ff.grantOpts...)
+// load makes a host with the command's options, the grants and the
+// module's pin, and loads the module with it: the host refuses a module
+// whose sha256 the pin does not allow before compiling it, and the error
+// then names the file and both digests. When the module needs a
+// capability that was not granted, the error says which and the flags that
+// grant them. The caller closes the host.
+func (ff factoryFlags) load(cCtx *cli.Context, logs io.Writer, mod foundModule) (*host.Host, *host.Factory, error) {
+	path, wasm, pin := mod.path, mod.wasm, mod.pin.options()
+	h, err := openHost(cCtx, logs, append(slices.Clone(ff.grantOpts), pin...)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -206,8 +208,11 @@ func (ff factoryFlags) load(cCtx *cli.Context, logs io.Writer, path string, wasm
 		return h, f, nil
 	}
 	closeHost(cCtx, h)
-	if errors.Is(err, host.ErrNotGranted) {
-		if name, missing := missingGrants(cCtx, wasm, grants); len(missing) > 0 {
+	switch {
+	case errors.Is(err, host.ErrDigestMismatch):
+		return nil, nil, mod.pin.refusal(err, path, wasm)
+	case errors.Is(err, host.ErrNotGranted):
+		if name, missing := missingGrants(cCtx, wasm, ff.grants, pin); len(missing) > 0 {
 			return nil, nil, fmt.Errorf("load %s: %s needs capabilities that were not granted: %s (add %s)",
 				path, name, strings.Join(missing, ", "), grantFlags(missing))
 		}
@@ -216,11 +221,12 @@ func (ff factoryFlags) load(cCtx *cli.Context, logs io.Writer, path string, wasm
 }
 
 // missingGrants loads wasm on a host that grants nothing but accepts what
-// needs more, to say which capabilities it needs beyond grants. It returns
-// no capabilities if that load fails too (its start code used one, say):
-// the caller then reports the original error.
-func missingGrants(cCtx *cli.Context, wasm []byte, grants Grants) (name string, missing []string) {
-	h, err := openHost(cCtx, io.Discard, host.WithUngrantedImports())
+// needs more, and is pinned as the first load was, to say which
+// capabilities it needs beyond grants. It returns no capabilities if that
+// load fails too (its start code used one, say): the caller then reports
+// the original error.
+func missingGrants(cCtx *cli.Context, wasm []byte, grants Grants, pin []host.Option) (name string, missing []string) {
+	h, err := openHost(cCtx, io.Discard, append([]host.Option{host.WithUngrantedImports()}, pin...)...)
 	if err != nil {
 		return "", nil
 	}

@@ -45,46 +45,66 @@ func validateAction(cCtx *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	h, err := newInspectionHost(cCtx)
-	if err != nil {
-		return err
-	}
-	defer closeHost(cCtx, h)
-	w := cCtx.App.Writer
 	failed := 0
 	for _, path := range cCtx.Args().Slice() {
-		var f *host.Factory
-		wasm, err := readModuleFile(path, scan.sizeLimit, true)
-		if err == nil && !scan.allowUnlocked {
-			err = checkPathLock(path, func() string { return host.Digest(wasm) })
-		}
-		if err == nil {
-			f, err = h.Load(cCtx.Context, wasm)
-		}
-		shownPath := safetext.Line(path, maxLineShown)
-		if err != nil {
+		if !validateOne(cCtx, scan, path) {
 			failed++
-			probs := problems(err)
-			fmt.Fprintf(w, "%s: does not speak wasmreg ABI v%d (%s):\n", shownPath, host.ABIVersion, plural(len(probs), "problem"))
-			for _, p := range probs {
-				fmt.Fprintf(w, "  ✗ error: %s\n", p)
-			}
-			continue
-		}
-		fmt.Fprintf(w, "ok: %s speaks wasmreg ABI v%d (%s)\n", f.Name(), host.ABIVersion, shownPath)
-		if caps := needsGrants(f.Info().Capabilities); len(caps) > 0 {
-			fmt.Fprintf(w, "  needs grants: %s (wasmreg run %s)\n", strings.Join(caps, ", "), grantFlags(caps))
-		} else {
-			fmt.Fprintf(w, "  needs grants: none\n")
-		}
-		for _, warning := range warnings(f) {
-			fmt.Fprintf(w, "  warning: %s\n", oneLine(warning))
 		}
 	}
 	if failed > 0 {
 		return cli.Exit(fmt.Sprintf("%d of %d modules failed validation", failed, cCtx.NArg()), ExitFailure)
 	}
 	return nil
+}
+
+// validateOne loads the module file at path on an inspection host of its
+// own, pinned to what its directory's lock allows (each path may have
+// another pin), writes what it found and reports whether the module is
+// valid.
+func validateOne(cCtx *cli.Context, scan scanOptions, path string) bool {
+	w := cCtx.App.Writer
+	f, h, err := loadForValidation(cCtx, scan, path)
+	if h != nil {
+		defer closeHost(cCtx, h)
+	}
+	shownPath := safetext.Line(path, maxLineShown)
+	if err != nil {
+		probs := problems(err)
+		fmt.Fprintf(w, "%s: does not speak wasmreg ABI v%d (%s):\n", shownPath, host.ABIVersion, plural(len(probs), "problem"))
+		for _, p := range probs {
+			fmt.Fprintf(w, "  ✗ error: %s\n", p)
+		}
+		return false
+	}
+	fmt.Fprintf(w, "ok: %s speaks wasmreg ABI v%d (%s)\n", f.Name(), host.ABIVersion, shownPath)
+	if caps := needsGrants(f.Info().Capabilities); len(caps) > 0 {
+		fmt.Fprintf(w, "  needs grants: %s (wasmreg run %s)\n", strings.Join(caps, ", "), grantFlags(caps))
+	} else {
+		fmt.Fprintf(w, "  needs grants: none\n")
+	}
+	for _, warning := range warnings(f) {
+		fmt.Fprintf(w, "  warning: %s\n", oneLine(warning))
+	}
+	return true
+}
+
+// loadForValidation reads and loads the module file at path. The caller
+// closes the host, which is nil if none was made.
+func loadForValidation(cCtx *cli.Context, scan scanOptions, path string) (*host.Factory, *host.Host, error) {
+	wasm, err := readModuleFile(path, scan.sizeLimit, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	pin, err := pathPin(path, scan.allowUnlocked, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	h, err := newInspectionHost(cCtx, pin.options()...)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := h.Load(cCtx.Context, wasm)
+	return f, h, pin.refusal(err, path, wasm)
 }
 
 // problems returns every problem that err reports, one message each.
