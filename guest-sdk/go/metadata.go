@@ -4,12 +4,19 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
-// capabilities are the capability names of ABI v1.
-var capabilities = []string{"artifact", "clock", "log", "random"}
+// Capabilities returns the capability names of ABI v1 (docs/ABI.md §4.2),
+// sorted: what [Info.Capabilities] may list. It is the SDK's own copy of
+// the host's list, since the SDK must not import the host; a test of the
+// wasmreg module checks that the two agree.
+func Capabilities() []string {
+	return []string{"artifact", "clock", "log", "random"}
+}
 
 const maxNameLen = 128
 
@@ -22,33 +29,48 @@ type metadata struct {
 	Capabilities []string        `json:"capabilities,omitempty"`
 }
 
-// marshalInfo validates info and returns its metadata JSON.
-func marshalInfo(info Info) ([]byte, error) {
+// Validate reports what [Register] would refuse in info: an empty or
+// malformed name or version, a ConfigSchema that is not a JSON object, an
+// unknown or repeated capability. The rules are a wasmreg host's, so that
+// a factory whose Info validates is not refused for its metadata at load;
+// a native test of a factory can call it.
+func (info Info) Validate() error {
 	if err := checkName(info.Name); err != nil {
-		return nil, fmt.Errorf("Info.Name %q: %w", info.Name, err)
+		return fmt.Errorf("Info.Name %q: %w", info.Name, err)
 	}
 	if err := checkVersion(info.Version); err != nil {
-		return nil, fmt.Errorf("Info.Version %q: %w", info.Version, err)
+		return fmt.Errorf("Info.Version %q: %w", info.Version, err)
 	}
-	md := metadata{Name: info.Name, Version: info.Version, Description: info.Description, Capabilities: info.Capabilities}
 	if s := strings.TrimSpace(info.ConfigSchema); s != "" {
 		if !json.Valid([]byte(s)) {
 			var v any
 			err := json.Unmarshal([]byte(s), &v)
-			return nil, fmt.Errorf("Info.ConfigSchema of %q is not valid JSON: %w", info.Name, err)
+			return fmt.Errorf("Info.ConfigSchema of %q is not valid JSON: %w", info.Name, err)
 		}
 		if s[0] != '{' {
-			return nil, fmt.Errorf("Info.ConfigSchema of %q is not a JSON object (a JSON Schema is an object)", info.Name)
+			return fmt.Errorf("Info.ConfigSchema of %q is not a JSON object (a JSON Schema is an object)", info.Name)
 		}
-		md.ConfigSchema = json.RawMessage(s)
 	}
+	known := Capabilities()
 	for i, c := range info.Capabilities {
-		if !slices.Contains(capabilities, c) {
-			return nil, fmt.Errorf("Info.Capabilities of %q: unknown capability %q (known: %s)", info.Name, c, strings.Join(capabilities, ", "))
+		if !slices.Contains(known, c) {
+			return fmt.Errorf("Info.Capabilities of %q: unknown capability %q (known: %s)", info.Name, c, strings.Join(known, ", "))
 		}
 		if slices.Contains(info.Capabilities[:i], c) {
-			return nil, fmt.Errorf("Info.Capabilities of %q: %q listed twice", info.Name, c)
+			return fmt.Errorf("Info.Capabilities of %q: %q listed twice", info.Name, c)
 		}
+	}
+	return nil
+}
+
+// marshalInfo validates info and returns its metadata JSON.
+func marshalInfo(info Info) ([]byte, error) {
+	if err := info.Validate(); err != nil {
+		return nil, err
+	}
+	md := metadata{Name: info.Name, Version: info.Version, Description: info.Description, Capabilities: info.Capabilities}
+	if s := strings.TrimSpace(info.ConfigSchema); s != "" {
+		md.ConfigSchema = json.RawMessage(s)
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -97,6 +119,10 @@ func checkVersion(v string) error {
 	for _, p := range parts {
 		if !numeric(p) {
 			return fmt.Errorf("%q is not a number without leading zeros; %s", p, want)
+		}
+		// Hosts read each number as a uint64 to order versions.
+		if _, err := strconv.ParseUint(p, 10, 64); err != nil {
+			return fmt.Errorf("%q is larger than %d; %s", p, uint64(math.MaxUint64), want)
 		}
 	}
 	if hasPre {

@@ -66,6 +66,9 @@ func TestMetadata(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.info.Validate(); err != nil {
+				t.Errorf("Validate: %v", err)
+			}
 			register(t, tc.info, nopBuild)
 			got, err := Metadata()
 			if err != nil {
@@ -95,6 +98,7 @@ func TestRegisterInvalidInfo(t *testing.T) {
 		{"v prefix", Info{Name: "m", Version: "v1.0.0"}, `leading "v"`},
 		{"two numbers", Info{Name: "m", Version: "1.0"}, "2 dot-separated numbers"},
 		{"leading zero", Info{Name: "m", Version: "1.02.0"}, `"02" is not a number without leading zeros`},
+		{"number too large", Info{Name: "m", Version: "18446744073709551616.0.0"}, `"18446744073709551616" is larger than 18446744073709551615`},
 		{"build metadata", Info{Name: "m", Version: "1.0.0+abc"}, `build metadata ("+abc") is refused`},
 		{"bad prerelease", Info{Name: "m", Version: "1.0.0-rc_1"}, `pre-release identifier "rc_1" has '_'`},
 		{"empty prerelease", Info{Name: "m", Version: "1.0.0-"}, "empty pre-release identifier"},
@@ -108,6 +112,10 @@ func TestRegisterInvalidInfo(t *testing.T) {
 			old := registered
 			registered = nil
 			defer func() { registered = old }()
+			err := tc.info.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate: %v, want it to contain %q", err, tc.want)
+			}
 			msg := panics(func() { Register(tc.info, nopBuild) })
 			if !strings.HasPrefix(msg, "wasmreg: Register: ") || !strings.Contains(msg, tc.want) {
 				t.Errorf("panic %q, want it to contain %q", msg, tc.want)
