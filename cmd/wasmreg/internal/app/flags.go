@@ -245,11 +245,33 @@ type Grants struct {
 	Artifacts map[string]string
 }
 
-// ParseGrants parses the values of the --grant flags: "clock", "random",
-// "random=SEED" (a seed for reproducible runs), "artifact=NAME=FILE"
-// (repeatable; grants the artifact capability) and "log" (always granted;
-// accepted for symmetry). Capability names are case-insensitive. Its errors
-// name the flag and the value.
+// grantSyntax returns how --grant writes the capability c: its name, with
+// the value that random and artifact take.
+func grantSyntax(c string) string {
+	switch c {
+	case host.CapRandom:
+		return "random[=SEED]"
+	case host.CapArtifact:
+		return "artifact=NAME=FILE"
+	}
+	return c
+}
+
+// grantable lists what --grant takes, in grantSyntax: every capability of
+// host.Capabilities but log, which is always granted.
+func grantable() string {
+	caps := needsGrants(host.Capabilities())
+	for i, c := range caps {
+		caps[i] = grantSyntax(c)
+	}
+	return strings.Join(caps, ", ")
+}
+
+// ParseGrants parses the values of the --grant flags: the name of any of
+// host.Capabilities (case-insensitive), with a value for two of them:
+// "random=SEED" (a seed for reproducible runs) and "artifact=NAME=FILE"
+// (repeatable; grants the artifact capability); "log" is always granted and
+// accepted for symmetry. Its errors name the flag and the value.
 func ParseGrants(values []string) (Grants, error) {
 	g := Grants{Artifacts: map[string]string{}}
 	caps := map[string]bool{}
@@ -259,16 +281,14 @@ func ParseGrants(values []string) (Grants, error) {
 		bad := func(format string, args ...any) (Grants, error) {
 			return Grants{}, fmt.Errorf("--grant %s: %s", v, fmt.Sprintf(format, args...))
 		}
+		if !slices.Contains(host.Capabilities(), capName) {
+			return bad("unknown capability %q (known: %s)", capName, grantable())
+		}
 		switch capName {
 		case host.CapLog:
 			if hasArg {
 				return bad("log takes no value")
 			}
-		case host.CapClock:
-			if hasArg {
-				return bad("clock takes no value")
-			}
-			caps[capName] = true
 		case host.CapRandom:
 			if hasArg {
 				seed, err := strconv.ParseUint(arg, 10, 64)
@@ -291,8 +311,11 @@ func ParseGrants(values []string) (Grants, error) {
 			}
 			g.Artifacts[name] = file
 			caps[capName] = true
-		default:
-			return bad("unknown capability %q (known: clock, random[=SEED], artifact=NAME=FILE)", capName)
+		default: // clock, and any capability that takes no value
+			if hasArg {
+				return bad("%s takes no value", capName)
+			}
+			caps[capName] = true
 		}
 	}
 	for c := range caps {

@@ -241,3 +241,28 @@ func TestGrantsOptions(t *testing.T) {
 	assert.Contains(t, err.Error(), "--grant artifact")
 	assert.Contains(t, err.Error(), "missing.bin")
 }
+
+// TestGrantsCoverHostCapabilities checks that --grant takes every
+// capability the host knows, and lists each in its usage and its errors:
+// the CLI's list is host.Capabilities, not a copy.
+func TestGrantsCoverHostCapabilities(t *testing.T) {
+	_, unknown := ParseGrants([]string{"network"})
+	require.Error(t, unknown)
+	for _, c := range host.Capabilities() {
+		value := c
+		if c == host.CapArtifact {
+			value = "artifact=w=weights.bin"
+		}
+		g, err := ParseGrants([]string{strings.ToUpper(value[:1]) + value[1:]})
+		require.NoError(t, err, "--grant %s", value)
+		if c == host.CapLog {
+			assert.Empty(t, g.Capabilities, "log is always granted")
+			continue
+		}
+		assert.Equal(t, []string{c}, g.Capabilities)
+		assert.Contains(t, grantable(), grantSyntax(c))
+		assert.Contains(t, unknown.Error(), grantSyntax(c), "the error lists what --grant takes")
+		assert.Equal(t, c, importCapability(host.ImportModule+"."+c+"_x"), "an import named for %s needs it", c)
+	}
+	assert.NotContains(t, grantable(), host.CapLog)
+}

@@ -152,7 +152,7 @@ func runAction(cCtx *cli.Context) error {
 func factoryFlagDefs() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: flagConfig, Usage: "build configuration: JSON, or @FILE", DefaultText: "{}"},
-		&cli.StringSliceFlag{Name: flagGrant, Usage: "grant a capability: clock, random[=SEED] or artifact=NAME=FILE (repeatable)"},
+		&cli.StringSliceFlag{Name: flagGrant, Usage: "grant a capability: " + grantable() + " (repeatable)"},
 		&cli.StringFlag{Name: flagSHA256, Usage: "refuse to load the module unless its sha256 is `HEX`"},
 	}
 }

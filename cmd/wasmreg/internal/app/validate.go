@@ -156,7 +156,7 @@ func importCapability(imp string) string {
 	if !ok {
 		return ""
 	}
-	for _, c := range []string{host.CapClock, host.CapRandom, host.CapArtifact} {
+	for _, c := range needsGrants(host.Capabilities()) {
 		if strings.HasPrefix(name, c+"_") {
 			return c
 		}
