@@ -24,7 +24,9 @@
 //
 // And it bounds the module's structure (Limits) before wazero allocates or
 // compiles anything: wazero's decoder allocates per declared local, and
-// its compiler's time grows faster than linearly with some shapes.
+// its compiler's time grows faster than linearly with some shapes. In the
+// same pass it counts what an estimate of that time needs, and bounds the
+// estimate (Module.CompileCost, cost.go).
 //
 // Everything in this package is safe for concurrent use: a Module is
 // immutable once Decode returns it.
