@@ -148,8 +148,8 @@ func DefaultLimits() Limits {
 
 		// What wazero's compiler needs bounded per function: the
 		// estimate (CompileCost) holds only within these.
-		LocalsPerFunction:       2_048,     // largest real 1,108 (mlpc at -O0; 53 at -O2); params counted; see below
-		Locals:                  1 << 20,   // largest real 11,150 (mlpc at -O0); wazero's decoder allocates 24 B a declared local before any check of its own
+		LocalsPerFunction:       2_048,     // largest real 1,112 (mlpc at -O0; 55 at -O2), params counted as wazero counts them; the estimate holds to here, not past ~2,500 across loops
+		Locals:                  1 << 20,   // largest real 10,648 (mlpc at -O0); wazero's decoder allocates 24 B a declared local before any check of its own
 		FunctionBodyBytes:       256 << 10, // largest real 29,238; bounds what Decode scans before it counts
 		InstructionsPerFunction: 1 << 16,   // largest real 13,335; 65,536 calls with 35 mutable globals take 0.5 GB
 		ControlPerFunction:      4_096,     // largest real 1,889 (Go's dispatch), a thinner margin: chains of blocks cost quadratically, 0.29 s a function here, 1.35 s at 8,000
@@ -157,13 +157,13 @@ func DefaultLimits() Limits {
 		BlockDepth:              4_096,     // largest real 550 (Go's dispatch); ControlPerFunction bounds it too, and the estimate nested chains
 		LoopsPerFunction:        512,       // largest real 53; each loop gets a check with an if, and a phi per local
 		BrTableTargets:          4_096,     // largest real 965; ControlPerFunction bounds it too: 500,000 took 46 s, 1.2 GB
-		Instructions:            8 << 20,   // largest real 1.2 million; a cheap cap before the estimate
+		Instructions:            8 << 20,   // largest real 1.1 million; a cheap cap before the estimate
 
 		// The whole module: the estimate is 2.16 s for the Go demo with
-		// the interrupt checks (1.44 s measured), under a third of it, so
+		// the interrupt checks (1.3 s measured), under a third of it, so
 		// that Go modules of 3 times its code pass; the worst module it
-		// admits compiles in about this much CPU time (the estimate is
-		// close to the measured time for some shapes).
+		// admits compiled in 5.3 to 5.7 s of CPU (one function of 2,048
+		// locals across 1,122 ifs: the estimate is tightest on phis).
 		CompileCost: 7_000_000,
 	}
 }
