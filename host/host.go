@@ -430,15 +430,47 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 		}
 		return prepared{}, &refusal{ErrInvalidModule, fmt.Errorf("the host cannot instrument it to stop its calls: %w", err)}
 	}
+	if p.checks != nil {
+		// The checks add blocks and calls that wazero compiles too: the
+		// estimate that bounds the compile is the instrumented module's.
+		if err := checkCompileCost(p.wasm, h.cfg.moduleLimits.CompileCost); err != nil {
+			return prepared{}, err
+		}
+	}
 	return p, nil
 }
 
-// moduleError classifies an error of the strict reader.
+// checkCompileCost checks the estimate of wazero's compile time for wasm,
+// the module as the host compiles it, against limit (0: none). It costs
+// one more strict read, a few milliseconds a megabyte.
+func checkCompileCost(wasm []byte, limit uint64) error {
+	if limit == 0 {
+		return nil
+	}
+	_, err := wasmbin.Decode(wasm, wasmbin.Limits{CompileCost: limit})
+	var le *wasmbin.LimitError
+	switch {
+	case errors.As(err, &le):
+		le.Where = "module with the host's interrupt checks"
+		return moduleError(le)
+	case err != nil:
+		return fmt.Errorf("host: the interrupt rewrite made a module its reader refuses: %w", err)
+	}
+	return nil
+}
+
+// moduleError classifies an error of the strict reader. A refusal for a
+// limit names the ModuleLimits field that raises it (the table size has
+// an option of its own).
 func moduleError(err error) error {
 	err = safetext.Wrap(err, MaxErrorMessage) // it may quote the module's names
 	var le *wasmbin.LimitError
 	if errors.As(err, &le) {
-		return &refusal{ErrModuleLimit, fmt.Errorf("%w (raise it with host.WithModuleLimits, field %s)", err, le.Limit)}
+		how := "host.WithModuleLimits, field " + le.Limit
+		if le.Limit == "TableSize" {
+			how = "host.WithTableLimit"
+		}
+		return &refusal{ErrModuleLimit, fmt.Errorf("%w (raise it with %s)", err, how)}
 	}
 	return &refusal{ErrInvalidModule, err}
 }

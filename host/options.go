@@ -300,38 +300,54 @@ func WithCompileTimeout(d time.Duration) Option {
 // or compiles anything: wazero's decoder allocates per declared local, and
 // its compile time grows faster than linearly with some shapes. The
 // defaults ([DefaultModuleLimits]) are the WebAssembly JS API's
-// implementation limits where it names one, and below them what keeps the
-// compile of any module under the default module size to a few seconds
-// (docs/SECURITY.md). A ModuleLimits is a plain value, safe to share.
+// implementation limits where they are low enough, and below them what
+// keeps the compile of any module they admit to a few seconds
+// (docs/SECURITY.md; host/internal/compilecost has the measurements). A
+// ModuleLimits is a plain value, safe to share.
 type ModuleLimits struct {
 	Types           uint32 // entries of the type section
 	Functions       uint32 // imported and defined functions
 	Imports         uint32
 	Exports         uint32
 	Globals         uint32 // imported and defined globals
+	MutableGlobals  uint32 // imported and defined mutable globals: each call reloads every one
 	Tables          uint32 // imported and defined tables
 	ElementSegments uint32
 	DataSegments    uint32
 	ParamsResults   uint32 // params of one function or block type, and results likewise
 
-	LocalsPerFunction       uint32 // declared locals of one function, params not counted
+	LocalsPerFunction       uint32 // params and declared locals of one function
+	Locals                  uint64 // declared locals of all functions
 	FunctionBodyBytes       uint32 // bytes of one function body
 	InstructionsPerFunction uint32
+	ControlPerFunction      uint32 // block, loop, if, else, br_if and br_table targets of one function
+	StackHeight             uint32 // values on one function's operand stack at once
 	BlockDepth              uint32 // nesting of block, loop and if, the function's own block counted
 	LoopsPerFunction        uint32
 	BrTableTargets          uint32 // targets of one br_table, the default counted
 	Instructions            uint64 // instructions of the whole module
+	// CompileCost bounds an estimate, from the module's structure, of
+	// the CPU time wazero takes to compile it, in microseconds: checked
+	// on the module as written and on the module as the host compiles it,
+	// with its interrupt checks.
+	CompileCost uint64
 }
 
 // DefaultModuleLimits returns the limits a host applies unless told
 // otherwise.
 func DefaultModuleLimits() ModuleLimits {
-	l := wasmbin.DefaultLimits()
+	return moduleLimitsOf(wasmbin.DefaultLimits())
+}
+
+// moduleLimitsOf is l's ModuleLimits: every field but the table size.
+func moduleLimitsOf(l wasmbin.Limits) ModuleLimits {
 	return ModuleLimits{Types: l.Types, Functions: l.Functions, Imports: l.Imports, Exports: l.Exports,
-		Globals: l.Globals, Tables: l.Tables, ElementSegments: l.ElementSegments, DataSegments: l.DataSegments,
-		ParamsResults: l.ParamsResults, LocalsPerFunction: l.LocalsPerFunction, FunctionBodyBytes: l.FunctionBodyBytes,
-		InstructionsPerFunction: l.InstructionsPerFunction, BlockDepth: l.BlockDepth, LoopsPerFunction: l.LoopsPerFunction,
-		BrTableTargets: l.BrTableTargets, Instructions: l.Instructions}
+		Globals: l.Globals, MutableGlobals: l.MutableGlobals, Tables: l.Tables, ElementSegments: l.ElementSegments,
+		DataSegments: l.DataSegments, ParamsResults: l.ParamsResults,
+		LocalsPerFunction: l.LocalsPerFunction, Locals: l.Locals, FunctionBodyBytes: l.FunctionBodyBytes,
+		InstructionsPerFunction: l.InstructionsPerFunction, ControlPerFunction: l.ControlPerFunction,
+		StackHeight: l.StackHeight, BlockDepth: l.BlockDepth, LoopsPerFunction: l.LoopsPerFunction,
+		BrTableTargets: l.BrTableTargets, Instructions: l.Instructions, CompileCost: l.CompileCost}
 }
 
 // WithModuleLimits sets the structural limits Load checks: a module over
@@ -349,18 +365,25 @@ func WithModuleLimits(l ModuleLimits) Option {
 			}
 			return v
 		}
+		pick64 := func(v, def uint64) uint64 {
+			if v == 0 {
+				return def
+			}
+			return v
+		}
 		c.moduleLimits = wasmbin.Limits{
 			Types: pick(l.Types, d.Types), Functions: pick(l.Functions, d.Functions), Imports: pick(l.Imports, d.Imports),
-			Exports: pick(l.Exports, d.Exports), Globals: pick(l.Globals, d.Globals), Tables: pick(l.Tables, d.Tables),
+			Exports: pick(l.Exports, d.Exports), Globals: pick(l.Globals, d.Globals),
+			MutableGlobals: pick(l.MutableGlobals, d.MutableGlobals), Tables: pick(l.Tables, d.Tables),
 			ElementSegments: pick(l.ElementSegments, d.ElementSegments), DataSegments: pick(l.DataSegments, d.DataSegments),
 			ParamsResults: pick(l.ParamsResults, d.ParamsResults), TableSize: c.tableLimit,
-			LocalsPerFunction: pick(l.LocalsPerFunction, d.LocalsPerFunction), FunctionBodyBytes: pick(l.FunctionBodyBytes, d.FunctionBodyBytes),
-			InstructionsPerFunction: pick(l.InstructionsPerFunction, d.InstructionsPerFunction), BlockDepth: pick(l.BlockDepth, d.BlockDepth),
+			LocalsPerFunction: pick(l.LocalsPerFunction, d.LocalsPerFunction), Locals: pick64(l.Locals, d.Locals),
+			FunctionBodyBytes:       pick(l.FunctionBodyBytes, d.FunctionBodyBytes),
+			InstructionsPerFunction: pick(l.InstructionsPerFunction, d.InstructionsPerFunction),
+			ControlPerFunction:      pick(l.ControlPerFunction, d.ControlPerFunction),
+			StackHeight:             pick(l.StackHeight, d.StackHeight), BlockDepth: pick(l.BlockDepth, d.BlockDepth),
 			LoopsPerFunction: pick(l.LoopsPerFunction, d.LoopsPerFunction), BrTableTargets: pick(l.BrTableTargets, d.BrTableTargets),
-			Instructions: l.Instructions,
-		}
-		if l.Instructions == 0 {
-			c.moduleLimits.Instructions = d.Instructions
+			Instructions: pick64(l.Instructions, d.Instructions), CompileCost: pick64(l.CompileCost, d.CompileCost),
 		}
 		return nil
 	}

@@ -33,6 +33,21 @@ type Reader struct {
 	maxHeight uint64
 	bottom    uint64 // the innermost block's frame.bottom
 	maxCount  uint32 // lim.InstructionsPerFunction, or no limit
+	maxStack  uint64 // lim.StackHeight, or no limit
+
+	// stats makes the Reader follow what the compile-cost estimate needs
+	// (cost.go): only Decode's Reader does.
+	stats bool
+	costStats
+	maxControl uint32 // lim.ControlPerFunction, or no limit
+	cfgDepth   uint32 // the current basic block's dominator-depth bound
+	dead       bool   // the code here is unreachable: wazero emits nothing for it
+}
+
+// costStats are the counts of one body the compile-cost estimate uses.
+type costStats struct {
+	calls, control, blocks, merges, brTargets uint32
+	depthSum, predSquares                     uint64
 }
 
 // frame is one open block.
@@ -41,6 +56,13 @@ type frame struct {
 	bottom  uint64 // operand stack height below the block's params
 	params  uint32
 	results uint32
+
+	// For the basic blocks (Reader.stats).
+	dead    bool   // opened in unreachable code
+	ifDepth uint32 // the depth bound of the block holding the block, loop or if
+	minPred uint32 // the shallowest branch to the block after the end
+	preds   uint32 // branches to the block after the end
+	back    uint32 // a loop's branches back to its header
 }
 
 // Instructions returns a reader of the body of defined function i (0 is
@@ -76,12 +98,20 @@ func (r *Reader) reset(m *Module, i int, lim Limits) {
 		params: uint32(len(t.Params)),
 		locals: uint64(len(t.Params)) + uint64(code.NumLocals),
 		lim:    lim,
-		ctl:    append(r.ctl[:0], frame{results: uint32(len(t.Results))}),
+		ctl:    append(r.ctl[:0], frame{results: uint32(len(t.Results)), minPred: math.MaxUint32}),
 	}
 	r.maxDepth = 1
 	r.maxCount = lim.InstructionsPerFunction
 	if r.maxCount == 0 {
 		r.maxCount = math.MaxUint32
+	}
+	r.maxStack = uint64(lim.StackHeight)
+	if r.maxStack == 0 {
+		r.maxStack = math.MaxUint64
+	}
+	r.maxControl = lim.ControlPerFunction
+	if r.maxControl == 0 {
+		r.maxControl = math.MaxUint32
 	}
 }
 
@@ -104,6 +134,9 @@ func (r *Reader) Next() bool {
 	switch a := plainOps[op]; {
 	case a != 0:
 		pops, pushes = uint32(a>>4&7), uint32(a&15)
+		if op < 0x1a && op != 0x01 { // unreachable, return
+			r.dead = true
+		}
 	case op >= 0x28 && op <= 0x3e: // loads and stores
 		if !r.needMemory(op, p) {
 			return false
@@ -129,6 +162,10 @@ func (r *Reader) Next() bool {
 	r.in.End = p
 	r.pos = p
 	r.stack(pops, pushes)
+	if r.maxHeight > r.maxStack {
+		r.failLimit("StackHeight", r.maxHeight, uint64(r.lim.StackHeight))
+		return false
+	}
 	if r.done && p != len(b) {
 		r.fail(ErrMalformed, p, "%d bytes after the function's final end", len(b)-p)
 		return false
@@ -331,9 +368,18 @@ func (r *Reader) push(op byte, params, results uint32, p int) bool {
 	if r.height-bottom >= uint64(params) {
 		bottom = r.height - uint64(params)
 	}
-	r.ctl = append(r.ctl, frame{op: op, bottom: bottom, params: params, results: results})
+	r.ctl = append(r.ctl, frame{op: op, bottom: bottom, params: params, results: results,
+		dead: r.dead, ifDepth: r.cfgDepth, minPred: math.MaxUint32})
 	r.bottom = bottom
 	r.maxDepth = max(r.maxDepth, depth)
+	if r.stats {
+		if !r.addControl(1) {
+			return false
+		}
+		if !r.dead && op != 0x02 {
+			r.block(r.cfgDepth + 1) // the loop's header, or the if's then arm
+		}
+	}
 	return true
 }
 
@@ -388,6 +434,12 @@ func (r *Reader) special(op byte, p int) (q int, pops, pushes uint32) {
 		}
 		f.op = 0x05
 		r.height = f.bottom + uint64(f.params)
+		if r.stats {
+			if !r.addControl(1) {
+				return 0, pops, pushes
+			}
+			r.cfgElse(f)
+		}
 	case 0x0b: // end
 		f := r.ctl[len(r.ctl)-1]
 		r.ctl = r.ctl[:len(r.ctl)-1]
@@ -396,15 +448,31 @@ func (r *Reader) special(op byte, p int) (q int, pops, pushes uint32) {
 			r.done = true
 		} else {
 			r.bottom = r.ctl[len(r.ctl)-1].bottom
+			if r.stats {
+				r.cfgEnd(&f)
+			}
 		}
 	case 0x0c: // br
 		l, q := r.label(p, "br")
 		in.Index = l
+		if r.stats && q != 0 && !r.dead {
+			r.branch(l, r.cfgDepth)
+			r.dead = true
+		}
 		return q, pops, pushes
 	case 0x0d: // br_if
 		l, q := r.label(p, "br_if")
 		in.Index = l
 		pops = 1
+		if r.stats && q != 0 {
+			if !r.addControl(1) {
+				return 0, pops, pushes
+			}
+			if !r.dead {
+				r.branch(l, r.cfgDepth)
+				r.block(r.cfgDepth + 1)
+			}
+		}
 		return q, pops, pushes
 	case 0x0e: // br_table
 		n, q := r.u32(p, "br_table count")
@@ -421,11 +489,27 @@ func (r *Reader) special(op byte, p int) (q int, pops, pushes uint32) {
 			return 0, pops, pushes
 		}
 		in.Targets = uint32(targets)
+		if r.stats && !r.addControl(uint32(targets)) {
+			return 0, pops, pushes
+		}
+		// Each target gets a block of its own in wazero's SSA (a
+		// trampoline), branching from one deeper than the br_table's.
+		live := r.stats && !r.dead
+		from := r.cfgDepth + 1
 		var l uint32
 		for range targets {
 			if l, q = r.label(q, "br_table"); q == 0 {
 				return 0, pops, pushes
 			}
+			if live {
+				r.blocks++
+				r.depthSum = addSat(r.depthSum, uint64(from))
+				r.branch(l, from)
+			}
+		}
+		if r.stats {
+			r.brTargets += uint32(targets)
+			r.dead = true
 		}
 		in.Index = l // the default
 		return q, pops, pushes
@@ -437,6 +521,7 @@ func (r *Reader) special(op byte, p int) (q int, pops, pushes uint32) {
 		in.Index = fn
 		t := &m.Types[m.funcTypes[fn]]
 		pops, pushes = uint32(len(t.Params)), uint32(len(t.Results))
+		r.calls++
 		return q, pops, pushes
 	case 0x11: // call_indirect
 		ti, q := r.index(p, "call_indirect of type", uint32(len(m.Types)))
@@ -455,6 +540,7 @@ func (r *Reader) special(op byte, p int) (q int, pops, pushes uint32) {
 		in.Index, in.Index2 = ti, tab
 		t := &m.Types[ti]
 		pops, pushes = uint32(len(t.Params))+1, uint32(len(t.Results))
+		r.calls++
 		return q, pops, pushes
 	case 0x1c: // select t: wazero reads the count as one byte
 		if p+1 >= len(b) || b[p] != 1 {

@@ -35,7 +35,10 @@ type decoder struct {
 	locals []LocalDecl
 	total  uint64 // instructions of the module so far
 
-	localsTotal uint64 // declared locals of the module so far
+	localsTotal uint64  // declared locals of the module so far
+	mutable     uint32  // mutable globals, imported and defined
+	fixedCost   float64 // Module.fixedCost, once the code section starts
+	codeCost    float64 // the functions' estimates so far, summed in order
 }
 
 // Decode reads wasm strictly, checks every index it uses and its
@@ -455,6 +458,7 @@ func (d *decoder) imports(c *cursor) {
 			if d.lim.Globals != 0 && m.ImportedGlobals > d.lim.Globals {
 				c.failLimit("Globals", uint64(m.ImportedGlobals), uint64(d.lim.Globals))
 			}
+			d.mutableGlobal(c, imp.Global)
 			m.globals = append(m.globals, imp.Global)
 		case externKindTag:
 			c.p--
@@ -466,6 +470,18 @@ func (d *decoder) imports(c *cursor) {
 		if c.err != nil {
 			return
 		}
+	}
+}
+
+// mutableGlobal counts global type g, under MutableGlobals: wazero
+// reloads every mutable global after each call.
+func (d *decoder) mutableGlobal(c *cursor, g GlobalType) {
+	if !g.Mutable || c.err != nil {
+		return
+	}
+	d.mutable++
+	if d.lim.MutableGlobals != 0 && d.mutable > d.lim.MutableGlobals {
+		c.failLimit("MutableGlobals", uint64(d.mutable), uint64(d.lim.MutableGlobals))
 	}
 }
 
@@ -542,6 +558,7 @@ func (d *decoder) globals(c *cursor) {
 		c.idx = i
 		g := &m.Globals[i]
 		g.Type = globalType(c)
+		d.mutableGlobal(c, g.Type)
 		g.Init = d.constExpr(c, g.Type.Type, "initialiser")
 		if c.err != nil {
 			return
@@ -881,6 +898,7 @@ func (d *decoder) code(c *cursor) {
 	}
 	m.Code = make([]Code, n)
 	spans := make([][2]int, n)
+	d.fixedCost = m.fixedCost()
 	sectionEnd := c.end
 	d.locals = d.locals[:0]
 	for i := range m.Code {
@@ -904,6 +922,13 @@ func (d *decoder) code(c *cursor) {
 		c.p, c.end = bodyEnd-int(size), bodyEnd
 		nd := c.count("local declaration count", 2, "", 0, 0)
 		spans[i][0] = len(d.locals)
+		// LocalsPerFunction counts the params too: wazero makes a
+		// variable of each.
+		params := uint64(len(m.Types[m.Functions[i]].Params))
+		if d.lim.LocalsPerFunction != 0 && params > uint64(d.lim.LocalsPerFunction) {
+			c.failLimit("LocalsPerFunction", params, uint64(d.lim.LocalsPerFunction))
+			return
+		}
 		var sum uint64
 		for range nd {
 			at := c.p
@@ -913,9 +938,9 @@ func (d *decoder) code(c *cursor) {
 				return
 			}
 			sum += uint64(cnt)
-			if d.lim.LocalsPerFunction != 0 && sum > uint64(d.lim.LocalsPerFunction) {
+			if d.lim.LocalsPerFunction != 0 && params+sum > uint64(d.lim.LocalsPerFunction) {
 				c.p = at
-				c.failLimit("LocalsPerFunction", sum, uint64(d.lim.LocalsPerFunction))
+				c.failLimit("LocalsPerFunction", params+sum, uint64(d.lim.LocalsPerFunction))
 				return
 			}
 			if sum > math.MaxUint32 {
@@ -966,6 +991,7 @@ func (d *decoder) code(c *cursor) {
 func (d *decoder) body(i int) error {
 	r := &d.r
 	r.reset(d.m, i, d.lim)
+	r.stats = true
 	code := &d.m.Code[i]
 	for r.Next() {
 	}
@@ -976,9 +1002,19 @@ func (d *decoder) body(i int) error {
 	code.Loops = r.loops
 	code.MaxDepth = r.maxDepth
 	code.MaxHeight = uint32(min(r.maxHeight, math.MaxUint32))
+	code.Calls, code.Control = r.calls, r.control
+	code.Blocks, code.Merges, code.BrTargets = r.blocks, r.merges, r.brTargets
+	code.DepthSum, code.PredSquares = r.depthSum, r.predSquares
+	code.Cost = d.m.codeCost(i, code, d.mutable)
 	d.total += uint64(r.count)
 	if d.lim.Instructions != 0 && d.total > d.lim.Instructions {
 		return &LimitError{Limit: "Instructions", Where: "module", Found: d.total, Max: d.lim.Instructions}
+	}
+	// Refuse as soon as the functions so far, with the sections before
+	// them, cost too much: CompileCost only adds to it.
+	d.codeCost += code.Cost
+	if c := ceilCost(d.codeCost + d.fixedCost); d.lim.CompileCost != 0 && c > d.lim.CompileCost {
+		return &LimitError{Limit: "CompileCost", Where: "module", Found: c, Max: d.lim.CompileCost}
 	}
 	return nil
 }
@@ -1034,6 +1070,9 @@ func (d *decoder) finish() error {
 	}
 	if m.HasDataCount && m.DataCount != uint32(len(m.Data)) {
 		return fmt.Errorf("data count section says %d segments, the data section has %d: %w", m.DataCount, len(m.Data), ErrMalformed)
+	}
+	if c := m.CompileCost(); d.lim.CompileCost != 0 && c > d.lim.CompileCost {
+		return &LimitError{Limit: "CompileCost", Where: "module", Found: c, Max: d.lim.CompileCost}
 	}
 	return nil
 }

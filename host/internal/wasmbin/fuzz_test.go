@@ -69,7 +69,8 @@ func decodeAllocs(wasm []byte, lim Limits) (*Module, error, uint64) {
 func allocBound(n int) uint64 { return 64*uint64(n) + 1<<20 }
 
 // checkModule checks what any Module Decode returns must satisfy: each
-// body reads again with Instructions to what Decode recorded.
+// body reads again with Instructions to what Decode recorded, and its
+// compile-cost figures are consistent.
 func checkModule(t *testing.T, m *Module) {
 	for i, c := range m.Code {
 		r := m.Instructions(i)
@@ -83,7 +84,13 @@ func checkModule(t *testing.T, m *Module) {
 		require.NoError(t, r.Err())
 		require.Equal(t, c.Instructions, n)
 		require.Equal(t, c.Loops, loops)
+		// The estimate's counts hold together.
+		require.LessOrEqual(t, c.Merges, c.Blocks)
+		require.LessOrEqual(t, c.BrTargets, c.Control)
+		require.LessOrEqual(t, c.Loops, c.Control)
+		require.Positive(t, c.Cost)
 	}
+	require.GreaterOrEqual(t, float64(m.CompileCost()), m.compileCost())
 }
 
 // FuzzDecode: Decode never panics, allocates no more than a few times

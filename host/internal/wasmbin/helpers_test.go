@@ -116,7 +116,8 @@ var (
 )
 
 // realModules returns every real module the limits are measured on: the
-// fixtures of host/testdata, the demo's Go module, and, unless -short, the
+// fixtures of host/testdata (refusedFixtures among them), the demo's Go
+// module, and, unless -short, the
 // Go guest of host/testdata/goguest and the example factories built as
 // the Makefile's "make examples" does.
 func realModules(t testing.TB) map[string][]byte {
@@ -124,7 +125,8 @@ func realModules(t testing.TB) map[string][]byte {
 	root, err := wasmbuild.RepoRoot()
 	require.NoError(t, err)
 	mods := map[string][]byte{}
-	for _, pattern := range []string{"host/testdata/*.wasm", "host/testdata/hostile/*.wasm", "cmd/wasmreg/internal/demo/*.wasm"} {
+	for _, pattern := range []string{"host/testdata/*.wasm", "host/testdata/hostile/*.wasm", "host/testdata/hostile/compile/*.wasm",
+		"cmd/wasmreg/internal/demo/*.wasm"} {
 		paths, err := filepath.Glob(filepath.Join(root, pattern))
 		require.NoError(t, err)
 		for _, p := range paths {
@@ -175,6 +177,13 @@ func buildReal(root string) (map[string][]byte, error) {
 			return wasmbuild.C(ctx, src, []string{filepath.Join(root, "guest-sdk", "c")}, out, "-msimd128")
 		}
 	}
+	// Unoptimised C makes a local of every value: the most locals real
+	// code has.
+	cBuildO0 := func(src ...string) func(string) error {
+		return func(out string) error {
+			return wasmbuild.C(ctx, src, []string{filepath.Join(root, "guest-sdk", "c")}, out, "-msimd128", "-O0")
+		}
+	}
 	glob := func(pattern string) []string {
 		p, _ := filepath.Glob(filepath.Join(root, pattern))
 		sort.Strings(p)
@@ -191,6 +200,8 @@ func buildReal(root string) (map[string][]byte, error) {
 		{"factories/centroid", cBuild(glob("examples/factories/centroid/*.c")...)},
 		{"factories/mlpc", cBuild(glob("examples/factories/mlpc/*.c")...)},
 		{"factories/scale", cBuild(filepath.Join(root, "guest-sdk/c/example/minimal.c"))},
+		{"factories/centroid-O0", cBuildO0(glob("examples/factories/centroid/*.c")...)},
+		{"factories/mlpc-O0", cBuildO0(glob("examples/factories/mlpc/*.c")...)},
 	}
 	for _, s := range steps {
 		if err := add(s.name, s.build); err != nil {

@@ -101,7 +101,7 @@ var instrTests = []struct {
 	{name: "br past the function", code: []byte{0x0c, 1, 0x0b}, err: ErrInvalidIndex, msg: "br to label 1, only 1 blocks"},
 	{name: "br_if past the blocks", code: []byte{0x02, 0x40, 0x41, 0, 0x0d, 2, 0x0b, 0x0b}, err: ErrInvalidIndex, msg: "br_if to label 2"},
 	{name: "br_table target past the blocks", code: []byte{0x41, 0, 0x0e, 1, 1, 0, 0x0b}, err: ErrInvalidIndex, msg: "br_table to label 1"},
-	{name: "br_table count past the body", code: []byte{0x41, 0, 0x0e, 0x87, 0x27, 0x0b}, err: ErrMalformed, msg: "br_table of 5000 targets"},
+	{name: "br_table count past the body", code: []byte{0x41, 0, 0x0e, 0x9f, 0x1f, 0x0b}, err: ErrMalformed, msg: "br_table of 4000 targets"},
 	{name: "table a rewrite appends", code: []byte{0x41, 0, 0x25, 2, 0x1a, 0x0b}, err: ErrInvalidIndex, msg: "table 2, the module has 2"},
 	{name: "table.grow of a missing table", code: []byte{0xd0, 0x70, 0x41, 0, 0xfc, 15, 2, 0x1a, 0x0b}, err: ErrInvalidIndex, msg: "table 2"},
 	{name: "table.copy from a missing table", code: []byte{0x41, 0, 0x41, 0, 0x41, 0, 0xfc, 14, 0, 5, 0x0b}, err: ErrInvalidIndex, msg: "table 5"},

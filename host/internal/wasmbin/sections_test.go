@@ -173,7 +173,13 @@ var sectionTests = []struct {
 	{name: "too many element segments", wasm: with(small(0x0b), func(m *mod) { m.elements = [][]byte{{1, 0, 0}, {1, 0, 0}} }), lim: &Limits{ElementSegments: 1}, err: ErrLimit, limit: "ElementSegments"},
 
 	{name: "locals", wasm: with(small(0x20, 2, 0x1a, 0x0b), func(m *mod) { m.codes = [][]byte{body([]LocalDecl{{2, I32}, {1, V128}}, 0x20, 2, 0x1a, 0x0b)} })},
-	{name: "too many locals", wasm: with(small(0x0b), func(m *mod) { m.codes = [][]byte{body([]LocalDecl{{50_000, I32}, {1, I64}}, 0x0b)} }), err: ErrLimit, limit: "LocalsPerFunction", msg: "function[0]: 50001 is over the limit LocalsPerFunction of 50000"},
+	{name: "too many locals", wasm: with(small(0x0b), func(m *mod) { m.codes = [][]byte{body([]LocalDecl{{50_000, I32}, {1, I64}}, 0x0b)} }), lim: &Limits{LocalsPerFunction: 50_000}, err: ErrLimit, limit: "LocalsPerFunction", msg: "function[0]: 50001 is over the limit LocalsPerFunction of 50000"},
+	{name: "params count towards LocalsPerFunction", wasm: mod{types: [][]byte{functype([]ValType{I32, I64}, nil)}, funcs: []uint32{0},
+		codes: [][]byte{body([]LocalDecl{{1, I32}}, 0x0b)}}.bytes(), lim: &Limits{LocalsPerFunction: 2}, err: ErrLimit, limit: "LocalsPerFunction", msg: "function[0]: 3 is over the limit LocalsPerFunction of 2"},
+	{name: "params alone over LocalsPerFunction", wasm: mod{types: [][]byte{functype([]ValType{I32, I32, I32}, nil)}, funcs: []uint32{0},
+		codes: [][]byte{body(nil, 0x0b)}}.bytes(), lim: &Limits{LocalsPerFunction: 2}, err: ErrLimit, limit: "LocalsPerFunction", msg: "function[0]: 3 is over the limit LocalsPerFunction of 2"},
+	{name: "params and locals at LocalsPerFunction", wasm: mod{types: [][]byte{functype([]ValType{I32}, nil)}, funcs: []uint32{0},
+		codes: [][]byte{body([]LocalDecl{{1, I32}}, 0x0b)}}.bytes(), lim: &Limits{LocalsPerFunction: 2}},
 	{name: "locals past 2^32", wasm: with(small(0x0b), func(m *mod) { m.codes = [][]byte{body([]LocalDecl{{1 << 31, I32}, {1 << 31, I64}}, 0x0b)} }), lim: &Limits{}, err: ErrMalformed, msg: "4294967296 locals"},
 	{name: "local of exnref", wasm: with(small(0x0b), func(m *mod) { m.codes = [][]byte{body([]LocalDecl{{1, 0x69}}, 0x0b)} }), err: ErrUnsupported, msg: "exnref"},
 	{name: "body over FunctionBodyBytes", wasm: small(0x01, 0x01, 0x01, 0x0b).bytes(), lim: &Limits{FunctionBodyBytes: 4}, err: ErrLimit, limit: "FunctionBodyBytes", msg: "function[0]: 5 is over the limit"},
@@ -205,6 +211,25 @@ var sectionTests = []struct {
 	{name: "too many imports", wasm: with(small(0x0b), func(m *mod) {
 		m.imports = [][]byte{cat(name("a"), name("f"), []byte{0, 0}), cat(name("a"), name("g"), []byte{0, 0})}
 	}), lim: &Limits{Imports: 1}, err: ErrLimit, limit: "Imports"},
+	{name: "too many mutable globals", wasm: with(small(0x0b), func(m *mod) {
+		m.globals = [][]byte{{byte(I32), 1, 0x41, 0, 0x0b}, {byte(I64), 0, 0x42, 0, 0x0b}, {byte(F32), 1, 0x43, 0, 0, 0, 0, 0x0b}}
+	}), lim: &Limits{MutableGlobals: 1}, err: ErrLimit, limit: "MutableGlobals", msg: "global[2]: 2 is over the limit MutableGlobals of 1"},
+	{name: "too many mutable globals, imported ones counted", wasm: with(small(0x0b), func(m *mod) {
+		m.imports = [][]byte{cat(name("a"), name("g"), []byte{3, byte(I32), 1})}
+		m.globals = [][]byte{{byte(I32), 1, 0x41, 0, 0x0b}}
+	}), lim: &Limits{MutableGlobals: 1}, err: ErrLimit, limit: "MutableGlobals", msg: "global[0]: 2 is over the limit MutableGlobals of 1"},
+	{name: "mutable globals at the limit", wasm: with(small(0x0b), func(m *mod) {
+		m.imports = [][]byte{cat(name("a"), name("g"), []byte{3, byte(I32), 1})}
+		m.globals = [][]byte{{byte(I32), 0, 0x41, 0, 0x0b}, {byte(I32), 1, 0x41, 0, 0x0b}}
+	}), lim: &Limits{MutableGlobals: 2}},
+	{name: "compile cost under the limit", wasm: small(0x0b).bytes(), lim: &Limits{CompileCost: 3_020}},
+	{name: "compile cost", wasm: small(0x0b).bytes(), lim: &Limits{CompileCost: 3_000}, err: ErrLimit, limit: "CompileCost", msg: "module: an estimated compile time of"},
+	{name: "compile cost of the data segments", wasm: with(small(0x0b), func(m *mod) {
+		m.memories = [][]byte{{0, 1}}
+		for range 100 {
+			m.data = append(m.data, cat([]byte{1}, name("c")))
+		}
+	}), lim: &Limits{CompileCost: 3_020}, err: ErrLimit, limit: "CompileCost", msg: "µs is over the limit CompileCost of 3020"},
 	{name: "too many tables", wasm: with(small(0x0b), func(m *mod) { m.tables = [][]byte{{0x70, 0, 0}, {0x70, 0, 0}} }), lim: &Limits{Tables: 1}, err: ErrLimit, limit: "Tables"},
 }
 

@@ -24,7 +24,9 @@
 //
 // And it bounds the module's structure (Limits) before wazero allocates or
 // compiles anything: wazero's decoder allocates per declared local, and
-// its compiler's time grows faster than linearly with some shapes.
+// its compiler's time grows faster than linearly with some shapes. In the
+// same pass it counts what an estimate of that time needs, and bounds the
+// estimate (Module.CompileCost, cost.go).
 //
 // Everything in this package is safe for concurrent use: a Module is
 // immutable once Decode returns it.
@@ -76,6 +78,9 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string {
+	if e.Limit == "CompileCost" {
+		return fmt.Sprintf("%s: an estimated compile time of %d µs is over the limit %s of %d", e.Where, e.Found, e.Limit, e.Max)
+	}
 	return fmt.Sprintf("%s: %d is over the limit %s of %d", e.Where, e.Found, e.Limit, e.Max)
 }
 
@@ -90,61 +95,76 @@ type Limits struct {
 	Imports         uint32
 	Exports         uint32
 	Globals         uint32 // imported and defined globals
+	MutableGlobals  uint32 // imported and defined mutable globals
 	Tables          uint32 // imported and defined tables
 	ElementSegments uint32
 	DataSegments    uint32
 	ParamsResults   uint32 // params of one function or block type, and results likewise
 	TableSize       uint32 // declared minimum size of a table
 
-	LocalsPerFunction       uint32 // declared locals of one function, params not counted
+	LocalsPerFunction       uint32 // params and declared locals of one function: wazero makes a variable of each
 	Locals                  uint64 // declared locals of all functions
 	FunctionBodyBytes       uint32 // bytes of one function body
 	InstructionsPerFunction uint32
-	BlockDepth              uint32 // nesting of block, loop, if, the function's own block counted
-	LoopsPerFunction        uint32
-	BrTableTargets          uint32 // targets of one br_table, the default counted
-	Instructions            uint64 // instructions of the whole module
+	// ControlPerFunction bounds Code.Control: block, loop, if, else,
+	// br_if and br_table targets, each of which starts a basic block.
+	ControlPerFunction uint32
+	StackHeight        uint32 // Code.MaxHeight: values on the operand stack at once
+	BlockDepth         uint32 // nesting of block, loop, if, the function's own block counted
+	LoopsPerFunction   uint32
+	BrTableTargets     uint32 // targets of one br_table, the default counted
+	Instructions       uint64 // instructions of the whole module
+	// CompileCost bounds Module.CompileCost, the estimate of wazero's
+	// compile time in microseconds. Decode checks it on the bytes it
+	// reads; a host that rewrites the module before compiling it checks
+	// the rewritten module's as well.
+	CompileCost uint64
 }
 
 // DefaultLimits returns the limits the host applies by default: the
-// WebAssembly JS API's implementation limits where it names one, and
-// below them what keeps wazero's compile of any module under the default
-// module size to a few seconds and bounded memory (docs/SECURITY.md).
+// WebAssembly JS API's implementation limits where they are low enough,
+// and below them what keeps wazero's compile of any module the limits
+// admit to a few seconds and bounded memory on the reference machine
+// (host/internal/compilecost measured each: its README has the figures).
+// "Largest real" is the largest figure of the modules wasmreg builds
+// (TestDefaultLimitsMargin: the Go demo, the Go guest and factories, the
+// C factories).
 func DefaultLimits() Limits {
 	return Limits{
-		// The JS API's implementation limits
-		// (https://webassembly.github.io/spec/js-api/#limits).
-		Types:             1_000_000,
-		Functions:         1_000_000,
-		Imports:           100_000,
-		Exports:           100_000,
-		Globals:           1_000_000,
-		DataSegments:      100_000,
-		ElementSegments:   10_000_000,
-		Tables:            100_000,
-		ParamsResults:     1_000,
-		TableSize:         10_000_000,
-		LocalsPerFunction: 50_000,
-		FunctionBodyBytes: 7_654_321,
+		// Counts of the module's sections. Each entry costs wazero's
+		// compiler well under 3 µs; these bound the memory Decode and
+		// wazero's decoder allocate for them.
+		Types:           1_000,     // largest real 23; each type costs an entry preamble: 1,000 of 1,000 params compile in 0.8 s
+		Functions:       100_000,   // largest real 2,309; 12.5 µs each with its entry check: 1.3 s at the limit
+		Imports:         10_000,    // largest real 25; 0.23 µs each
+		Exports:         10_000,    // largest real 6; 0.56 µs each
+		Globals:         1_000,     // largest real 8; every function declares a variable per global
+		MutableGlobals:  32,        // largest real 8 (Go's); each call reloads every one: 4,000 calls × 4,000 took 4.4 s, 2.7 GB
+		Tables:          16,        // largest real 1; no compile cost, with TableSize bounds instantiation memory
+		ElementSegments: 100_000,   // largest real 1; 0.33 µs each
+		DataSegments:    1_000_000, // largest real 39,846 (Go emits one per symbol); 0.15 µs each, over the JS API's 100,000 for Go modules 3 times the demo's
+		ParamsResults:   1_000,     // the JS API's; their cost is quadratic only past ~10,000
+		TableSize:       1_000_000, // host.DefaultTableLimit, which the host applies instead (class 5)
 
-		// Provisional, until the compile cost of each shape is measured:
-		// what wazero's compiler needs bounded and the JS API does not
-		// name. Each is several times what the largest real module
-		// wasmreg has needs (TestDefaultLimitsMargin: the Go modules
-		// nest blocks 550 deep in a function of 13,335 instructions with
-		// a br_table of 965 targets and 1.1 million instructions in all;
-		// the C ones have up to 53 loops in a function and 451 locals in
-		// all) and far below the shapes that took wazero tens of seconds
-		// (10,000 loops in a function, a br_table of 500,000 targets).
-		// Locals bounds what wazero's decoder allocates for local types,
-		// 8 bytes a local, which LocalsPerFunction alone does not: 200 KB
-		// of functions of 50,000 locals each would be 8 GB.
-		InstructionsPerFunction: 500_000,
-		BlockDepth:              5_000,
-		LoopsPerFunction:        1_000,
-		BrTableTargets:          10_000,
-		Instructions:            10_000_000,
-		Locals:                  1_000_000,
+		// What wazero's compiler needs bounded per function: the
+		// estimate (CompileCost) holds only within these.
+		LocalsPerFunction:       2_048,     // largest real 1,112 (mlpc at -O0; 55 at -O2), params counted as wazero counts them; the estimate holds to here, not past ~2,500 across loops
+		Locals:                  1 << 20,   // largest real 10,648 (mlpc at -O0); wazero's decoder allocates 24 B a declared local before any check of its own
+		FunctionBodyBytes:       256 << 10, // largest real 29,238; bounds what Decode scans before it counts
+		InstructionsPerFunction: 1 << 16,   // largest real 13,335; 65,536 calls with 35 mutable globals take 0.5 GB
+		ControlPerFunction:      4_096,     // largest real 1,889 (Go's dispatch), a thinner margin: chains of blocks cost quadratically, 0.29 s a function here, 1.35 s at 8,000
+		StackHeight:             256,       // largest real 10; live values × blocks: 254 across 4,096 ifs 0.5 s, 90 MB
+		BlockDepth:              4_096,     // largest real 550 (Go's dispatch); ControlPerFunction bounds it too, and the estimate nested chains
+		LoopsPerFunction:        512,       // largest real 53; each loop gets a check with an if, and a phi per local
+		BrTableTargets:          4_096,     // largest real 965; ControlPerFunction bounds it too: 500,000 took 46 s, 1.2 GB
+		Instructions:            8 << 20,   // largest real 1.1 million; a cheap cap before the estimate
+
+		// The whole module: the estimate is 2.16 s for the Go demo with
+		// the interrupt checks (1.3 s measured), under a third of it, so
+		// that Go modules of 3 times its code pass; the worst module it
+		// admits compiled in 5.3 to 5.7 s of CPU (one function of 2,048
+		// locals across 1,122 ifs: the estimate is tightest on phis).
+		CompileCost: 7_000_000,
 	}
 }
 
@@ -308,6 +328,22 @@ type Code struct {
 	// MaxHeight bounds the values on the operand stack at any point of
 	// the body (an upper bound: unreachable code counts as reachable).
 	MaxHeight uint32
+	Calls     uint32 // call and call_indirect
+	// Control counts block, loop, if, else, br_if and each target of a
+	// br_table (the default included): what starts a basic block.
+	Control uint32
+
+	// The basic blocks wazero's SSA builder makes of the reachable code
+	// (it emits nothing for unreachable code), the entry block not
+	// counted, for the compile-cost estimate (cost.go).
+	Blocks    uint32
+	Merges    uint32 // blocks of more than one predecessor, loop headers branched back to included
+	BrTargets uint32 // br_table targets, the defaults included, reachable or not
+	// DepthSum sums over the blocks a bound of their depth in the
+	// dominator tree; PredSquares the square of their predecessor counts.
+	DepthSum, PredSquares uint64
+	// Cost is the function's share of Module.CompileCost, in microseconds.
+	Cost float64
 }
 
 // Module is a decoded module. It refers to the bytes it was decoded from,

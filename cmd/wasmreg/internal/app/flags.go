@@ -434,21 +434,22 @@ func limitFlags() []cli.Flag {
 }
 
 // moduleLimitFields are the fields of host.ModuleLimits, by the name
-// --module-limit takes.
-func moduleLimitFields(l *host.ModuleLimits) map[string]*uint32 {
-	return map[string]*uint32{
+// --module-limit takes: each a *uint32 or a *uint64.
+func moduleLimitFields(l *host.ModuleLimits) map[string]any {
+	return map[string]any{
 		"Types": &l.Types, "Functions": &l.Functions, "Imports": &l.Imports, "Exports": &l.Exports,
-		"Globals": &l.Globals, "Tables": &l.Tables, "ElementSegments": &l.ElementSegments,
-		"DataSegments": &l.DataSegments, "ParamsResults": &l.ParamsResults,
-		"LocalsPerFunction": &l.LocalsPerFunction, "FunctionBodyBytes": &l.FunctionBodyBytes,
-		"InstructionsPerFunction": &l.InstructionsPerFunction, "BlockDepth": &l.BlockDepth,
-		"LoopsPerFunction": &l.LoopsPerFunction, "BrTableTargets": &l.BrTableTargets,
+		"Globals": &l.Globals, "MutableGlobals": &l.MutableGlobals, "Tables": &l.Tables,
+		"ElementSegments": &l.ElementSegments, "DataSegments": &l.DataSegments, "ParamsResults": &l.ParamsResults,
+		"LocalsPerFunction": &l.LocalsPerFunction, "Locals": &l.Locals, "FunctionBodyBytes": &l.FunctionBodyBytes,
+		"InstructionsPerFunction": &l.InstructionsPerFunction, "ControlPerFunction": &l.ControlPerFunction,
+		"StackHeight": &l.StackHeight, "BlockDepth": &l.BlockDepth, "LoopsPerFunction": &l.LoopsPerFunction,
+		"BrTableTargets": &l.BrTableTargets, "Instructions": &l.Instructions, "CompileCost": &l.CompileCost,
 	}
 }
 
 // moduleLimitNames lists what --module-limit takes, sorted.
 func moduleLimitNames() []string {
-	names := []string{"Instructions"}
+	var names []string
 	for name := range moduleLimitFields(&host.ModuleLimits{}) {
 		names = append(names, name)
 	}
@@ -464,15 +465,17 @@ func parseModuleLimits(specs []string) (host.ModuleLimits, error) {
 	for _, spec := range specs {
 		name, value, ok := strings.Cut(spec, "=")
 		n, err := strconv.ParseUint(value, 10, 64)
-		switch {
-		case !ok || err != nil || n == 0:
+		if !ok || err != nil || n == 0 {
 			return l, fmt.Errorf("--%s %q: want NAME=N with N a positive integer", flagModuleLimits, spec)
-		case name == "Instructions":
-			l.Instructions = n
-		case fields[name] != nil && n <= 1<<32-1:
-			*fields[name] = uint32(n)
-		case fields[name] != nil:
-			return l, fmt.Errorf("--%s %q: %d is over 4294967295", flagModuleLimits, spec, n)
+		}
+		switch f := fields[name].(type) {
+		case *uint64:
+			*f = n
+		case *uint32:
+			if n > math.MaxUint32 {
+				return l, fmt.Errorf("--%s %q: %d is over %d", flagModuleLimits, spec, n, uint32(math.MaxUint32))
+			}
+			*f = uint32(n)
 		default:
 			return l, fmt.Errorf("--%s %q: no limit %q (limits: %s)", flagModuleLimits, spec, name, strings.Join(moduleLimitNames(), ", "))
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+
+	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
 // The worst-case mode builds, for given limits, the modules an attacker
@@ -22,8 +24,12 @@ type attack struct {
 	name string
 	// add adds one function of this kind, at the limits, to m and returns
 	// its index; setup, if set, runs once per module first.
-	add   func(m *module, l limits) uint32
-	setup func(m *module, l limits)
+	add   func(m *module, l wasmbin.Limits) uint32
+	setup func(m *module, l wasmbin.Limits)
+	// sized attacks are too dear at the per-function limits for even one
+	// copy to pass CompileCost: their function is built with
+	// ControlPerFunction lowered until one does.
+	sized bool
 }
 
 func ifChain(c code, n int) code {
@@ -34,23 +40,23 @@ func ifChain(c code, n int) code {
 }
 
 var attacks = []attack{
-	{name: "br_if_chain", add: func(m *module, l limits) uint32 {
+	{name: "br_if_chain", add: func(m *module, l wasmbin.Limits) uint32 {
 		// The longest chain of basic blocks, each dominating the next:
 		// wazero's loop-nesting and dominance walks are quadratic in it.
 		c := code{}.op(opBlock, blockVoid)
-		for range l.ControlPerFunction - 1 {
+		for range int(l.ControlPerFunction) - 1 {
 			c = c.localGet(0).u(opBrIf, 0)
 		}
 		return m.addFunc(function{typ: 0, body: ret(c.op(opEnd))})
 	}},
-	{name: "nested_ifs", add: func(m *module, l limits) uint32 {
+	{name: "nested_ifs", add: func(m *module, l wasmbin.Limits) uint32 {
 		// As deep as BlockDepth allows, the rest of the control as br_ifs.
-		d := min(l.BlockDepth, l.ControlPerFunction)
+		d := int(min(l.BlockDepth-1, l.ControlPerFunction)) // the function's own block counts
 		var c code
 		for range d {
 			c = c.localGet(0).op(opIf, blockVoid)
 		}
-		for range l.ControlPerFunction - d {
+		for range int(l.ControlPerFunction) - d {
 			c = c.localGet(0).u(opBrIf, 0)
 		}
 		for range d {
@@ -58,24 +64,25 @@ var attacks = []attack{
 		}
 		return m.addFunc(function{typ: 0, body: ret(c)})
 	}},
-	{name: "locals_across_ifs", add: func(m *module, l limits) uint32 {
-		// Every local live across every if: a phi per local per merge.
+	{name: "locals_across_ifs", sized: true, add: func(m *module, l wasmbin.Limits) uint32 {
+		// Every local live across every if: a phi per local per merge
+		// (LocalsPerFunction counts the param).
 		n := int(l.LocalsPerFunction)
 		var c code
 		for k := 1; k < n; k++ {
 			c = c.localGet(0).i32(int32(k)).op(opI32Add).localSet(uint32(k))
 		}
-		c = ifChain(c, l.ControlPerFunction)
+		c = ifChain(c, int(l.ControlPerFunction))
 		c = c.localGet(0)
 		for k := 1; k < n; k++ {
 			c = c.localGet(uint32(k)).op(opI32Add)
 		}
 		return m.addFunc(function{typ: 0, locals: []localDecl{{uint32(n - 1), i32}}, body: c.op(opEnd)})
 	}},
-	{name: "locals_across_loops", add: func(m *module, l limits) uint32 {
+	{name: "locals_across_loops", sized: true, add: func(m *module, l wasmbin.Limits) uint32 {
 		// The same across loops (each gets a check), then ifs.
 		n := int(l.LocalsPerFunction)
-		loops := min(l.LoopsPerFunction, l.ControlPerFunction)
+		loops := int(min(l.LoopsPerFunction, l.ControlPerFunction/2))
 		var c code
 		for k := 1; k < n; k++ {
 			c = c.localGet(0).i32(int32(k)).op(opI32Add).localSet(uint32(k))
@@ -83,41 +90,80 @@ var attacks = []attack{
 		for range loops {
 			c = c.op(opLoop, blockVoid).localGet(0).u(opBrIf, 0).op(opEnd)
 		}
-		c = ifChain(c, l.ControlPerFunction-2*loops)
+		c = ifChain(c, int(l.ControlPerFunction)-2*loops)
 		c = c.localGet(0)
 		for k := 1; k < n; k++ {
 			c = c.localGet(uint32(k)).op(opI32Add)
 		}
 		return m.addFunc(function{typ: 0, locals: []localDecl{{uint32(n - 1), i32}}, body: c.op(opEnd)})
 	}},
-	{name: "stack_across_ifs", add: func(m *module, l limits) uint32 {
+	{name: "stack_across_ifs", add: func(m *module, l wasmbin.Limits) uint32 {
 		// StackHeight values live across every if: the register
 		// allocator's live-in lists grow with their product.
-		v := l.StackHeight - 2
+		v := int(l.StackHeight) - 2
 		var c code
 		for k := range v {
 			c = c.localGet(0).i32(int32(k)).op(opI32Xor)
 		}
-		c = ifChain(c, l.ControlPerFunction)
+		c = ifChain(c, int(l.ControlPerFunction))
 		for range v - 1 {
 			c = c.op(opI32Add)
 		}
 		return m.addFunc(function{typ: 0, body: c.op(opEnd)})
 	}},
-	{name: "calls_x_globals", setup: func(m *module, l limits) {
+	{name: "calls_x_globals", setup: func(m *module, l wasmbin.Limits) {
 		for range l.MutableGlobals {
 			m.globals = append(m.globals, global{typ: i32, mutable: true})
 		}
 		m.addFunc(function{typ: m.addType(typeNop), body: code{opEnd}}) // function 1
-	}, add: func(m *module, l limits) uint32 {
+	}, add: func(m *module, l wasmbin.Limits) uint32 {
 		// Every call reloads every mutable global.
 		var c code
-		for range l.InstructionsPerFunction - 2 {
+		for range int(l.InstructionsPerFunction) - 2 {
 			c = c.call(1)
 		}
 		return m.addFunc(function{typ: 0, body: ret(c)})
 	}},
-	{name: "tiny_funcs", add: func(m *module, l limits) uint32 {
+	{name: "calls", setup: func(m *module, l wasmbin.Limits) {
+		m.addFunc(function{typ: m.addType(typeNop), body: code{opEnd}}) // function 1
+	}, add: func(m *module, l wasmbin.Limits) uint32 {
+		// Straight calls, with only the checks' mutable globals.
+		var c code
+		for range int(l.InstructionsPerFunction) - 2 {
+			c = c.call(1)
+		}
+		return m.addFunc(function{typ: 0, body: ret(c)})
+	}},
+	{name: "br_table_dispatch", add: func(m *module, l wasmbin.Limits) uint32 {
+		// Go's dispatch: blocks nested as deep as the control allows,
+		// one br_table to each.
+		d := int(min(l.BlockDepth-1, l.ControlPerFunction/2))
+		var c code
+		for range d {
+			c = c.op(opBlock, blockVoid)
+		}
+		c = c.localGet(0).u(opBrTable, uint64(d-1))
+		for k := range d {
+			c = appendULEB(c, uint64(k))
+		}
+		for range d {
+			c = c.op(opEnd).localGet(0).i32(1).op(opI32Add).localSet(0)
+		}
+		return m.addFunc(function{typ: 0, body: ret(c)})
+	}},
+	{name: "live_values", add: func(m *module, l wasmbin.Limits) uint32 {
+		// As many values live at once as StackHeight allows.
+		v := int(l.StackHeight) - 2
+		var c code
+		for k := range v {
+			c = c.localGet(0).i32(int32(k)).op(opI32Xor)
+		}
+		for range v - 1 {
+			c = c.op(opI32Add)
+		}
+		return m.addFunc(function{typ: 0, body: c.op(opEnd)})
+	}},
+	{name: "tiny_funcs", add: func(m *module, l wasmbin.Limits) uint32 {
 		// The most functions: each gets an entry check.
 		return m.addFunc(function{typ: 0, body: ret(nil)})
 	}},
@@ -125,7 +171,7 @@ var attacks = []attack{
 
 // attackModule is a module with copies functions of kind a, after the
 // function every module starts with.
-func attackModule(a attack, l limits, copies int) *module {
+func attackModule(a attack, l wasmbin.Limits, copies int) *module {
 	m := oneFunc(nil, ret(nil))
 	if a.setup != nil {
 		a.setup(m, l)
@@ -136,19 +182,19 @@ func attackModule(a attack, l limits, copies int) *module {
 	return m
 }
 
-// admitted is how many copies of kind a the whole-module limits admit,
-// from the figures of a module with one copy and one with two.
-func admitted(a attack, l limits) (int, error) {
-	one, err := withCost(attackModule(a, l, 1).encode())
+// admitted is how many copies of kind a, built at limits b, the limits l
+// admit, from the figures of a module with one copy and one with two.
+func admitted(a attack, b, l wasmbin.Limits) (int, error) {
+	one, err := withCost(attackModule(a, b, 1).encode())
 	if err != nil {
 		return 0, err
 	}
-	two, err := withCost(attackModule(a, l, 2).encode())
+	if err := admits(attackModule(a, b, 1).encode(), l); err != nil {
+		return 0, fmt.Errorf("%s: one copy: %w", a.name, err)
+	}
+	two, err := withCost(attackModule(a, b, 2).encode())
 	if err != nil {
 		return 0, err
-	}
-	if broken := l.check(two); len(broken) > 0 {
-		return 0, fmt.Errorf("%s breaks the limits it was built for: %v", a.name, broken)
 	}
 	per := func(f func(shape) float64) float64 { return f(two) - f(one) }
 	room := func(limit float64, f func(shape) float64) float64 {
@@ -160,9 +206,19 @@ func admitted(a attack, l limits) (int, error) {
 	n := math.Min(room(float64(l.Functions), func(s shape) float64 { return float64(s.Functions) }),
 		room(float64(l.Instructions), func(s shape) float64 { return float64(s.Instructions) }))
 	n = math.Min(n, room(float64(l.Locals), func(s shape) float64 { return float64(s.Locals) }))
-	n = math.Min(n, room(float64(l.ModuleBytes), func(s shape) float64 { return float64(s.Bytes) }))
+	n = math.Min(n, room(moduleBytes, func(s shape) float64 { return float64(s.Bytes) }))
 	n = math.Min(n, room(float64(l.CompileCost), func(s shape) float64 { return s.Cost }))
-	return int(n) + 1, nil
+	// The figures grow by the same amount with each copy, but for the
+	// estimate's rounding: check the module the host would be sent.
+	copies := int(n) + 1
+	for ; copies > 1; copies-- {
+		err := admits(attackModule(a, b, copies).encode(), l)
+		var le *wasmbin.LimitError
+		if !errors.As(err, &le) {
+			return copies, err
+		}
+	}
+	return copies, nil
 }
 
 // worstRow is one kind's worst module.
@@ -177,7 +233,8 @@ type worstRow struct {
 	CPUSec       float64   `json:"cpu_s"`   // at the copies admitted: measured, or extrapolated
 	RSSMiB       float64   `json:"rss_mib"` // likewise
 	Extrapolated bool      `json:"extrapolated"`
-	// EstimatePerCopy is cost.go's estimate for one more function.
+	// EstimatePerCopy is the estimate (wasmbin's CompileCost, with the
+	// checks) for one more function.
 	EstimatePerCopy float64 `json:"estimate_s_per_copy"`
 }
 
@@ -187,7 +244,7 @@ const directCPU = 20.0
 
 func worstMode(o options, stdout, stderr io.Writer) ([]worstRow, error) {
 	l := proposed
-	fmt.Fprintf(stdout, "Limits: %s\n\n", l)
+	fmt.Fprintf(stdout, "Limits: %s\n\n", limitsString(l))
 	fmt.Fprintln(stdout, "| kind | instructions per function | bytes per function | copies admitted | measured (copies: CPU s, RSS MiB) | CPU s per copy | estimate s per copy | compile CPU s | peak RSS MiB |")
 	fmt.Fprintln(stdout, "|---|--:|--:|--:|---|--:|--:|--:|--:|")
 	var rows []worstRow
@@ -213,14 +270,52 @@ func worstMode(o options, stdout, stderr io.Writer) ([]worstRow, error) {
 		return rows, err
 	}
 	rows = append(rows, comb)
-	fmt.Fprintf(stdout, "\nEvery module-level count at its limit (types of ParamsResults params, imports, exports, globals, tables, segments, declared locals, one br_table of BrTableTargets targets, one function %d deep), in one module of %d bytes: compile %.2f s CPU, peak RSS %.0f MiB.\n",
+	fmt.Fprintf(stdout, "\nEvery module-level count at its limit (types of ParamsResults params, imports, exports, globals, tables, segments, one br_table of BrTableTargets targets, one function %d deep, and as many declared locals as CompileCost admits), in one module of %d bytes: compile %.2f s CPU, peak RSS %.0f MiB.\n",
 		l.BlockDepth, comb.FuncBytes, comb.CPUSec, comb.RSSMiB)
 	return rows, nil
 }
 
-func worstKind(a attack, l limits, o options, stderr io.Writer) (worstRow, error) {
+// sizedLimits returns l with ControlPerFunction lowered, for a sized
+// attack, to the most at which one copy passes l: the limits its
+// function is built with (the module is checked against l).
+func sizedLimits(a attack, l wasmbin.Limits) (wasmbin.Limits, error) {
+	if !a.sized {
+		return l, nil
+	}
+	fits := func(control uint32) bool {
+		b := l
+		b.ControlPerFunction = control
+		return admits(attackModule(a, b, 1).encode(), l) == nil
+	}
+	lo, hi := uint32(0), l.ControlPerFunction // fits(lo) or lo = 0
+	if fits(hi) {
+		return l, nil
+	}
+	for hi-lo > 1 {
+		if mid := (lo + hi) / 2; fits(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	if lo == 0 {
+		return l, fmt.Errorf("%s: no size of it passes the limits", a.name)
+	}
+	b := l
+	b.ControlPerFunction = lo
+	return b, nil
+}
+
+func worstKind(a attack, limits wasmbin.Limits, o options, stderr io.Writer) (worstRow, error) {
 	row := worstRow{Kind: a.name}
-	copies, err := admitted(a, l)
+	l, err := sizedLimits(a, limits)
+	if err != nil {
+		return row, err
+	}
+	if a.sized {
+		row.Kind += fmt.Sprintf(" (%d control)", l.ControlPerFunction)
+	}
+	copies, err := admitted(a, l, limits)
 	if err != nil {
 		return row, err
 	}
@@ -289,35 +384,35 @@ func worstKind(a attack, l limits, o options, stderr io.Writer) (worstRow, error
 }
 
 // combined measures one module with every module-level count at its limit.
-func combined(l limits, o options, stderr io.Writer) (worstRow, error) {
+func combined(l wasmbin.Limits, o options, stderr io.Writer) (worstRow, error) {
 	m := oneFunc(nil, ret(nil))
 	wide := funcType{params: make([]byte, l.ParamsResults)}
 	for i := range wide.params {
 		wide.params[i] = i32
 	}
-	for len(m.types) < l.Types {
+	for len(m.types) < int(l.Types) {
 		m.types = append(m.types, wide)
 	}
-	for i := len(m.imports); i < l.Imports; i++ {
+	for i := len(m.imports); i < int(l.Imports); i++ {
 		m.imports = append(m.imports, importFunc{module: "env", name: fmt.Sprintf("f%d", i), typ: 1})
 	}
 	// Imports shift the function index space: the first defined function
 	// is now at index Imports.
 	first := uint32(len(m.imports))
 	m.exports[0].index = first
-	for i := 1; i < l.Exports; i++ {
+	for i := 1; i < int(l.Exports); i++ {
 		m.exports = append(m.exports, export{name: fmt.Sprintf("e%d", i), kind: 0, index: first})
 	}
 	for range l.MutableGlobals {
 		m.globals = append(m.globals, global{typ: i32, mutable: true})
 	}
-	for len(m.globals) < l.Globals {
+	for len(m.globals) < int(l.Globals) {
 		m.globals = append(m.globals, global{typ: i64})
 	}
 	size := uint32(min(l.TableSize, 1<<20))
 	m.table = &size
 	for i := range l.ElementSegments {
-		m.elems = append(m.elems, elemSegment{offset: int32(i % int(size)), funcs: []uint32{first}})
+		m.elems = append(m.elems, elemSegment{offset: int32(i % size), funcs: []uint32{first}})
 	}
 	*m.memory = uint32(l.DataSegments/65536 + 1)
 	for i := range l.DataSegments {
@@ -332,23 +427,35 @@ func combined(l limits, o options, stderr io.Writer) (worstRow, error) {
 	}
 	m.addFunc(function{typ: 0, body: ret(bt.op(opEnd))})
 	var deep code
-	for range l.BlockDepth {
+	for range l.BlockDepth - 1 { // the function's own block counts
 		deep = deep.op(opBlock, blockVoid)
 	}
-	for range l.BlockDepth {
+	for range l.BlockDepth - 1 {
 		deep = deep.op(opEnd)
 	}
 	m.addFunc(function{typ: 0, body: ret(deep)})
-	for left := l.Locals; left >= l.LocalsPerFunction; left -= l.LocalsPerFunction {
-		m.addFunc(function{typ: 0, locals: []localDecl{{uint32(l.LocalsPerFunction), i32}}, body: ret(nil)})
+	// The locals cost 1.5 µs each in the estimate: as many functions of
+	// them as Locals and CompileCost admit.
+	perFunction := uint64(l.LocalsPerFunction) - 1 // and the param
+	withLocals := func(k uint64) []byte {
+		c := *m
+		c.funcs = append([]function(nil), m.funcs...)
+		for range k {
+			c.addFunc(function{typ: 0, locals: []localDecl{{uint32(perFunction), i32}}, body: ret(nil)})
+		}
+		return c.encode()
 	}
-	raw := m.encode()
-	sh, err := withCost(raw)
-	if err != nil {
-		return worstRow{}, err
+	lo, hi := uint64(0), l.Locals/perFunction+1 // withLocals(lo) passes, or lo = 0
+	for hi-lo > 1 {
+		if mid := (lo + hi) / 2; admits(withLocals(mid), l) == nil {
+			lo = mid
+		} else {
+			hi = mid
+		}
 	}
-	if broken := l.check(sh); len(broken) > 0 {
-		return worstRow{}, errors.New("combined module breaks its limits: " + fmt.Sprint(broken))
+	raw := withLocals(lo)
+	if err := admits(raw, l); err != nil {
+		return worstRow{}, fmt.Errorf("combined module: %w", err)
 	}
 	wasm, err := instrument(raw)
 	if err != nil {

@@ -120,6 +120,20 @@ var shapes = []shapeGen{
 		}
 		return oneFunc(nil, ret(c.op(opEnd)))
 	}},
+	{"br_table_dispatch", "targets of one br_table, each to a block of its own (Go's dispatch)", 250, false, func(n, _ int) *module {
+		var c code
+		for range n {
+			c = c.op(opBlock, blockVoid)
+		}
+		c = c.localGet(0).u(opBrTable, uint64(n-1))
+		for k := range n {
+			c = appendULEB(c, uint64(k))
+		}
+		for range n {
+			c = c.op(opEnd).localGet(0).i32(1).op(opI32Add).localSet(0)
+		}
+		return oneFunc(nil, ret(c))
+	}},
 	{"br_table_args", "targets of one br_table to a block of 100 results", 250, false, func(n, _ int) *module {
 		m := oneFunc(nil, nil)
 		res := make([]byte, 100)
@@ -211,6 +225,20 @@ var shapes = []shapeGen{
 		}
 		return oneFunc(nil, c.op(opEnd))
 	}},
+	{"live_churn", "instructions run while 250 values stay live on the stack", 1000, false, func(n, _ int) *module {
+		const live = 250
+		var c code
+		for k := range live {
+			c = c.localGet(0).i32(int32(k)).op(opI32Xor)
+		}
+		for range n / 4 {
+			c = c.localGet(0).i32(1).op(opI32Add).localSet(0)
+		}
+		for range live - 1 {
+			c = c.op(opI32Add)
+		}
+		return oneFunc(nil, c.op(opEnd))
+	}},
 	{"live_across_ifs", "stack values (n) live across m ifs", 250, false, func(n, m int) *module {
 		var c code
 		for k := range n {
@@ -250,6 +278,27 @@ var shapes = []shapeGen{
 			c = c.localGet(uint32(k)).op(opI32Add)
 		}
 		return oneFunc([]localDecl{{uint32(n), i32}}, c.op(opEnd))
+	}},
+	{"params_across_ifs", "params (n) live across m ifs", 250, false, func(n, m int) *module {
+		// As locals_across_ifs, with params instead of declared locals:
+		// wazero's SSA makes variables of both alike.
+		one := uint32(1)
+		mod := &module{memory: &one}
+		wide := funcType{params: make([]byte, n), results: []byte{i32}}
+		for i := range wide.params {
+			wide.params[i] = i32
+		}
+		var c code
+		for range m {
+			c = c.localGet(0).op(opIf, blockVoid).localGet(0).i32(1).op(opI32Add).localSet(0).op(opEnd)
+		}
+		c = c.localGet(0)
+		for k := 1; k < n; k++ {
+			c = c.localGet(uint32(k)).op(opI32Add)
+		}
+		f := mod.addFunc(function{typ: mod.addType(wide), body: c.op(opEnd)})
+		mod.exports = append(mod.exports, export{name: "f", kind: 0, index: f})
+		return mod
 	}},
 	{"locals_across_loops", "locals (n) live across m loops", 250, true, func(n, m int) *module {
 		var c code

@@ -2,18 +2,20 @@
 // memory-hungry, to choose the host's structural limits (README.md).
 //
 // It generates modules of each shape (shapes.go) in doubling sizes, with
-// and without the interrupt checks the host inserts (instrument.go), and
+// and without the interrupt checks the host inserts (interrupt.Instrument,
+// describe.go), and
 // compiles each in a fresh child process with wazero's compiler and default
 // core features, as the host does, reading the child's CPU time and peak
 // memory. Other modes describe real modules, replicate a module's code to
 // see how compile time scales with size, and build the worst module the
 // proposed limits admit.
 //
-//	go run ./bench/compilecost -mode sweep [-shapes a,b] [-checks both]
-//	go run ./bench/compilecost -mode one -shape seq_loops -n 10000 -checked
-//	go run ./bench/compilecost -mode real file.wasm...
-//	go run ./bench/compilecost -mode scale -copies 1,2,4,8 file.wasm
-//	go run ./bench/compilecost -mode worst
+//	go run ./host/internal/compilecost -mode sweep [-shapes a,b] [-checks both]
+//	go run ./host/internal/compilecost -mode one -shape seq_loops -n 10000 -checked
+//	go run ./host/internal/compilecost -mode real file.wasm...
+//	go run ./host/internal/compilecost -mode scale -copies 1,2,4,8 file.wasm
+//	go run ./host/internal/compilecost -mode worst
+//	go run ./host/internal/compilecost -mode model results/*.json
 package main
 
 import (
@@ -309,23 +311,17 @@ func realMode(o options, files []string, stdout, stderr io.Writer) ([]realRow, e
 		if err != nil {
 			return rows, err
 		}
-		_, sh, err := parse(wasm, false)
+		sh, err := withCost(wasm)
 		if err != nil {
 			return rows, fmt.Errorf("%s: %w", f, err)
 		}
-		row := realRow{File: f, Shape: sh}
+		row := realRow{File: f, Shape: sh, Estimate: sh.Cost / 1e6}
 		checked, err := instrument(wasm)
 		if err != nil {
 			return rows, fmt.Errorf("%s: %w", f, err)
 		}
-		est, err := moduleCost(checked)
-		if err != nil {
-			return rows, err
-		}
-		row.Estimate = est / 1e6
-		sh.Cost, row.Shape.Cost = est, est
-		if broken := proposed.check(sh); len(broken) > 0 {
-			fmt.Fprintf(stderr, "%s breaks the proposed limits: %v\n", f, broken)
+		if b, err := broken(wasm, proposed); err != nil || len(b) > 0 {
+			fmt.Fprintf(stderr, "%s breaks the proposed limits: %v %v\n", f, b, err)
 		}
 		if o.describe {
 			rows = append(rows, row)
@@ -354,19 +350,23 @@ func realMode(o options, files []string, stdout, stderr io.Writer) ([]realRow, e
 }
 
 // modelMode checks the cost estimate against a sweep's saved measurements
-// (-json of -mode sweep, given as the argument): for each point it rebuilds
+// (-json of -mode sweep, given as the arguments): for each point it rebuilds
 // the module, computes the estimate and reports measured/estimated.
 func modelMode(o options, files []string, stdout io.Writer) ([]modelRow, error) {
-	if len(files) != 1 {
-		return nil, errors.New("-mode model takes the JSON file of a sweep")
-	}
-	b, err := os.ReadFile(files[0])
-	if err != nil {
-		return nil, err
+	if len(files) == 0 {
+		return nil, errors.New("-mode model takes the JSON files of sweeps")
 	}
 	var all []series
-	if err := json.Unmarshal(b, &all); err != nil {
-		return nil, fmt.Errorf("%s: %w", files[0], err)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var ss []series
+		if json.Unmarshal(b, &ss) != nil || len(ss) == 0 || ss[0].Shape == "" {
+			continue // not a sweep: the real, scale and worst modes' files
+		}
+		all = append(all, ss...)
 	}
 	var rows []modelRow
 	worst := map[bool]modelRow{}
@@ -381,16 +381,21 @@ func modelMode(o options, files []string, stdout io.Writer) ([]modelRow, error) 
 			if p.failed() || p.CPUSec < 0.01 {
 				continue
 			}
-			wasm, err := build(g, p.N, s.M, s.Checked)
+			raw, err := build(g, p.N, s.M, false)
 			if err != nil {
 				return rows, err
+			}
+			wasm := raw
+			if s.Checked {
+				if wasm, err = instrument(raw); err != nil {
+					return rows, err
+				}
 			}
 			est, err := moduleCost(wasm)
 			if err != nil {
 				return rows, err
 			}
-			_, sh, _ := parse(wasm, false)
-			row := modelRow{label(s), p.N, s.Checked, p.CPUSec, est / 1e6, withinFunctionLimits(sh, proposed)}
+			row := modelRow{label(s), p.N, s.Checked, p.CPUSec, est / 1e6, withinFunctionLimits(raw, proposed)}
 			rows = append(rows, row)
 			fmt.Fprintf(stdout, "| %s | %d | %v | %.3f | %.3f | %.2f |\n", row.Shape, row.N, row.Within, row.Measured, row.Model, row.Measured/row.Model)
 			if w := worst[row.Within]; row.Measured/row.Model > w.Measured/math.Max(w.Model, 1e-9) || w.Shape == "" {

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
 // replicate returns wasm with its defined functions repeated copies times:
@@ -14,29 +16,32 @@ import (
 // the originals and the module stays valid. It shows how compile time
 // scales with module size for one compiler's code (a Go guest's, say).
 func replicate(wasm []byte, copies int) ([]byte, error) {
-	sections, err := splitSections(wasm)
+	m, err := wasmbin.Decode(wasm, noLimits)
 	if err != nil {
 		return nil, err
 	}
 	out := []byte{0, 'a', 's', 'm', 1, 0, 0, 0}
-	for _, s := range sections {
-		p := s.payload
-		switch s.id {
-		case secFunction, secCode:
-			r := &reader{b: p}
-			n, err := r.u32()
-			if err != nil {
-				return nil, err
-			}
-			entries := p[r.pos:]
-			p = appendULEB(nil, uint64(n)*uint64(copies))
+	for _, s := range m.Sections {
+		p := s.Payload
+		switch s.ID {
+		case wasmbin.SecFunction:
+			p = wasmbin.AppendU32(nil, uint32(len(m.Functions)*copies))
 			for range copies {
-				p = append(p, entries...)
+				for _, t := range m.Functions {
+					p = wasmbin.AppendU32(p, t)
+				}
 			}
-		case secCustom:
+		case wasmbin.SecCode:
+			p = wasmbin.AppendU32(nil, uint32(len(m.Code)*copies))
+			for range copies {
+				for _, c := range m.Code {
+					p = append(p, m.Bytes[c.Offset:c.Offset+c.SizeWidth+len(c.Body)]...)
+				}
+			}
+		case wasmbin.SecCustom:
 			continue // names and debug info would describe only the first copy
 		}
-		out = section(out, s.id, p)
+		out = wasmbin.AppendSection(out, s.ID, p)
 	}
 	return out, nil
 }
