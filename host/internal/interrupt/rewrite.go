@@ -280,6 +280,12 @@ func (w *writer) body(b []byte, i int, p *funcPlan) ([]byte, error) {
 	if !ok || width > code.Expr {
 		return nil, fmt.Errorf("function[%d]: locals: %w", fn, wasmbin.ErrMalformed)
 	}
+	// Two locals are appended: their indices must fit a u32 (the strict
+	// reader's limits keep real modules far below; a Module decoded
+	// without limits may not be).
+	if uint64(len(ft.Params))+uint64(code.NumLocals)+2 > math.MaxUint32 {
+		return nil, refuse(ErrNotInstrumentable, fmt.Sprintf("function[%d]", fn), "%d params and %d locals leave no index for the rewrite's own", len(ft.Params), code.NumLocals)
+	}
 	saved := uint32(len(ft.Params)) + code.NumLocals
 	scratch := saved + 1
 	added := uint32(1)

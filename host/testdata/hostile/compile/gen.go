@@ -11,7 +11,7 @@
 //
 //	go run gen.go
 //
-// bench/compilecost measures what each costs wazero v1.12 and which
+// host/internal/compilecost measures what each costs wazero v1.12 and which
 // structural limit refuses it.
 package main
 
