@@ -190,3 +190,53 @@ func (c *Cache) CFactory(ctx context.Context, name, source string, extraFlags ..
 	}
 	return wasm, nil
 }
+
+// Cargo finds Debian's cargo and rustc (/usr/bin), which have the
+// wasm32-wasi standard library (libstd-rust-dev-wasm32); a rustup cargo
+// that may come first on PATH has not.
+func Cargo() (cargo, rustc string, err error) {
+	cargo, rustc = "/usr/bin/cargo", "/usr/bin/rustc"
+	if !fileExists(cargo) || !fileExists(rustc) || !fileExists("/usr/lib/rustlib/wasm32-wasi") {
+		return "", "", fmt.Errorf("%w: Debian's cargo for wasm32-wasi (apt-get install rustc cargo libstd-rust-dev-wasm32 lld)", ErrToolMissing)
+	}
+	return cargo, rustc, nil
+}
+
+// RustFactory builds the cdylib crate in crateDir (relative to the
+// repository root) for wasm32-wasi in release mode, with cargo's output
+// cached in build/cargo, once per process under name in c, and returns the
+// module. The crate's library must be named lib (its [package] name with
+// '-' as '_'). The error wraps ErrToolMissing when Debian's Rust toolchain
+// is not installed. It is safe for concurrent use.
+func (c *Cache) RustFactory(ctx context.Context, name, crateDir, lib string) ([]byte, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	cargo, rustc, err := Cargo()
+	if err != nil {
+		return nil, err
+	}
+	target := filepath.Join(root, "build", "cargo")
+	path, err := c.Get(name, func(out string) error {
+		cmd := exec.CommandContext(ctx, cargo, "build", "--offline", "--release", "--target", "wasm32-wasi")
+		cmd.Dir = filepath.Join(root, crateDir)
+		cmd.Env = append(os.Environ(), "RUSTC="+rustc, "CARGO_TARGET_DIR="+target)
+		if err := run(cmd, "cargo build "+crateDir); err != nil {
+			return err
+		}
+		b, err := os.ReadFile(filepath.Join(target, "wasm32-wasi", "release", lib+".wasm"))
+		if err != nil {
+			return fmt.Errorf("wasmbuild: %w", err)
+		}
+		return os.WriteFile(out, b, 0o644)
+	})
+	if err != nil {
+		return nil, err
+	}
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("wasmbuild: read %s: %w", name, err)
+	}
+	return wasm, nil
+}
