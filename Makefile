@@ -9,6 +9,9 @@ GO_FACTORIES := linear mlp
 C_FACTORIES  := centroid mlpc
 CLANG       ?= clang
 CFLAGS_WASM := --target=wasm32-wasi -mexec-model=reactor -O2 -msimd128 -Wall -Werror -Wl,--stack-first -Wl,--strip-debug -I guest-sdk/c
+# Debian's Rust 1.63 with the wasm32-wasi std; another cargo may be first on PATH.
+CARGO       := RUSTC=/usr/bin/rustc CARGO_TARGET_DIR=$(CURDIR)/$(BUILD)/cargo /usr/bin/cargo
+CARGO_WASM  := $(CARGO) build --offline --release --target wasm32-wasi
 GOWASM      := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath
 
 .PHONY: all deps demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
@@ -49,9 +52,12 @@ examples:
 	@echo "c    $(FACTORIES)/scale.wasm (guest-sdk/c/example/minimal.c)"
 	@$(CLANG) $(CFLAGS_WASM) -o $(FACTORIES)/scale.wasm guest-sdk/c/example/minimal.c
 	@cp host/testdata/echo.wasm $(FACTORIES)/echo.wasm
+	@echo "rust $(FACTORIES)/scale-rs.wasm (guest-sdk/rust/example)"
+	@cd guest-sdk/rust/example && $(CARGO_WASM) -q
+	@cp $(BUILD)/cargo/wasm32-wasi/release/scale.wasm $(FACTORIES)/scale-rs.wasm
 
-## deps: install the C and WAT toolchains the tests need (Debian's packages), if missing
-APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt
+## deps: install the C, Rust and WAT toolchains the tests need (Debian's packages), if missing
+APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt rustc cargo libstd-rust-dev-wasm32 librust-serde-json-dev
 deps:
 	@if dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
@@ -63,6 +69,8 @@ test: deps check examples wasmreg
 	$(GO) test -race -count=1 ./...
 	WASMREG_HEARTBEAT=1 $(GO) test -race -count=1 -run '^TestHostileHeartbeat$$' ./host/
 	cd guest-sdk/go && $(GO) test -count=1 ./...
+	cd guest-sdk/rust && $(CARGO) test --offline -q
+	cd guest-sdk/rust && $(CARGO) build --offline -q --features serde_json
 	$(WASMREG) list --dir $(FACTORIES)
 	$(WASMREG) run
 	$(MAKE) fuzz-smoke
