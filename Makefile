@@ -12,9 +12,11 @@ CFLAGS_WASM := --target=wasm32-wasi -mexec-model=reactor -O2 -msimd128 -Wall -We
 # Debian's Rust 1.63 with the wasm32-wasi std; another cargo may be first on PATH.
 CARGO       := RUSTC=/usr/bin/rustc CARGO_TARGET_DIR=$(CURDIR)/$(BUILD)/cargo /usr/bin/cargo
 CARGO_WASM  := $(CARGO) build --offline --release --target wasm32-wasi
+# The AssemblyScript SDK's pinned asc (package-lock.json), installed by make deps.
+ASC         := node node_modules/assemblyscript/bin/asc.js
 GOWASM      := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath
 
-.PHONY: all deps demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
+.PHONY: all deps deps-apt demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
 
 # Every fuzz target, as package:Function.
 FUZZ_TARGETS := ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports ./host:FuzzRewriteForSnapshot \
@@ -55,10 +57,18 @@ examples:
 	@echo "rust $(FACTORIES)/scale-rs.wasm (guest-sdk/rust/example)"
 	@cd guest-sdk/rust/example && $(CARGO_WASM) -q
 	@cp $(BUILD)/cargo/wasm32-wasi/release/scale.wasm $(FACTORIES)/scale-rs.wasm
+	@echo "as   $(FACTORIES)/scale-as.wasm (guest-sdk/assemblyscript/example/scale.ts)"
+	@cd guest-sdk/assemblyscript && $(ASC) example/scale.ts --config asconfig.json --target release -o $(CURDIR)/$(FACTORIES)/scale-as.wasm
 
-## deps: install the C, Rust and WAT toolchains the tests need (Debian's packages), if missing
-APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt rustc cargo libstd-rust-dev-wasm32 librust-serde-json-dev
-deps:
+## deps: install the C, Rust, AssemblyScript and WAT toolchains the tests need (Debian's packages), if missing
+APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt rustc cargo libstd-rust-dev-wasm32 librust-serde-json-dev nodejs
+deps: deps-apt
+	@# npm's cache under build/, so that CI can keep it; ci installs exactly package-lock.json.
+	@# Debian's nodejs comes without npm (NodeSource's has it built in).
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory deps-apt APT_PACKAGES=npm
+	@[ -x guest-sdk/assemblyscript/node_modules/.bin/asc ] || \
+		(cd guest-sdk/assemblyscript && npm ci --no-audit --no-fund --cache $(CURDIR)/$(BUILD)/npm-cache)
+deps-apt:
 	@if dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
 	else echo "install: apt-get install $(APT_PACKAGES)"; exit 1; fi; \

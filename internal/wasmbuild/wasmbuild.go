@@ -240,3 +240,35 @@ func (c *Cache) RustFactory(ctx context.Context, name, crateDir, lib string) ([]
 	}
 	return wasm, nil
 }
+
+// ASFactory compiles the AssemblyScript entry file source (relative to
+// guest-sdk/assemblyscript) with the package's pinned asc and asconfig.json
+// (release target, the SDK's abort handler), once per process under name
+// in c, and returns the module. The error wraps ErrToolMissing when node or
+// the package's node_modules (make deps: npm ci) are missing. It is safe
+// for concurrent use.
+func (c *Cache) ASFactory(ctx context.Context, name, source string) ([]byte, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(root, "guest-sdk", "assemblyscript")
+	asc := filepath.Join(dir, "node_modules", "assemblyscript", "bin", "asc.js")
+	node, err := exec.LookPath("node")
+	if err != nil || !fileExists(asc) {
+		return nil, fmt.Errorf("%w: node and asc (apt-get install nodejs npm; cd guest-sdk/assemblyscript && npm ci)", ErrToolMissing)
+	}
+	path, err := c.Get(name, func(out string) error {
+		cmd := exec.CommandContext(ctx, node, asc, source, "--config", "asconfig.json", "--target", "release", "-o", out)
+		cmd.Dir = dir
+		return run(cmd, "asc "+source)
+	})
+	if err != nil {
+		return nil, err
+	}
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("wasmbuild: read %s: %w", name, err)
+	}
+	return wasm, nil
+}
