@@ -25,7 +25,7 @@ FUZZ_TARGETS := ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports ./host:Fuz
 	./host/internal/interrupt:FuzzInstrument ./host/internal/interrupt:FuzzInstrumentSemantics \
 	./internal/safetext:FuzzLine ./internal/safetext:FuzzJSON \
 	./registry:FuzzParseName ./examples/mlpnet:FuzzDecode \
-	./examples/factories:FuzzCSDKJSON ./examples/factories:FuzzGoSDKNameRules ./examples/factories/linear:FuzzLinear \
+	./examples/factories:FuzzCSDKJSON ./examples/factories:FuzzRustSDKJSON ./examples/factories:FuzzASSDKJSON ./examples/factories:FuzzGoSDKNameRules ./examples/factories/linear:FuzzLinear \
 	./cmd/wasmreg/internal/app:FuzzReorderArgs
 FUZZTIME ?= 60s
 

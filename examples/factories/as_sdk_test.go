@@ -8,8 +8,10 @@ package factories_test
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -118,4 +120,39 @@ func TestASSDKCapabilities(t *testing.T) {
 	_, err = am.Predict(ctx, []byte("error-then-abort"))
 	require.ErrorIs(t, err, host.ErrTrap)
 	assert.Contains(t, logs.String(), `msg="abort: aborted on purpose" source=guest`)
+}
+
+// FuzzASSDKJSON sends documents to the AssemblyScript example, whose
+// requests go through the SDK's parseNumbers: it never traps, and it
+// accepts exactly the arrays of finite numbers that encoding/json reads.
+func FuzzASSDKJSON(f *testing.F) {
+	for _, doc := range []string{`[1, 2]`, ` [ -0.5e-3 ] `, `[]`, `[1,]`, `[01]`, `[1-2]`, `[1e999]`, `["a"]`, `[[1]]`,
+		"[1]\x00", `{"a":1}`, `[1.5E+3, -0]`, `[1.]`, `[.5]`} {
+		f.Add(doc)
+	}
+	ctx := context.Background()
+	h, _ := cSDKHost(f)
+	fac, err := h.Load(ctx, asSDKWasm(f, "scale", "example/scale.ts"))
+	require.NoError(f, err)
+	m, err := fac.BuildModel(ctx, []byte(`{"factor": 2}`))
+	require.NoError(f, err)
+	f.Cleanup(func() { _ = m.Close(ctx) })
+	f.Fuzz(func(t *testing.T, doc string) {
+		out, err := m.Predict(ctx, []byte(doc))
+		require.NotErrorIs(t, err, host.ErrTrap, "doc %q", doc)
+		var want []float64
+		if json.Unmarshal([]byte(doc), &want) != nil || doc == "abort" {
+			require.Error(t, err, "doc %q: encoding/json refuses it; got %s", doc, out)
+			return
+		}
+		require.NoError(t, err, "doc %q", doc)
+		var got []float64
+		require.NoError(t, json.Unmarshal(out, &got), "doc %q: response %s", doc, out)
+		require.Len(t, got, len(want))
+		for i := range want {
+			if w := 2 * want[i]; !math.IsInf(w, 0) {
+				assert.Equal(t, w, got[i], "doc %q element %d", doc, i)
+			}
+		}
+	})
 }

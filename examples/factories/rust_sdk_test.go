@@ -9,8 +9,10 @@ package factories_test
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -241,4 +243,41 @@ func TestRustSDKCapabilitiesMatchHost(t *testing.T) {
 		listed = append(listed, string(q[1]))
 	}
 	assert.Equal(t, host.Capabilities(), listed)
+}
+
+// FuzzRustSDKJSON sends documents to the Rust example, whose requests go
+// through the SDK's JSON reader: it never traps, and it accepts exactly
+// the non-empty arrays of finite numbers that encoding/json reads, with
+// the same values.
+func FuzzRustSDKJSON(f *testing.F) {
+	for _, doc := range []string{`[1, 2]`, ` [ -0.5e-3 ] `, `[]`, `[1,]`, `[01]`, `[1e999]`, `["a"]`, `[[1]]`,
+		"[1]\x00", `{"a":1}`, `[1.5E+3, -0]`, "[\"\\ud800\"]", repeat("[", 300)} {
+		f.Add(doc)
+	}
+	ctx := context.Background()
+	h, _ := cSDKHost(f)
+	fac, err := h.Load(ctx, rustScaleWasm(f))
+	require.NoError(f, err)
+	m, err := fac.BuildModel(ctx, []byte(`{"factor": 2}`))
+	require.NoError(f, err)
+	f.Cleanup(func() { _ = m.Close(ctx) })
+	f.Fuzz(func(t *testing.T, doc string) {
+		out, err := m.Predict(ctx, []byte(doc))
+		require.NotErrorIs(t, err, host.ErrTrap, "doc %q", doc)
+		var want []float64
+		if json.Unmarshal([]byte(doc), &want) != nil || len(want) == 0 || doc == "panic" {
+			require.Error(t, err, "doc %q: encoding/json refuses it or it is empty; got %s", doc, out)
+			return
+		}
+		require.NoError(t, err, "doc %q", doc)
+		var got []*float64
+		require.NoError(t, json.Unmarshal(out, &got), "doc %q: response %s", doc, out)
+		require.Len(t, got, len(want))
+		for i := range want {
+			if w := 2 * want[i]; !math.IsInf(w, 0) {
+				require.NotNil(t, got[i])
+				assert.Equal(t, w, *got[i], "doc %q element %d", doc, i)
+			}
+		}
+	})
 }

@@ -18,17 +18,28 @@ class Reader {
     jsonError = "malformed JSON at byte " + this.i.toString() + ": " + reason;
     return false;
   }
+  digits(): i32 {
+    const s = this.i;
+    while (this.i < this.b.length && this.b[this.i] >= 0x30 && this.b[this.i] <= 0x39) this.i++;
+    return this.i - s;
+  }
+  // number reads a number of JSON's grammar, or returns NaN.
   number(): f64 {
     const start = this.i;
     if (this.i < this.b.length && this.b[this.i] == 0x2d) this.i++;
-    let digits = 0;
-    while (this.i < this.b.length) {
-      const c = this.b[this.i];
-      if ((c >= 0x30 && c <= 0x39) || c == 0x2e || c == 0x65 || c == 0x45 || c == 0x2b || c == 0x2d) { this.i++; digits++; } else break;
+    const intAt = this.i;
+    const n = this.digits();
+    if (n == 0 || (n > 1 && this.b[intAt] == 0x30)) return NaN;
+    if (this.i < this.b.length && this.b[this.i] == 0x2e) {
+      this.i++;
+      if (this.digits() == 0) return NaN;
     }
-    if (digits == 0) { this.i = start; return NaN; }
-    const s = String.UTF8.decodeUnsafe(this.b.dataStart + start, this.i - start, false);
-    return parseFloat(s);
+    if (this.i < this.b.length && (this.b[this.i] == 0x65 || this.b[this.i] == 0x45)) {
+      this.i++;
+      if (this.i < this.b.length && (this.b[this.i] == 0x2b || this.b[this.i] == 0x2d)) this.i++;
+      if (this.digits() == 0) return NaN;
+    }
+    return parseFloat(String.UTF8.decodeUnsafe(this.b.dataStart + start, this.i - start, false));
   }
 }
 
