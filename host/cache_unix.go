@@ -3,6 +3,7 @@
 package host
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -27,6 +28,12 @@ func checkCacheDir(dir string) error {
 		return err
 	}
 	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		// An entry that vanished between the directory read and its lstat
+		// is wazero's temporary file, renamed by another process sharing
+		// the cache: it can plant nothing, so it is no error.
+		if path != dir && errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("host: compilation cache directory %q: %w", dir, err)
 		}
@@ -34,6 +41,9 @@ func checkCacheDir(dir string) error {
 			return nil
 		}
 		info, err := d.Info() // lstat: a link is checked, never followed
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
 			return fmt.Errorf("host: compilation cache directory %q: %w", dir, err)
 		}
