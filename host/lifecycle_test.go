@@ -13,7 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/wasmreg/wasmreg/host"
-	"github.com/wasmreg/wasmreg/host/di"
+	"github.com/wasmreg/wasmreg/di"
 )
 
 // TestLoadRacesClose closes hosts while loads are compiling: every Load
