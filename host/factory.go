@@ -16,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 
 	"github.com/wasmreg/wasmreg/di"
+	"github.com/wasmreg/wasmreg/host/internal/guard"
 	"github.com/wasmreg/wasmreg/host/internal/interrupt"
 	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 	"github.com/wasmreg/wasmreg/registry"
@@ -203,7 +204,7 @@ func (f *Factory) start(c *call) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	inst := &instance{h: h, slot: s, guard: newGuard()}
+	inst := &instance{h: h, slot: s, guard: guard.New()}
 	inst.gctx.g = inst.guard
 	c.ctx, inst.cancelBuild = context.WithCancel(c.ctx)
 	inst.state.Store(instBusy)
@@ -232,7 +233,8 @@ func (f *Factory) start(c *call) (*instance, error) {
 		if !ok || stack == nil {
 			err = fmt.Errorf("host: factory %q: the interrupt rewrite's globals %s and %s are not exported", f.fullName, f.checks.StopGlobal, f.checks.StackGlobal)
 		}
-		inst.guard.flag, inst.stackBudget = flag, stack
+		inst.guard.SetFlag(flag)
+		inst.stackBudget = stack
 	}
 	if err == nil {
 		err = f.initialize(c, mod)

@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmreg/wasmreg/host/internal/guard"
 )
 
 // instance is one module instance: a model's, or the one Load reads the
@@ -26,7 +28,7 @@ type instance struct {
 	mem     *linearMemory // the instance's memory; nil if it has none
 	stdio   *guestStdio   // the instance's WASI output, nil without WASI
 	slot    *slot         // released when the instance is closed
-	guard   *guard        // bounds each call in time
+	guard   *guard.Guard  // bounds each call in time
 	// stack is the interrupt rewrite's stack budget, negative once a call
 	// overflowed it; nil on a host made WithoutInterruption.
 	stackBudget api.Global
@@ -83,7 +85,7 @@ func (i *instance) close() {
 		case s&instBusy != 0:
 			if i.state.CompareAndSwap(s, s|instClosing) {
 				i.cancelBuild()
-				i.guard.stop()
+				i.guard.Stop()
 				return
 			}
 		default:
@@ -103,7 +105,7 @@ func (i *instance) finish() {
 	}
 	i.state.Store(instClosed)
 	i.cancelBuild()
-	i.guard.timer.Stop()
+	i.guard.Release()
 	if i.mod != nil {
 		_ = i.mod.Close(context.Background())
 	}
