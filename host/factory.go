@@ -18,6 +18,7 @@ import (
 	"github.com/wasmreg/wasmreg/di"
 	"github.com/wasmreg/wasmreg/host/internal/guard"
 	"github.com/wasmreg/wasmreg/host/internal/interrupt"
+	"github.com/wasmreg/wasmreg/host/internal/linmem"
 	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 	"github.com/wasmreg/wasmreg/registry"
 )
@@ -219,13 +220,13 @@ func (f *Factory) start(c *call) (*instance, error) {
 		inst.stdio = c.stdio
 	}
 	ctx := c.instantiating()
-	alloc := &instanceAllocator{}
+	alloc := &linmem.Allocator{}
 	if f.snap != nil {
-		alloc.image = f.snap.image
+		alloc.Image = f.snap.image
 	}
 	ctx = experimental.WithMemoryAllocator(ctx, alloc)
 	mod, err := h.runtime.InstantiateModule(ctx, f.compiled, cfg)
-	inst.mod, inst.mem = mod, alloc.mem
+	inst.mod, inst.mem = mod, alloc.Mem
 	c.inst = inst // every call of the build runs under the instance's guard
 	if err == nil && f.checks != nil {
 		flag, ok := mod.ExportedGlobal(f.checks.StopGlobal).(api.MutableGlobal)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasmreg/wasmreg/host/internal/linmem"
 	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
@@ -47,9 +48,9 @@ type snapshotPlan struct {
 
 // snapshot is the state of an instance right after _initialize.
 type snapshot struct {
-	image   *memImage // the memory, which each restored instance starts from
-	size    int       // bytes of memory
-	globals []uint64  // in plan.globals order
+	image   *linmem.Image // the memory, which each restored instance starts from
+	size    int           // bytes of memory
+	globals []uint64      // in plan.globals order
 }
 
 var errNoSnapshot = errors.New("module not suited to a snapshot")
@@ -148,7 +149,7 @@ func (p *snapshotPlan) take(mod api.Module) (*snapshot, error) {
 	if !ok {
 		return nil, errNoSnapshot
 	}
-	image, err := newMemImage(view)
+	image, err := linmem.NewImage(view)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errNoSnapshot, err)
 	}
@@ -175,7 +176,7 @@ func (p *snapshotPlan) apply(mod api.Module) error {
 }
 
 // restore makes a fresh instance of the rewritten module, instantiated
-// with the snapshot's image (instanceAllocator), what the snapshot was: its
+// with the snapshot's image (linmem.Allocator), what the snapshot was: its
 // memory grown to the image's size (the allocator mapped the image
 // already), its mutable globals set.
 func (s *snapshot) restore(p *snapshotPlan, mod api.Module) error {

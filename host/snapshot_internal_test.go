@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
 
+	"github.com/wasmreg/wasmreg/host/internal/linmem"
 	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
@@ -115,8 +116,8 @@ func TestRewriteRefusesWhatItCannotCopy(t *testing.T) {
 // why in the log, and every build initialises from scratch; a host-side
 // failure is never blamed on the guest.
 func TestSnapshotFailureFallsBack(t *testing.T) {
-	memfdCreate = func(string, int) (int, error) { return -1, unix.ENOSYS }
-	defer func() { memfdCreate = unix.MemfdCreate }()
+	linmem.MemfdCreate = func(string, int) (int, error) { return -1, unix.ENOSYS }
+	defer func() { linmem.MemfdCreate = unix.MemfdCreate }()
 
 	wasm, err := os.ReadFile("testdata/guest.wasm")
 	require.NoError(t, err)
