@@ -21,6 +21,7 @@ import (
 
 	"github.com/wasmreg/wasmreg/di"
 	"github.com/wasmreg/wasmreg/host/internal/interrupt"
+	"github.com/wasmreg/wasmreg/host/internal/snapshot"
 	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 	"github.com/wasmreg/wasmreg/internal/safetext"
 )
@@ -373,7 +374,7 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 // rewrites that made them added.
 type prepared struct {
 	wasm     []byte
-	snapshot *snapshotPlan      // nil without the snapshot rewrite
+	snapshot *snapshot.Plan     // nil without the snapshot rewrite
 	checks   *interrupt.Plan    // nil on a host made WithoutInterruption
 	memory   wasmbin.MemoryType // the module's memory, as declared (Min 0 without one)
 	shape    moduleShape
@@ -408,8 +409,8 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 	}
 	// A guest that can observe randomness or time must run its own
 	// _initialize: a snapshot would freeze what it saw there.
-	if !noSnapshot && !h.cfg.noSnapshots && len(wasm) >= snapshotMinSize && !h.cfg.grants[CapRandom] && !h.cfg.grants[CapClock] {
-		if rw, plan, err := rewriteForSnapshot(m); err == nil {
+	if !noSnapshot && !h.cfg.noSnapshots && len(wasm) >= snapshot.MinSize && !h.cfg.grants[CapRandom] && !h.cfg.grants[CapClock] {
+		if rw, plan, err := snapshot.Rewrite(m); err == nil {
 			// The interrupt rewrite reads the snapshot rewrite's output.
 			if m, err = wasmbin.Decode(rw, h.cfg.moduleLimits); err != nil {
 				return prepared{}, fmt.Errorf("host: the snapshot rewrite made a module its reader refuses: %w", err)
@@ -418,7 +419,7 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 		}
 	}
 	opts := interrupt.Options{StackLimit: h.cfg.stackLimit, TableLimit: h.cfg.tableLimit,
-		HostPrefixes: []string{snapshotGlobalPrefix}}
+		HostPrefixes: []string{snapshot.GlobalPrefix}}
 	if h.cfg.noInterrupt {
 		p.wasm, err = interrupt.LimitTables(m, h.cfg.tableLimit)
 	} else {

@@ -1,22 +1,15 @@
-package host
+package snapshot
 
 import (
-	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
-	"github.com/wasmreg/wasmreg/host/internal/linmem"
 	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
@@ -24,7 +17,7 @@ import (
 // which reads module files before wazero has validated them: it may refuse
 // them, never panic or loop for long.
 func FuzzRewriteForSnapshot(f *testing.F) {
-	paths, _ := filepath.Glob("testdata/*.wasm")
+	paths, _ := filepath.Glob("../../testdata/*.wasm")
 	for _, p := range paths {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
@@ -37,7 +30,7 @@ func FuzzRewriteForSnapshot(f *testing.F) {
 		if err != nil {
 			return
 		}
-		out, plan, err := rewriteForSnapshot(m)
+		out, plan, err := Rewrite(m)
 		if err != nil {
 			return
 		}
@@ -62,18 +55,18 @@ func goBuilt(wasm []byte) []byte {
 }
 
 // rewriteBytes decodes wasm strictly and rewrites it for a snapshot.
-func rewriteBytes(t *testing.T, wasm []byte) ([]byte, *snapshotPlan, error) {
+func rewriteBytes(t *testing.T, wasm []byte) ([]byte, *Plan, error) {
 	t.Helper()
 	m, err := wasmbin.Decode(wasm, wasmbin.DefaultLimits())
 	require.NoError(t, err)
-	return rewriteForSnapshot(m)
+	return Rewrite(m)
 }
 
 func TestRewriteForSnapshot(t *testing.T) {
-	wasm, err := os.ReadFile("testdata/guest.wasm")
+	wasm, err := os.ReadFile("../../testdata/guest.wasm")
 	require.NoError(t, err)
 	_, _, err = rewriteBytes(t, wasm)
-	require.ErrorIs(t, err, errNoSnapshot, "only modules Go's toolchain built are snapshotted")
+	require.ErrorIs(t, err, ErrNotSuited, "only modules Go's toolchain built are snapshotted")
 
 	out, plan, err := rewriteBytes(t, goBuilt(wasm))
 	require.NoError(t, err)
@@ -106,67 +99,7 @@ func TestRewriteRefusesWhatItCannotCopy(t *testing.T) {
 			wasm, err := os.ReadFile(filepath.Join(dir, "m.wasm"))
 			require.NoError(t, err)
 			_, _, err = rewriteBytes(t, goBuilt(wasm))
-			assert.True(t, errors.Is(err, errNoSnapshot), "got %v", err)
+			assert.True(t, errors.Is(err, ErrNotSuited), "got %v", err)
 		})
 	}
-}
-
-// TestSnapshotFailureFallsBack: when the host cannot take a snapshot (no
-// memfd_create here), Load still loads the factory, not snapshotted, says
-// why in the log, and every build initialises from scratch; a host-side
-// failure is never blamed on the guest.
-func TestSnapshotFailureFallsBack(t *testing.T) {
-	linmem.MemfdCreate = func(string, int) (int, error) { return -1, unix.ENOSYS }
-	defer func() { linmem.MemfdCreate = unix.MemfdCreate }()
-
-	wasm, err := os.ReadFile("testdata/guest.wasm")
-	require.NoError(t, err)
-	// Go-built and big enough to be snapshotted: a padding section.
-	pad := wasmbin.AppendName(nil, "padding")
-	wasm = wasmbin.AppendSection(goBuilt(wasm), wasmbin.SecCustom, append(pad, make([]byte, snapshotMinSize)...))
-
-	var logs strings.Builder
-	var mu sync.Mutex
-	ctx := context.Background()
-	// Snapshots are for hosts that grant neither clock nor random:
-	// guest.wasm imports them, which WithUngrantedImports lets it.
-	h, err := New(ctx, WithUngrantedImports(), WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))))
-	require.NoError(t, err)
-	defer h.Close(ctx)
-	f, err := h.Load(ctx, wasm)
-	require.NoError(t, err, "a snapshot the host cannot take does not fail Load")
-	require.NotNil(t, f.plan, "compiled from the snapshot rewrite")
-	assert.False(t, f.Snapshotted())
-	mu.Lock()
-	assert.Contains(t, logs.String(), "factory not snapshotted")
-	assert.Contains(t, logs.String(), "memfd_create")
-	mu.Unlock()
-
-	// Builds apply the data segments themselves, concurrently (and under
-	// -race, without writing the factory).
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			m, err := f.BuildModel(ctx, []byte(`{}`))
-			if !assert.NoError(t, err) {
-				return
-			}
-			defer m.Close(ctx)
-			out, err := m.Predict(ctx, []byte("n"))
-			assert.NoError(t, err)
-			assert.Equal(t, []byte{1, 0, 0, 0}, out, "the data segments were applied")
-		})
-	}
-	wg.Wait()
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
