@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -9,7 +10,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
+	"github.com/wasmreg/wasmreg/host/internal/linmem"
 	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
@@ -102,4 +107,60 @@ func TestRewriteRefusesWhatItCannotCopy(t *testing.T) {
 			assert.True(t, errors.Is(err, ErrNotSuited), "got %v", err)
 		})
 	}
+}
+
+// snapModule is a Go-built module of one memory page, one mutable global
+// (export-less) and one data segment of "abc" at 16.
+func snapModule() []byte {
+	wasm := []byte("\x00asm\x01\x00\x00\x00")
+	wasm = wasmbin.AppendSection(wasm, wasmbin.SecMemory, []byte{1, 0, 1})
+	wasm = wasmbin.AppendSection(wasm, wasmbin.SecGlobal, []byte{1, 0x7f, 1, 0x41, 5, 0x0b})
+	wasm = wasmbin.AppendSection(wasm, wasmbin.SecExport, append(wasmbin.AppendName([]byte{1}, "memory"), 2, 0))
+	wasm = wasmbin.AppendSection(wasm, wasmbin.SecData, []byte{1, 0, 0x41, 16, 0x0b, 3, 'a', 'b', 'c'})
+	return goBuilt(wasm)
+}
+
+// TestTakeRestore takes a snapshot of an instance after its data segments
+// were applied and a global changed, and restores it into fresh instances:
+// they see the memory and the global; one whose memory cannot grow to the
+// image's size fails with a *GrowError naming the pages.
+func TestTakeRestore(t *testing.T) {
+	ctx := context.Background()
+	out, plan, err := rewriteBytes(t, snapModule())
+	require.NoError(t, err)
+	require.Len(t, plan.globals, 1)
+
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithMemoryLimitPages(1))
+	t.Cleanup(func() { _ = rt.Close(ctx) })
+	compiled, err := rt.CompileModule(ctx, out)
+	require.NoError(t, err)
+	inst := func(image *linmem.Image) api.Module {
+		alloc := &linmem.Allocator{Image: image}
+		mod, err := rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), compiled, wazero.NewModuleConfig().WithName(""))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = mod.Close(ctx); alloc.Mem.Release() })
+		return mod
+	}
+
+	first := inst(nil)
+	got, _ := first.Memory().Read(16, 3)
+	require.Equal(t, []byte{0, 0, 0}, got, "the rewrite emptied the data section")
+	require.NoError(t, plan.Apply(first))
+	first.ExportedGlobal(plan.globals[0]).(api.MutableGlobal).Set(42)
+	snap, err := plan.Take(first)
+	require.NoError(t, err)
+
+	for range 2 {
+		mod := inst(snap.Image)
+		require.NoError(t, snap.Restore(plan, mod))
+		got, _ := mod.Memory().Read(16, 3)
+		assert.Equal(t, []byte("abc"), got)
+		assert.Equal(t, uint64(42), mod.ExportedGlobal(plan.globals[0]).Get())
+	}
+
+	big := &Snapshot{Image: snap.Image, size: 2 * pageSize, globals: snap.globals}
+	var ge *GrowError
+	require.ErrorAs(t, big.Restore(plan, inst(snap.Image)), &ge)
+	assert.Equal(t, uint32(2), ge.Pages)
+	assert.Equal(t, "cannot grow memory to 2 pages", ge.Error())
 }
