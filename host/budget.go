@@ -14,7 +14,7 @@ import (
 )
 
 // The memory budget. Guest linear memory lives outside the Go heap
-// (linmem.go), so neither the Go runtime nor the per-instance limit bounds
+// (package linmem), so neither the Go runtime nor the per-instance limit bounds
 // what many live instances hold together: the defaults allow
 // DefaultMaxInstances × DefaultMemoryLimit = 64 GiB. The host therefore
 // keeps a budget of bytes for all its live instances: each instance
