@@ -20,6 +20,7 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmreg/wasmreg/di"
+	"github.com/wasmreg/wasmreg/host/internal/budget"
 	"github.com/wasmreg/wasmreg/host/internal/interrupt"
 	"github.com/wasmreg/wasmreg/host/internal/snapshot"
 	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
@@ -55,9 +56,9 @@ type Host struct {
 	// compilesRunning counts them too, for the tests.
 	compilesRunning atomic.Int64
 
-	compileSem chan struct{} // a token per compilation running
-	instances  chan struct{} // a token per live instance
-	budget     memBudget     // the live instances' reservations of memory (budget.go)
+	compileSem chan struct{}  // a token per compilation running
+	instances  chan struct{}  // a token per live instance
+	budget     *budget.Budget // the live instances' reservations of memory (budget.go)
 
 	live    map[*instance]struct{} // every open instance; guarded by mu
 	drained chan struct{}          // closed when live empties after Close; guarded by mu
@@ -89,7 +90,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	}
 	h := &Host{cfg: cfg, container: cfg.container,
 		compileSem: make(chan struct{}, cfg.compileWorkers), live: map[*instance]struct{}{},
-		instances: make(chan struct{}, cfg.maxInstances), budget: memBudget{total: cfg.memoryBudget},
+		instances: make(chan struct{}, cfg.maxInstances), budget: budget.New(cfg.memoryBudget),
 		clock: NewSystemClock(), artifacts: cfg.artifacts}
 	if h.artifacts == nil {
 		h.artifacts = ArtifactMap{}
@@ -601,7 +602,7 @@ type slot struct {
 func (s *slot) release() {
 	if s != nil {
 		s.once.Do(func() {
-			s.h.budget.release(s.reserved)
+			s.h.budget.Release(s.reserved)
 			<-s.h.instances
 		})
 	}
