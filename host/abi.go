@@ -30,7 +30,7 @@ const (
 	exportInstantiate = "instantiate" // the pseudo-export named in instantiation errors
 
 	// rewriteExportPrefix starts the names of the exports the host's
-	// rewrites add (internal/interrupt, snapshot.go); Factory.Exports hides them.
+	// rewrites add (internal/interrupt, internal/snapshot); Factory.Exports hides them.
 	rewriteExportPrefix = "__wasmreg_"
 	i32, i64            = api.ValueTypeI32, api.ValueTypeI64
 )

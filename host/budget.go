@@ -1,7 +1,6 @@
 package host
 
 import (
-	"container/list"
 	"context"
 	"fmt"
 	"sync"
@@ -10,11 +9,12 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/wasmreg/wasmreg/host/internal/budget"
 	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
 // The memory budget. Guest linear memory lives outside the Go heap
-// (linmem.go), so neither the Go runtime nor the per-instance limit bounds
+// (package linmem), so neither the Go runtime nor the per-instance limit bounds
 // what many live instances hold together: the defaults allow
 // DefaultMaxInstances × DefaultMemoryLimit = 64 GiB. The host therefore
 // keeps a budget of bytes for all its live instances: each instance
@@ -116,122 +116,7 @@ func (f *Factory) MemoryReservation() uint64 {
 // [WithMemoryBudget]). It is safe for concurrent use; the two figures are
 // read together, but may be out of date as soon as they are returned.
 func (h *Host) MemoryReserved() (used, budget uint64) {
-	h.budget.mu.Lock()
-	defer h.budget.mu.Unlock()
-	return h.budget.used, h.budget.total
-}
-
-// memBudget is a weighted semaphore over bytes, with a FIFO queue of
-// waiters: a request is granted only when it fits and no request that came
-// before it is still waiting. So a large request is never overtaken by
-// later small ones, and waits only for enough releases to fit it; the
-// price is that small requests that would fit queue behind it until it
-// is granted or gives up (at its context or the call timeout). A request
-// larger than the whole budget is refused before it queues (admit).
-//
-// A memBudget is safe for concurrent use.
-type memBudget struct {
-	total uint64 // set in New, then immutable
-
-	mu      sync.Mutex // guards the fields below
-	used    uint64
-	waiters list.List // of *budgetWaiter, oldest first
-	// observe, if set (by the tests), sees used after every change.
-	observe func(used uint64)
-}
-
-type budgetWaiter struct {
-	need  uint64
-	ready chan struct{} // closed once the request is granted
-}
-
-// tryReserveLocked takes need bytes if they fit now and nobody waits before.
-// The caller holds b.mu.
-func (b *memBudget) tryReserveLocked(need uint64) bool {
-	if b.waiters.Len() > 0 || need > b.total-b.used {
-		return false
-	}
-	b.used += need
-	b.changed()
-	return true
-}
-
-// reserve takes need bytes, waiting, unless wait is false, until they are
-// granted, ctx is done or the deadline (if not zero) passes. On failure it
-// returns what ended the wait: ctx's error, or nil for the deadline. It
-// starts no goroutine.
-func (b *memBudget) reserve(ctx context.Context, need uint64, wait bool, deadline time.Time) (granted bool, cause error) {
-	b.mu.Lock()
-	if b.tryReserveLocked(need) {
-		b.mu.Unlock()
-		return true, nil
-	}
-	if !wait {
-		b.mu.Unlock()
-		return false, nil
-	}
-	w := &budgetWaiter{need: need, ready: make(chan struct{})}
-	elem := b.waiters.PushBack(w)
-	b.mu.Unlock()
-
-	var timeout <-chan time.Time
-	if !deadline.IsZero() {
-		t := time.NewTimer(time.Until(deadline))
-		defer t.Stop()
-		timeout = t.C
-	}
-	select {
-	case <-w.ready:
-		return true, nil
-	case <-ctx.Done():
-		cause = ctx.Err()
-	case <-timeout:
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	select {
-	case <-w.ready:
-		// Granted as the wait ended: give it back, as the caller gives up.
-		b.used -= need
-		b.changed()
-	default:
-		b.waiters.Remove(elem)
-	}
-	// Either way the requests behind this one may fit now.
-	b.grantLocked()
-	return false, cause
-}
-
-// release gives back need bytes and grants the waiters that now fit.
-func (b *memBudget) release(need uint64) {
-	if need == 0 {
-		return
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.used -= need
-	b.changed()
-	b.grantLocked()
-}
-
-// grantLocked grants waiting requests in order while the oldest fits.
-func (b *memBudget) grantLocked() {
-	for e := b.waiters.Front(); e != nil; e = b.waiters.Front() {
-		w := e.Value.(*budgetWaiter)
-		if w.need > b.total-b.used {
-			return
-		}
-		b.used += w.need
-		b.changed()
-		b.waiters.Remove(e)
-		close(w.ready)
-	}
-}
-
-func (b *memBudget) changed() {
-	if b.observe != nil {
-		b.observe(b.used)
-	}
+	return h.budget.Reserved()
 }
 
 // noWaitKey marks a context whose instances must not wait for a slot or
@@ -250,9 +135,9 @@ func withoutWaiting(ctx context.Context) context.Context {
 // slot's release gives both back.
 func (h *Host) admit(ctx context.Context, f *Factory) (*slot, error) {
 	need := f.MemoryReservation()
-	if need > h.budget.total {
+	if need > h.budget.Total() {
 		return nil, fmt.Errorf("%w: factory %q: an instance reserves %s (its memory's maximum, or the memory limit, plus %s of overhead), more than the whole memory budget of %s (raise it with host.WithMemoryBudget, or lower the module's maximum or host.WithMemoryLimit)",
-			ErrMemoryLimit, f.fullName, sizeString(need), sizeString(h.cfg.instanceOverhead()), sizeString(h.budget.total))
+			ErrMemoryLimit, f.fullName, sizeString(need), sizeString(h.cfg.instanceOverhead()), sizeString(h.budget.Total()))
 	}
 	wait := ctx.Value(noWaitKey{}) == nil
 	began := time.Now()
@@ -275,7 +160,7 @@ func (h *Host) admit(ctx context.Context, f *Factory) (*slot, error) {
 	if h.cfg.callTimeout > 0 {
 		deadline = began.Add(h.cfg.callTimeout)
 	}
-	granted, cause := h.budget.reserve(ctx, need, wait, deadline)
+	granted, cause := h.budget.Reserve(ctx, need, wait, deadline)
 	if granted {
 		s.reserved = need
 		return s, nil
@@ -320,7 +205,7 @@ func sizeString(n uint64) string {
 // once per process, and is safe for concurrent use.
 func DefaultMemoryBudget() uint64 { return defaultMemoryBudget() }
 
-var defaultMemoryBudget = sync.OnceValue(func() uint64 { return memoryBudgetFor(systemMemory()) })
+var defaultMemoryBudget = sync.OnceValue(func() uint64 { return memoryBudgetFor(budget.SystemMemory()) })
 
 // memoryBudgetFor is half of the smaller of physical memory and the
 // cgroup limit, where zero means unknown (or no limit), rounded down to a

@@ -4,9 +4,7 @@ package host
 // change, under the budget's lock: fn must not call back into the host.
 // Call it before the host builds anything.
 func ObserveMemoryBudget(h *Host, fn func(used uint64)) {
-	h.budget.mu.Lock()
-	defer h.budget.mu.Unlock()
-	h.budget.observe = fn
+	h.budget.Observe(fn)
 }
 
 // InstanceOverhead is the part of h's reservations that is not linear

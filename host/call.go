@@ -5,7 +5,7 @@ import (
 
 	"errors"
 	"fmt"
-	"github.com/wasmreg/wasmreg/host/di"
+	"github.com/wasmreg/wasmreg/di"
 	"log/slog"
 	"strings"
 
@@ -97,7 +97,7 @@ func callFrom(ctx context.Context) *call {
 			panic(errors.New("host: guest called an import outside a host call"))
 		}
 	}
-	if c.inst != nil && c.inst.guard.fired() {
+	if c.inst != nil && c.inst.guard.Fired() {
 		hostPanic(errCallStopped)
 	}
 	return c
@@ -160,14 +160,14 @@ func (h *Host) invoke(c *call, fn api.Function, stack []uint64) (trapped bool, e
 	}
 	inst := c.inst
 	// The instance's reusable guard: no allocation for a call of a model.
-	inst.guard.arm(c.ctx, h.cfg.callTimeout)
+	inst.guard.Arm(c.ctx, h.cfg.callTimeout)
 	x := &inst.gctx // x.g was set with the instance and never changes
 	x.Context, x.c = c.ctx, c
 	cerr := fn.CallWithStack(x, stack)
-	if inst.guard.disarm() {
+	if inst.guard.Disarm() {
 		// The guard fired, or the caller's context was done as the call
 		// ended: the call failed, whatever the guest did meanwhile.
-		if c.stopErr = inst.guard.reason(); c.stopErr == nil {
+		if c.stopErr = inst.guard.Reason(); c.stopErr == nil {
 			c.stopErr = c.ctx.Err()
 		}
 		if cerr == nil {

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/wasmreg/wasmreg/di"
 	"github.com/wasmreg/wasmreg/host"
-	"github.com/wasmreg/wasmreg/host/di"
 )
 
 func predict(t *testing.T, m interface {

@@ -11,7 +11,7 @@
 // wasmreg_predict on it. Compile once, instantiate many.
 //
 // Every Build and every Predict runs in its own request scope of the host's
-// dependency-injection container (package [github.com/wasmreg/wasmreg/host/di]):
+// dependency-injection container (package [github.com/wasmreg/wasmreg/di]):
 // the capabilities a guest calls (clock, random, artifact, log) are resolved
 // from that scope, so two requests running at the same time never share a
 // request-scoped value, such as the random stream.

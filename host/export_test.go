@@ -1,17 +1,19 @@
 package host
 
+import "github.com/wasmreg/wasmreg/host/internal/linmem"
+
 // LiveMemories is the number of guest memories allocated and not yet
 // released.
-func LiveMemories() int64 { return liveMemories.Load() }
+func LiveMemories() int64 { return linmem.Live() }
 
 // GuestResident is the bytes of m's guest memories that are resident and
-// private to it (see linearMemory.resident), or -1 if unknown.
+// private to it (see linmem.Memory.Resident), or -1 if unknown.
 func GuestResident(m *Model) int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var n int64
 	for _, inst := range m.all {
-		r := inst.mem.resident()
+		r := inst.mem.Resident()
 		if r < 0 {
 			return -1
 		}

@@ -15,8 +15,11 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 
-	"github.com/wasmreg/wasmreg/host/di"
+	"github.com/wasmreg/wasmreg/di"
+	"github.com/wasmreg/wasmreg/host/internal/guard"
 	"github.com/wasmreg/wasmreg/host/internal/interrupt"
+	"github.com/wasmreg/wasmreg/host/internal/linmem"
+	"github.com/wasmreg/wasmreg/host/internal/snapshot"
 	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 	"github.com/wasmreg/wasmreg/registry"
 )
@@ -39,11 +42,11 @@ type Factory struct {
 	// tableBytes is the host memory its tables may grow to (budget.go).
 	tableBytes uint64
 	modCfg     wazero.ModuleConfig // immutable; copied per instance
-	plan       *snapshotPlan       // non-nil if compiled from the snapshot rewrite
+	plan       *snapshot.Plan      // non-nil if compiled from the snapshot rewrite
 	checks     *interrupt.Plan     // non-nil if compiled from the interrupt rewrite
 	// snap is taken by load, before the factory is returned, and never
 	// changed afterwards.
-	snap   *snapshot
+	snap   *snapshot.Snapshot
 	closed atomic.Bool
 	// reservation caches MemoryReservation (budget.go); 0 until computed.
 	reservation atomic.Uint64
@@ -203,7 +206,7 @@ func (f *Factory) start(c *call) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	inst := &instance{h: h, slot: s, guard: newGuard()}
+	inst := &instance{h: h, slot: s, guard: guard.New()}
 	inst.gctx.g = inst.guard
 	c.ctx, inst.cancelBuild = context.WithCancel(c.ctx)
 	inst.state.Store(instBusy)
@@ -218,13 +221,13 @@ func (f *Factory) start(c *call) (*instance, error) {
 		inst.stdio = c.stdio
 	}
 	ctx := c.instantiating()
-	alloc := &instanceAllocator{}
+	alloc := &linmem.Allocator{}
 	if f.snap != nil {
-		alloc.image = f.snap.image
+		alloc.Image = f.snap.Image
 	}
 	ctx = experimental.WithMemoryAllocator(ctx, alloc)
 	mod, err := h.runtime.InstantiateModule(ctx, f.compiled, cfg)
-	inst.mod, inst.mem = mod, alloc.mem
+	inst.mod, inst.mem = mod, alloc.Mem
 	c.inst = inst // every call of the build runs under the instance's guard
 	if err == nil && f.checks != nil {
 		flag, ok := mod.ExportedGlobal(f.checks.StopGlobal).(api.MutableGlobal)
@@ -232,7 +235,8 @@ func (f *Factory) start(c *call) (*instance, error) {
 		if !ok || stack == nil {
 			err = fmt.Errorf("host: factory %q: the interrupt rewrite's globals %s and %s are not exported", f.fullName, f.checks.StopGlobal, f.checks.StackGlobal)
 		}
-		inst.guard.flag, inst.stackBudget = flag, stack
+		inst.guard.SetFlag(flag)
+		inst.stackBudget = stack
 	}
 	if err == nil {
 		err = f.initialize(c, mod)
@@ -412,13 +416,13 @@ func (zeroReader) Read(p []byte) (int, error) {
 // _initialize, then, in Load only, taking the snapshot.
 func (f *Factory) initialize(c *call, mod api.Module) error {
 	if f.snap != nil {
-		return f.snap.restore(f.plan, mod)
+		return restoreSnapshot(f.snap, f.plan, mod)
 	}
 	if f.plan == nil && f.checks == nil {
 		return nil
 	}
 	if f.plan != nil {
-		if err := f.plan.apply(mod); err != nil {
+		if err := f.plan.Apply(mod); err != nil {
 			return err
 		}
 	}
@@ -439,7 +443,7 @@ func (f *Factory) initialize(c *call, mod api.Module) error {
 	// the host cannot take (no memfd here, say) is the host's failure, not
 	// the guest's: every build then applies the data segments and runs
 	// _initialize itself, as this one did.
-	snap, err := f.plan.take(mod)
+	snap, err := f.plan.Take(mod)
 	if err != nil {
 		f.h.logger().LogAttrs(c.ctx, slog.LevelWarn, "factory not snapshotted: every build initialises it from scratch",
 			slog.String("factory", f.fullName), slog.Any("error", err))

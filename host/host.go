@@ -19,8 +19,10 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
-	"github.com/wasmreg/wasmreg/host/di"
+	"github.com/wasmreg/wasmreg/di"
+	"github.com/wasmreg/wasmreg/host/internal/budget"
 	"github.com/wasmreg/wasmreg/host/internal/interrupt"
+	"github.com/wasmreg/wasmreg/host/internal/snapshot"
 	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 	"github.com/wasmreg/wasmreg/internal/safetext"
 )
@@ -54,9 +56,9 @@ type Host struct {
 	// compilesRunning counts them too, for the tests.
 	compilesRunning atomic.Int64
 
-	compileSem chan struct{} // a token per compilation running
-	instances  chan struct{} // a token per live instance
-	budget     memBudget     // the live instances' reservations of memory (budget.go)
+	compileSem chan struct{}  // a token per compilation running
+	instances  chan struct{}  // a token per live instance
+	budget     *budget.Budget // the live instances' reservations of memory (budget.go)
 
 	live    map[*instance]struct{} // every open instance; guarded by mu
 	drained chan struct{}          // closed when live empties after Close; guarded by mu
@@ -88,7 +90,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	}
 	h := &Host{cfg: cfg, container: cfg.container,
 		compileSem: make(chan struct{}, cfg.compileWorkers), live: map[*instance]struct{}{},
-		instances: make(chan struct{}, cfg.maxInstances), budget: memBudget{total: cfg.memoryBudget},
+		instances: make(chan struct{}, cfg.maxInstances), budget: budget.New(cfg.memoryBudget),
 		clock: NewSystemClock(), artifacts: cfg.artifacts}
 	if h.artifacts == nil {
 		h.artifacts = ArtifactMap{}
@@ -373,7 +375,7 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 // rewrites that made them added.
 type prepared struct {
 	wasm     []byte
-	snapshot *snapshotPlan      // nil without the snapshot rewrite
+	snapshot *snapshot.Plan     // nil without the snapshot rewrite
 	checks   *interrupt.Plan    // nil on a host made WithoutInterruption
 	memory   wasmbin.MemoryType // the module's memory, as declared (Min 0 without one)
 	shape    moduleShape
@@ -408,8 +410,8 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 	}
 	// A guest that can observe randomness or time must run its own
 	// _initialize: a snapshot would freeze what it saw there.
-	if !noSnapshot && !h.cfg.noSnapshots && len(wasm) >= snapshotMinSize && !h.cfg.grants[CapRandom] && !h.cfg.grants[CapClock] {
-		if rw, plan, err := rewriteForSnapshot(m); err == nil {
+	if !noSnapshot && !h.cfg.noSnapshots && len(wasm) >= snapshot.MinSize && !h.cfg.grants[CapRandom] && !h.cfg.grants[CapClock] {
+		if rw, plan, err := snapshot.Rewrite(m); err == nil {
 			// The interrupt rewrite reads the snapshot rewrite's output.
 			if m, err = wasmbin.Decode(rw, h.cfg.moduleLimits); err != nil {
 				return prepared{}, fmt.Errorf("host: the snapshot rewrite made a module its reader refuses: %w", err)
@@ -418,7 +420,7 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 		}
 	}
 	opts := interrupt.Options{StackLimit: h.cfg.stackLimit, TableLimit: h.cfg.tableLimit,
-		HostPrefixes: []string{snapshotGlobalPrefix}}
+		HostPrefixes: []string{snapshot.GlobalPrefix}}
 	if h.cfg.noInterrupt {
 		p.wasm, err = interrupt.LimitTables(m, h.cfg.tableLimit)
 	} else {
@@ -600,7 +602,7 @@ type slot struct {
 func (s *slot) release() {
 	if s != nil {
 		s.once.Do(func() {
-			s.h.budget.release(s.reserved)
+			s.h.budget.Release(s.reserved)
 			<-s.h.instances
 		})
 	}

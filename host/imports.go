@@ -8,7 +8,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/wasmreg/wasmreg/host/di"
+	"github.com/wasmreg/wasmreg/di"
 	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 

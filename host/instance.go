@@ -5,6 +5,9 @@ import (
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/wasmreg/wasmreg/host/internal/guard"
+	"github.com/wasmreg/wasmreg/host/internal/linmem"
 )
 
 // instance is one module instance: a model's, or the one Load reads the
@@ -14,7 +17,7 @@ import (
 // An instance is closed only while no call runs on it. wazero's Close of a
 // module under a running call races with the call (it frees the memory
 // the call may be growing), and the host's memories are unmapped when
-// closed (linmem.go). So a call, and the whole build, run between enter
+// closed (package linmem). So a call, and the whole build, run between enter
 // and exit; close on a busy instance only marks it and stops the call (its
 // guard, or the build's context, makes wazero interrupt the guest at its
 // next check, closing nothing), and the goroutine that ran the call
@@ -22,11 +25,11 @@ import (
 type instance struct {
 	h       *Host
 	mod     api.Module
-	predict api.Function  // looked up once: ExportedFunction costs µs and KiB
-	mem     *linearMemory // the instance's memory; nil if it has none
-	stdio   *guestStdio   // the instance's WASI output, nil without WASI
-	slot    *slot         // released when the instance is closed
-	guard   *guard        // bounds each call in time
+	predict api.Function   // looked up once: ExportedFunction costs µs and KiB
+	mem     *linmem.Memory // the instance's memory; nil if it has none
+	stdio   *guestStdio    // the instance's WASI output, nil without WASI
+	slot    *slot          // released when the instance is closed
+	guard   *guard.Guard   // bounds each call in time
 	// stack is the interrupt rewrite's stack budget, negative once a call
 	// overflowed it; nil on a host made WithoutInterruption.
 	stackBudget api.Global
@@ -83,7 +86,7 @@ func (i *instance) close() {
 		case s&instBusy != 0:
 			if i.state.CompareAndSwap(s, s|instClosing) {
 				i.cancelBuild()
-				i.guard.stop()
+				i.guard.Stop()
 				return
 			}
 		default:
@@ -103,11 +106,11 @@ func (i *instance) finish() {
 	}
 	i.state.Store(instClosed)
 	i.cancelBuild()
-	i.guard.timer.Stop()
+	i.guard.Release()
 	if i.mod != nil {
 		_ = i.mod.Close(context.Background())
 	}
-	i.mem.release()
+	i.mem.Release()
 	i.slot.release()
 	i.h.forget(i)
 }

@@ -12,8 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/wasmreg/wasmreg/di"
 	"github.com/wasmreg/wasmreg/host"
-	"github.com/wasmreg/wasmreg/host/di"
 )
 
 // TestLoadRacesClose closes hosts while loads are compiling: every Load

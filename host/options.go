@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/wasmreg/wasmreg/host/di"
+	"github.com/wasmreg/wasmreg/di"
 	"github.com/wasmreg/wasmreg/host/internal/interrupt"
 	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )

@@ -11,14 +11,13 @@ import (
 )
 
 // The start-up of a run, loading a module and building its model, allocates
-// about 9 times the module's size and keeps a third of it: wazero's decoded
+// several times the module's size and keeps a part of it: wazero's decoded
 // module (and, outside Linux, where the host does not map guest memory, the
-// guest's linear memory) on the Go heap. For the 3.7 MB
-// Go mlp guest that is 34 MiB, over which the collector, at its default
-// pace, runs three times and frees little: 9 ms of CPU and 5–12 ms of the
-// 78–91 ms a warm `wasmreg run` took (docs/PERFORMANCE.md §5). So run pauses
-// the collector until its model is built. The pause is bounded: past a
-// soft memory limit well above what the start-up keeps, the collector runs
+// guest's linear memory) on the Go heap, over which the collector, at its
+// default pace, runs a few times and frees little (docs/PERFORMANCE.md,
+// section 5, "What changed", holds the measurements). So run pauses the
+// collector until its model is built. The pause is bounded: past a soft
+// memory limit well above what the start-up keeps, the collector runs
 // again.
 
 // gcPause is the collector's state before the first pause in effect. The

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/wasmreg/wasmreg/host/di"
+	"github.com/wasmreg/wasmreg/di"
 )
 
 // benchSession is a request value with a Close, like Session, but silent.

@@ -1,6 +1,6 @@
 //go:build linux
 
-package host
+package budget
 
 import (
 	"bufio"
@@ -14,10 +14,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// systemMemory returns the machine's physical memory and the memory limit
+// SystemMemory returns the machine's physical memory and the memory limit
 // of the process's cgroup, in bytes; zero for what it cannot read or for
 // no limit.
-func systemMemory() (physical, cgroup uint64) {
+func SystemMemory() (physical, cgroup uint64) {
 	return physicalMemory("/proc/meminfo"), cgroupMemoryLimit("/proc/self/cgroup", "/sys/fs/cgroup")
 }
 

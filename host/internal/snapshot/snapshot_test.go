@@ -1,21 +1,20 @@
-package host
+package snapshot
 
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 
+	"github.com/wasmreg/wasmreg/host/internal/linmem"
 	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
@@ -23,7 +22,7 @@ import (
 // which reads module files before wazero has validated them: it may refuse
 // them, never panic or loop for long.
 func FuzzRewriteForSnapshot(f *testing.F) {
-	paths, _ := filepath.Glob("testdata/*.wasm")
+	paths, _ := filepath.Glob("../../testdata/*.wasm")
 	for _, p := range paths {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
@@ -36,7 +35,7 @@ func FuzzRewriteForSnapshot(f *testing.F) {
 		if err != nil {
 			return
 		}
-		out, plan, err := rewriteForSnapshot(m)
+		out, plan, err := Rewrite(m)
 		if err != nil {
 			return
 		}
@@ -61,18 +60,18 @@ func goBuilt(wasm []byte) []byte {
 }
 
 // rewriteBytes decodes wasm strictly and rewrites it for a snapshot.
-func rewriteBytes(t *testing.T, wasm []byte) ([]byte, *snapshotPlan, error) {
+func rewriteBytes(t *testing.T, wasm []byte) ([]byte, *Plan, error) {
 	t.Helper()
 	m, err := wasmbin.Decode(wasm, wasmbin.DefaultLimits())
 	require.NoError(t, err)
-	return rewriteForSnapshot(m)
+	return Rewrite(m)
 }
 
 func TestRewriteForSnapshot(t *testing.T) {
-	wasm, err := os.ReadFile("testdata/guest.wasm")
+	wasm, err := os.ReadFile("../../testdata/guest.wasm")
 	require.NoError(t, err)
 	_, _, err = rewriteBytes(t, wasm)
-	require.ErrorIs(t, err, errNoSnapshot, "only modules Go's toolchain built are snapshotted")
+	require.ErrorIs(t, err, ErrNotSuited, "only modules Go's toolchain built are snapshotted")
 
 	out, plan, err := rewriteBytes(t, goBuilt(wasm))
 	require.NoError(t, err)
@@ -105,67 +104,63 @@ func TestRewriteRefusesWhatItCannotCopy(t *testing.T) {
 			wasm, err := os.ReadFile(filepath.Join(dir, "m.wasm"))
 			require.NoError(t, err)
 			_, _, err = rewriteBytes(t, goBuilt(wasm))
-			assert.True(t, errors.Is(err, errNoSnapshot), "got %v", err)
+			assert.True(t, errors.Is(err, ErrNotSuited), "got %v", err)
 		})
 	}
 }
 
-// TestSnapshotFailureFallsBack: when the host cannot take a snapshot (no
-// memfd_create here), Load still loads the factory, not snapshotted, says
-// why in the log, and every build initialises from scratch; a host-side
-// failure is never blamed on the guest.
-func TestSnapshotFailureFallsBack(t *testing.T) {
-	memfdCreate = func(string, int) (int, error) { return -1, unix.ENOSYS }
-	defer func() { memfdCreate = unix.MemfdCreate }()
+// snapModule is a Go-built module of one memory page, one mutable global
+// (export-less) and one data segment of "abc" at 16.
+func snapModule() []byte {
+	wasm := []byte("\x00asm\x01\x00\x00\x00")
+	wasm = wasmbin.AppendSection(wasm, wasmbin.SecMemory, []byte{1, 0, 1})
+	wasm = wasmbin.AppendSection(wasm, wasmbin.SecGlobal, []byte{1, 0x7f, 1, 0x41, 5, 0x0b})
+	wasm = wasmbin.AppendSection(wasm, wasmbin.SecExport, append(wasmbin.AppendName([]byte{1}, "memory"), 2, 0))
+	wasm = wasmbin.AppendSection(wasm, wasmbin.SecData, []byte{1, 0, 0x41, 16, 0x0b, 3, 'a', 'b', 'c'})
+	return goBuilt(wasm)
+}
 
-	wasm, err := os.ReadFile("testdata/guest.wasm")
-	require.NoError(t, err)
-	// Go-built and big enough to be snapshotted: a padding section.
-	pad := wasmbin.AppendName(nil, "padding")
-	wasm = wasmbin.AppendSection(goBuilt(wasm), wasmbin.SecCustom, append(pad, make([]byte, snapshotMinSize)...))
-
-	var logs strings.Builder
-	var mu sync.Mutex
+// TestTakeRestore takes a snapshot of an instance after its data segments
+// were applied and a global changed, and restores it into fresh instances:
+// they see the memory and the global; one whose memory cannot grow to the
+// image's size fails with a *GrowError naming the pages.
+func TestTakeRestore(t *testing.T) {
 	ctx := context.Background()
-	// Snapshots are for hosts that grant neither clock nor random:
-	// guest.wasm imports them, which WithUngrantedImports lets it.
-	h, err := New(ctx, WithUngrantedImports(), WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))))
+	out, plan, err := rewriteBytes(t, snapModule())
 	require.NoError(t, err)
-	defer h.Close(ctx)
-	f, err := h.Load(ctx, wasm)
-	require.NoError(t, err, "a snapshot the host cannot take does not fail Load")
-	require.NotNil(t, f.plan, "compiled from the snapshot rewrite")
-	assert.False(t, f.Snapshotted())
-	mu.Lock()
-	assert.Contains(t, logs.String(), "factory not snapshotted")
-	assert.Contains(t, logs.String(), "memfd_create")
-	mu.Unlock()
+	require.Len(t, plan.globals, 1)
 
-	// Builds apply the data segments themselves, concurrently (and under
-	// -race, without writing the factory).
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			m, err := f.BuildModel(ctx, []byte(`{}`))
-			if !assert.NoError(t, err) {
-				return
-			}
-			defer m.Close(ctx)
-			out, err := m.Predict(ctx, []byte("n"))
-			assert.NoError(t, err)
-			assert.Equal(t, []byte{1, 0, 0, 0}, out, "the data segments were applied")
-		})
+	rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithMemoryLimitPages(1))
+	t.Cleanup(func() { _ = rt.Close(ctx) })
+	compiled, err := rt.CompileModule(ctx, out)
+	require.NoError(t, err)
+	inst := func(image *linmem.Image) api.Module {
+		alloc := &linmem.Allocator{Image: image}
+		mod, err := rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), compiled, wazero.NewModuleConfig().WithName(""))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = mod.Close(ctx); alloc.Mem.Release() })
+		return mod
 	}
-	wg.Wait()
-}
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
+	first := inst(nil)
+	got, _ := first.Memory().Read(16, 3)
+	require.Equal(t, []byte{0, 0, 0}, got, "the rewrite emptied the data section")
+	require.NoError(t, plan.Apply(first))
+	first.ExportedGlobal(plan.globals[0]).(api.MutableGlobal).Set(42)
+	snap, err := plan.Take(first)
+	require.NoError(t, err)
 
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	for range 2 {
+		mod := inst(snap.Image)
+		require.NoError(t, snap.Restore(plan, mod))
+		got, _ := mod.Memory().Read(16, 3)
+		assert.Equal(t, []byte("abc"), got)
+		assert.Equal(t, uint64(42), mod.ExportedGlobal(plan.globals[0]).Get())
+	}
+
+	big := &Snapshot{Image: snap.Image, size: 2 * pageSize, globals: snap.globals}
+	var ge *GrowError
+	require.ErrorAs(t, big.Restore(plan, inst(snap.Image)), &ge)
+	assert.Equal(t, uint32(2), ge.Pages)
+	assert.Equal(t, "cannot grow memory to 2 pages", ge.Error())
 }

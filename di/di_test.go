@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/wasmreg/wasmreg/host/di"
+	"github.com/wasmreg/wasmreg/di"
 )
 
 // closeLog records the order in which values are disposed.

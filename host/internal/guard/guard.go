@@ -1,4 +1,4 @@
-package host
+package guard
 
 import (
 	"context"
@@ -13,27 +13,10 @@ import (
 	"github.com/wasmreg/wasmreg/host/internal/interrupt"
 )
 
-// guard bounds the calls on one instance in time (the build's and then
-// the model's), without the
-// three allocations of a context.WithTimeout per call: its timer and done
-// channel are made once per instance, because the instance's calls are
-// serialised and a guard that fires closes the instance for good.
-//
-// Nor does it reset its timer for every call, which costs more than the
-// rest of the guard (the runtime's timer locks): a call only records its
-// deadline, and the timer, once scheduled, is due at or before it. When the
-// timer fires it stops the running call if that call's deadline has passed,
-// and otherwise schedules itself again for the running call's deadline, or
-// rests if no call is running, for the next arm to schedule. Every call of
-// a guard has the same timeout (the host's), so a timer scheduled for an
-// earlier call is never due after a later call's deadline. The timer of a
-// closed instance may fire once more, find no call and rest: it holds only
-// the guard, never the instance.
-//
-// arm and disarm are called by the goroutine running the instance's call;
-// the timer's function and the parent's callback run on others, and all of
-// them meet in deadline, changed only atomically.
-type guard struct {
+// Guard bounds the calls on one instance in time: see the package doc for
+// how. Arm and Disarm are called by the goroutine running the instance's
+// call; Stop, Fired, Reason, Done and Err are safe for concurrent use.
+type Guard struct {
 	timer *time.Timer   // runs expire
 	done  chan struct{} // closed when the running call must stop: the Done of its context
 
@@ -42,8 +25,8 @@ type guard struct {
 	// the guard has fired. A firing swaps the deadline it judged for
 	// guardFired, so a late one cannot stop a later call.
 	deadline atomic.Int64
-	// pending is set from the moment arm or expire schedules the timer until
-	// expire finds no call to wait for: arm schedules it only when clear.
+	// pending is set from the moment Arm or expire schedules the timer until
+	// expire finds no call to wait for: Arm schedules it only when clear.
 	pending atomic.Bool
 
 	mu  sync.Mutex // guards err
@@ -76,17 +59,17 @@ var guardEpoch = time.Now()
 // monotonic reading reads only the runtime's monotonic clock.
 func guardNow() int64 { return int64(time.Since(guardEpoch)) }
 
-func newGuard() *guard {
-	g := &guard{done: make(chan struct{})}
+func New() *Guard {
+	g := &Guard{done: make(chan struct{})}
 	g.timer = time.AfterFunc(time.Hour, g.expire)
 	g.timer.Stop()
 	return g
 }
 
-// arm starts guarding a call on behalf of parent, for at most timeout (if
-// positive; the same timeout on every call of the guard), until disarm. It
+// Arm starts guarding a call on behalf of parent, for at most timeout (if
+// positive; the same timeout on every call of the guard), until Disarm. It
 // allocates only for a parent that can be canceled.
-func (g *guard) arm(parent context.Context, timeout time.Duration) {
+func (g *Guard) Arm(parent context.Context, timeout time.Duration) {
 	if timeout > 0 {
 		now := guardNow()
 		d := now + int64(timeout)
@@ -111,19 +94,19 @@ func (g *guard) arm(parent context.Context, timeout time.Duration) {
 	}
 }
 
-// stop stops the running call, if any, and every later one at once: the
+// Stop stops the running call, if any, and every later one at once: the
 // instance is being closed. The guest traps at its stop flag, freeing
 // nothing, and the call's error says what was closed (classify).
-func (g *guard) stop() {
+func (g *Guard) Stop() {
 	g.stopped.Store(true)
 	g.fireRunning(context.Canceled)
 }
 
-// disarm ends the guard of the running call. spent reports that the guard
+// Disarm ends the guard of the running call. spent reports that the guard
 // fired, or that the parent's callback was already on its way as the call
 // ended: such a guard could stop the next call, so its instance must not
 // be used again. (A late timer cannot: it judges the deadline it finds.)
-func (g *guard) disarm() (spent bool) {
+func (g *Guard) Disarm() (spent bool) {
 	if g.stopParent != nil {
 		spent = !g.stopParent()
 		g.stopParent = nil
@@ -135,17 +118,17 @@ func (g *guard) disarm() (spent bool) {
 	return spent
 }
 
-// fired reports whether the guard has fired: the running call must stop.
+// Fired reports whether the guard has fired: the running call must stop.
 // It is safe to call from any goroutine.
-func (g *guard) fired() bool { return g.deadline.Load() == guardFired }
+func (g *Guard) Fired() bool { return g.deadline.Load() == guardFired }
 
-// reason returns why the guard fired, nil if it has not.
-func (g *guard) reason() error {
+// Reason returns why the guard fired, nil if it has not.
+func (g *Guard) Reason() error {
 	for {
 		g.mu.Lock()
 		err := g.err
 		g.mu.Unlock()
-		if err != nil || !g.fired() {
+		if err != nil || !g.Fired() {
 			return err
 		}
 		// fire won the deadline and is about to record why.
@@ -154,7 +137,7 @@ func (g *guard) reason() error {
 }
 
 // expire is the timer's function.
-func (g *guard) expire() {
+func (g *Guard) expire() {
 	for {
 		if d := g.deadline.Load(); d != guardIdle && d != guardFired && d != guardNoDeadline {
 			now := guardNow()
@@ -167,7 +150,7 @@ func (g *guard) expire() {
 			}
 			continue // that call ended meanwhile; judge the next one, if any
 		}
-		// No call to wait for: the next arm schedules the timer, unless one
+		// No call to wait for: the next Arm schedules the timer, unless one
 		// stored its deadline after the load above and saw pending still set.
 		g.pending.Store(false)
 		if d := g.deadline.Load(); d == guardIdle || d == guardFired || d == guardNoDeadline || !g.pending.CompareAndSwap(false, true) {
@@ -177,7 +160,7 @@ func (g *guard) expire() {
 }
 
 // fireRunning stops the running call, if any, with err.
-func (g *guard) fireRunning(err error) {
+func (g *Guard) fireRunning(err error) {
 	for {
 		d := g.deadline.Load()
 		if d == guardIdle || d == guardFired || g.fire(d, err) {
@@ -188,7 +171,7 @@ func (g *guard) fireRunning(err error) {
 
 // fire stops the call whose deadline is d, if it is still running, with
 // err. It reports whether the deadline was still d.
-func (g *guard) fire(d int64, err error) bool {
+func (g *Guard) fire(d int64, err error) bool {
 	if !g.deadline.CompareAndSwap(d, guardFired) {
 		return false
 	}
@@ -202,27 +185,22 @@ func (g *guard) fire(d int64, err error) bool {
 	return true
 }
 
-// guardCtx is the context an instance's call runs under: its parent's
-// values and deadline, the guard's Done and Err, and the call, for the host
-// functions (callFrom). Firing raises the guest's stop flag.
-type guardCtx struct {
-	g *guard // never changed
+// Done returns the channel closed when the running call must stop: the
+// Done of its context. It is safe for concurrent use.
+func (g *Guard) Done() <-chan struct{} { return g.done }
 
-	context.Context
-	c *call
+// Err returns why Done was closed, nil if it was not: the Err of the
+// running call's context. It is safe for concurrent use.
+func (g *Guard) Err() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.err
 }
 
-func (x *guardCtx) Done() <-chan struct{} { return x.g.done }
+// SetFlag sets the instance's stop flag, which firing raises. It is called
+// once, before the first call, by the goroutine building the instance.
+func (g *Guard) SetFlag(flag api.MutableGlobal) { g.flag = flag }
 
-func (x *guardCtx) Err() error {
-	x.g.mu.Lock()
-	defer x.g.mu.Unlock()
-	return x.g.err
-}
-
-func (x *guardCtx) Value(key any) any {
-	if key == (callKey{}) {
-		return x.c
-	}
-	return x.Context.Value(key)
-}
+// Release stops the guard's timer: the instance is closed. A timer
+// already running finds no call and rests. It is safe for concurrent use.
+func (g *Guard) Release() { g.timer.Stop() }

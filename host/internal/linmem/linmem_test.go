@@ -1,4 +1,4 @@
-package host
+package linmem
 
 import (
 	"bytes"
@@ -12,17 +12,17 @@ import (
 // its maximum and no further, and a memory reused after another instance
 // wrote all over it starts zeroed.
 func TestLinearMemory(t *testing.T) {
-	const page = wasmPageSize
+	const page = pageSize
 	for _, tc := range []struct {
 		name  string
 		pages int // grown to before the memory is released
 	}{
 		{"small, pooled", 2},
-		{"grown past the pool's limit", memPoolLimitPages() + 1},
+		{"grown past the pool's limit", PoolLimitPages() + 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for round := range 3 {
-				m := newLinearMemory(nil, page, 64*page)
+				m := New(nil, page, 64*page)
 				b := m.Reallocate(page)
 				require.Len(t, b, page)
 				assert.True(t, allZero(b), "round %d: a new memory is zero", round)
@@ -44,15 +44,15 @@ func allZero(b []byte) bool { return bytes.Count(b, []byte{0}) == len(b) }
 // TestMemoryImage checks that instances mapping one snapshot image each see
 // the image, write only their own copy, and grow zeroed past it.
 func TestMemoryImage(t *testing.T) {
-	const page = wasmPageSize
+	const page = pageSize
 	image := make([]byte, 3*page)
 	for i := range image {
 		image[i] = byte(i*7 + 1)
 	}
-	img, err := newMemImage(image)
+	img, err := NewImage(image)
 	require.NoError(t, err)
-	a := newLinearMemory(img, page, 16*page)
-	b := newLinearMemory(img, page, 16*page)
+	a := New(img, page, 16*page)
+	b := New(img, page, 16*page)
 	defer a.free()
 	defer b.free()
 	ab, bb := a.Reallocate(3*page), b.Reallocate(3*page)
@@ -62,10 +62,51 @@ func TestMemoryImage(t *testing.T) {
 		ab[i] = 0
 	}
 	assert.Equal(t, image, bb, "a write to one instance's memory does not reach another's")
-	c := newLinearMemory(img, page, 16*page)
+	c := New(img, page, 16*page)
 	defer c.free()
 	assert.Equal(t, image, c.Reallocate(3*page), "nor the image")
 	grown := b.Reallocate(5 * page)
 	assert.Equal(t, image, grown[:3*page])
 	assert.True(t, allZero(grown[3*page:]), "memory past the image is zero")
+}
+
+// TestAllocatorRelease checks the life of an instance's memory as the host
+// sees it: Allocate counts it live, Release gives it back once however
+// often it is called, Free leaves it alone, and Resident counts the pages
+// the instance wrote.
+func TestAllocatorRelease(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		image []byte
+	}{
+		{"fresh", nil},
+		{"from an image", bytes.Repeat([]byte{7}, pageSize)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := &Allocator{}
+			if tc.image != nil {
+				img, err := NewImage(tc.image)
+				require.NoError(t, err)
+				a.Image = img
+			}
+			before := Live()
+			lm := a.Allocate(pageSize, 4*pageSize)
+			require.NotNil(t, a.Mem)
+			assert.Equal(t, before+1, Live(), "Allocate counts the memory")
+			b := lm.Reallocate(2 * pageSize)
+			require.Len(t, b, 2*pageSize)
+			if tc.image != nil {
+				assert.Equal(t, tc.image, b[:pageSize], "the image")
+			}
+			b[pageSize] = 1
+			assert.NotZero(t, a.Mem.Resident(), "a written page is resident")
+			lm.Free()
+			assert.Equal(t, before+1, Live(), "Free releases nothing")
+			a.Mem.Release()
+			a.Mem.Release()
+			assert.Equal(t, before, Live(), "Release gives it back once")
+			var none *Memory
+			none.Release() // an instance without memory
+		})
+	}
 }

@@ -1,6 +1,6 @@
 //go:build linux
 
-package host
+package linmem
 
 import (
 	"encoding/binary"
@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// linearMemory is an instance's linear memory mapped outside the Go heap:
+// Memory is an instance's linear memory mapped outside the Go heap:
 // a reservation of its maximum size (PROT_NONE, so that it costs no
 // memory), whose first rw bytes are readable and writable. An instance
 // restored from a snapshot has the image mapped privately over the start:
@@ -23,7 +23,7 @@ import (
 //
 // Reallocate runs on the goroutine running the instance, release on the
 // one closing it while no call runs (instance.go).
-type linearMemory struct {
+type Memory struct {
 	mapping
 	cow      bool       // the image is mapped over the start
 	heap     heapMemory // the fallback, if base is nil
@@ -86,8 +86,8 @@ var osPageSize = uintptr(os.Getpagesize())
 
 func roundUpPage(n uintptr) uintptr { return (n + osPageSize - 1) &^ (osPageSize - 1) }
 
-func newLinearMemory(image *memImage, capBytes, maxBytes uint64) *linearMemory {
-	m := &linearMemory{}
+func New(image *Image, capBytes, maxBytes uint64) *Memory {
+	m := &Memory{}
 	size := maxBytes
 	if image != nil {
 		size = max(size, uint64(image.size))
@@ -127,11 +127,11 @@ func newLinearMemory(image *memImage, capBytes, maxBytes uint64) *linearMemory {
 }
 
 // all is the whole reservation.
-func (m *linearMemory) all() []byte { return unsafe.Slice((*byte)(m.base), m.reserved) }
+func (m *Memory) all() []byte { return unsafe.Slice((*byte)(m.base), m.reserved) }
 
 // protect makes the first n bytes (rounded up to a page) readable and
 // writable.
-func (m *linearMemory) protect(n uintptr) error {
+func (m *Memory) protect(n uintptr) error {
 	end := roundUpPage(n)
 	if end <= m.rw {
 		return nil
@@ -145,7 +145,7 @@ func (m *linearMemory) protect(n uintptr) error {
 
 // Reallocate implements experimental.LinearMemory: memory beyond what the
 // guest had is zero, as memory.grow requires, and never moves.
-func (m *linearMemory) Reallocate(size uint64) []byte {
+func (m *Memory) Reallocate(size uint64) []byte {
 	if m.base == nil {
 		return m.heap.reallocate(size)
 	}
@@ -156,7 +156,7 @@ func (m *linearMemory) Reallocate(size uint64) []byte {
 }
 
 // free gives the memory back: to the pool, zeroed, or to the system.
-func (m *linearMemory) free() {
+func (m *Memory) free() {
 	if m.base != nil {
 		if m.cow || m.rw > memPoolMaxRW {
 			_ = unix.MunmapPtr(m.base, m.reserved)
@@ -171,24 +171,24 @@ func (m *linearMemory) free() {
 	m.heap = heapMemory{}
 }
 
-// memImage is a snapshot's memory image in a memfd, which every instance
+// Image is a snapshot's memory image in a memfd, which every instance
 // restored from the snapshot maps copy-on-write. The fd is closed when the
 // image is garbage: mappings keep the file alive, and a build racing
 // Factory.Close must still find it open.
-type memImage struct {
+type Image struct {
 	fd   int
 	size int
 }
 
-// memfdCreate is unix.MemfdCreate; the tests make it fail.
-var memfdCreate = unix.MemfdCreate
+// MemfdCreate is unix.MemfdCreate; the tests make it fail.
+var MemfdCreate = unix.MemfdCreate
 
-func newMemImage(b []byte) (*memImage, error) {
-	fd, err := memfdCreate("wasmreg-snapshot", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+func NewImage(b []byte) (*Image, error) {
+	fd, err := MemfdCreate("wasmreg-snapshot", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
-	img := &memImage{fd: fd, size: len(b)}
+	img := &Image{fd: fd, size: len(b)}
 	runtime.AddCleanup(img, func(fd int) { _ = unix.Close(fd) }, fd)
 	for off := 0; off < len(b); {
 		n, err := unix.Write(fd, b[off:])
@@ -205,7 +205,7 @@ func newMemImage(b []byte) (*memImage, error) {
 }
 
 // bytes reads the image back, for the fallbacks.
-func (img *memImage) bytes() []byte {
+func (img *Image) bytes() []byte {
 	b := make([]byte, img.size)
 	for off := 0; off < len(b); {
 		n, err := unix.Pread(img.fd, b[off:], int64(off))
@@ -218,15 +218,15 @@ func (img *memImage) bytes() []byte {
 	return b
 }
 
-// memPoolLimitPages is the largest memory the pool keeps, in Wasm pages.
-func memPoolLimitPages() int { return memPoolMaxRW / wasmPageSize }
+// PoolLimitPages is the largest memory the pool keeps, in Wasm pages.
+func PoolLimitPages() int { return memPoolMaxRW / pageSize }
 
-// resident returns the bytes of the memory that are resident and private
+// Resident returns the bytes of the memory that are resident and private
 // to it: pages it wrote, not the image pages it shares with other
 // instances. It reads /proc/self/pagemap, whose flags an unprivileged
 // process may read: bit 63 says a page is present, bit 61 that it is a
 // file page or shared. It returns -1 if that cannot be read.
-func (m *linearMemory) resident() int64 {
+func (m *Memory) Resident() int64 {
 	if m.base == nil {
 		return int64(cap(m.heap.buf))
 	}
