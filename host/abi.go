@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -121,8 +120,8 @@ func shownImport(mod, name string) string {
 
 // checkShape checks a module's imports and exports, as its author wrote
 // them, against ABI v1 and the grants, and reports every problem it finds,
-// joined: before anything is rewritten or compiled.
-func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, error) {
+// each wrapping its sentinel: before anything is rewritten or compiled.
+func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, []error) {
 	var shape moduleShape
 	var errs []error
 
@@ -216,7 +215,7 @@ func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, error) {
 		shape.capabilities = append(shape.capabilities, c)
 	}
 	slices.Sort(shape.capabilities)
-	return shape, errors.Join(errs...)
+	return shape, errs
 }
 
 // signatureOf is a function type as the ABI's signatures spell it: the

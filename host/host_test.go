@@ -89,6 +89,35 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestLoadModuleError: a memory over the limit no longer hides the other
+// problems; the *ModuleError lists each, and errors.Is finds each kind.
+func TestLoadModuleError(t *testing.T) {
+	h, _ := newHost(t, host.WithMemoryLimit(64<<10))
+	// guest.wasm declares 4 pages and imports six ungranted functions.
+	_, err := h.Load(context.Background(), fixture(t, "guest.wasm"))
+	var me *host.ModuleError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, "sha256:"+host.Digest(fixture(t, "guest.wasm"))[:12], me.Module)
+	require.Len(t, me.Problems, 7)
+	kinds := map[error]int{}
+	for _, p := range me.Problems {
+		for _, k := range []error{host.ErrNotGranted, host.ErrMemoryLimit} {
+			if errors.Is(p, k) {
+				kinds[k]++
+			}
+		}
+	}
+	assert.Equal(t, map[error]int{host.ErrNotGranted: 6, host.ErrMemoryLimit: 1}, kinds)
+	assert.ErrorIs(t, err, host.ErrNotGranted)
+	assert.ErrorIs(t, err, host.ErrMemoryLimit)
+
+	// A module that cannot be decoded is one problem.
+	_, err = h.Load(context.Background(), []byte("not wasm"))
+	require.ErrorAs(t, err, &me)
+	require.Len(t, me.Problems, 1)
+	assert.ErrorIs(t, me.Problems[0], host.ErrInvalidModule)
+}
+
 func TestBuildAndPredict(t *testing.T) {
 	h, _ := newHost(t)
 	f := load(t, h, "echo.wasm")
