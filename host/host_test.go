@@ -30,7 +30,12 @@ func TestLoadReadsMetadata(t *testing.T) {
 	assert.Len(t, f.Digest(), 64)
 	assert.Equal(t, host.Digest(fixture(t, "guest.wasm")), f.Digest())
 	assert.Contains(t, f.Exports(), "wasmreg_predict")
-	assert.Contains(t, f.Imports(), "wasmreg.random_seed")
+	assert.Contains(t, f.Imports(), host.Import{Module: "wasmreg", Name: "random_seed", Capability: host.CapRandom})
+	assert.Contains(t, f.Imports(), host.Import{Module: "wasmreg", Name: "log"}, "log needs no grant")
+	for _, imp := range f.Imports() {
+		hi, ok := strings.CutPrefix(imp.Name, imp.Capability+"_")
+		assert.True(t, imp.Capability == "" || ok && hi != "", "%v needs %q", imp, imp.Capability)
+	}
 
 	echo := load(t, h, "echo.wasm")
 	assert.Equal(t, registry.Info{Name: "echo", Version: "1.0.0", Description: "answers with its config", Capabilities: []string{}}, echo.Info())

@@ -121,21 +121,6 @@ func problems(err error) []string {
 	return out
 }
 
-// importCapability returns the capability an imported function
-// ("module.name") needs, as in docs/ABI.md §4.2, or "".
-func importCapability(imp string) string {
-	name, ok := strings.CutPrefix(imp, host.ImportModule+".")
-	if !ok {
-		return ""
-	}
-	for _, c := range needsGrants(host.Capabilities()) {
-		if strings.HasPrefix(name, c+"_") {
-			return c
-		}
-	}
-	return ""
-}
-
 // warnings returns what is legal but probably a mistake in a module that
 // loads.
 func warnings(f *host.Factory) []string {
@@ -144,10 +129,10 @@ func warnings(f *host.Factory) []string {
 	imported := map[string]bool{}
 	wasi := 0
 	for _, imp := range f.Imports() {
-		if c := importCapability(imp); c != "" {
-			imported[c] = true
+		if imp.Capability != "" {
+			imported[imp.Capability] = true
 		}
-		if strings.HasPrefix(imp, host.WASIModule+".") {
+		if imp.Module == host.WASIModule {
 			wasi++
 		}
 	}
