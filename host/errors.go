@@ -138,8 +138,8 @@ type ModuleError struct {
 
 // Error implements error: the module and its problems, one per line.
 func (e *ModuleError) Error() string {
-	if len(e.Problems) == 1 {
-		return fmt.Sprintf("host: module %s: %v", e.Module, e.Problems[0])
+	if len(e.Problems) == 1 { // the problem starts with its sentinel's "host: …"
+		return fmt.Sprintf("%v (module %s)", e.Problems[0], e.Module)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "host: module %s: %d problems:", e.Module, len(e.Problems))
