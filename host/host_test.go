@@ -407,3 +407,30 @@ func TestErrorsAreDistinct(t *testing.T) {
 	}
 	assert.ErrorIs(t, host.ErrStackOverflow, host.ErrTrap, "a stack overflow is a trap")
 }
+
+// TestVariadicOptionsCopy: changing the slice given to a variadic option
+// after making the option changes nothing.
+func TestVariadicOptionsCopy(t *testing.T) {
+	ctx := context.Background()
+	t.Run("WithGrants", func(t *testing.T) {
+		caps := []string{host.CapClock}
+		opt := host.WithGrants(caps...)
+		caps[0] = "teleport" // unknown: the option would refuse it
+		h, err := host.New(ctx, opt)
+		require.NoError(t, err)
+		defer h.Close(ctx)
+		_, err = h.Load(ctx, fixture(t, "clock.wasm"))
+		assert.NoError(t, err, "clock is still granted")
+	})
+	t.Run("WithPinnedDigests", func(t *testing.T) {
+		echo := fixture(t, "echo.wasm")
+		pins := []string{host.Digest(echo)}
+		opt := host.WithPinnedDigests(pins...)
+		pins[0] = host.Digest([]byte("other"))
+		h, err := host.New(ctx, opt)
+		require.NoError(t, err)
+		defer h.Close(ctx)
+		_, err = h.Load(ctx, echo)
+		assert.NoError(t, err, "echo is still pinned")
+	})
+}

@@ -426,6 +426,7 @@ func WithStackLimit(bytes uint32) Option {
 // hex, as sha256sum prints it) is not one of digests, with
 // [ErrDigestMismatch]. Repeated options add up.
 func WithPinnedDigests(digests ...string) Option {
+	digests = slices.Clone(digests) // the caller may change its slice before New
 	return func(c *config) error {
 		if c.pinned == nil {
 			c.pinned = map[string]bool{}
@@ -490,6 +491,7 @@ func WithCompilationCacheDir(dir string) Option {
 // [CapClock], [CapRandom], [CapArtifact] ([CapLog] is always granted).
 // Capabilities are denied by default. Repeated options add up.
 func WithGrants(capabilities ...string) Option {
+	capabilities = slices.Clone(capabilities) // the caller may change its slice before New
 	return func(c *config) error {
 		for _, name := range capabilities {
 			if !knownCapability(name) {
