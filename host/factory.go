@@ -279,10 +279,6 @@ func (f *Factory) Info() registry.Info {
 	return info
 }
 
-// Snapshotted reports whether the factory's builds start from a snapshot
-// of an instance taken right after _initialize (see [WithoutSnapshots]).
-func (f *Factory) Snapshotted() bool { return f.snap != nil }
-
 // Name returns the factory's full name, name@version.
 func (f *Factory) Name() string { return f.fullName }
 

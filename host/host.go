@@ -199,21 +199,6 @@ func (h *Host) guestLogger(ctx context.Context) *slog.Logger {
 	return h.cfg.logger
 }
 
-// Container returns the dependency-injection container the host resolves
-// capabilities from.
-func (h *Host) Container() *di.Container { return h.container }
-
-// Grants returns the capabilities the host grants, sorted.
-func (h *Host) Grants() []string {
-	var out []string
-	for _, c := range Capabilities() {
-		if h.cfg.grants[c] {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // Close closes the runtime: every factory and model of the host stops
 // working, and calls running in guests are stopped. It is safe to call more
 // than once and concurrently with other methods, which then fail with
