@@ -353,6 +353,8 @@ func TestOptionsAreValidated(t *testing.T) {
 		{"memory over 4 GiB", host.WithMemoryLimit(8 << 30), "WithMemoryLimit"},
 		{"negative timeout", host.WithCallTimeout(-time.Second), "WithCallTimeout"},
 		{"zero output", host.WithOutputLimit(0), "WithOutputLimit"},
+		{"zero stdio", host.WithStdioLimit(0), "WithStdioLimit"},
+		{"negative stdio", host.WithStdioLimit(-1), "WithStdioLimit"},
 		{"zero input", host.WithInputLimit(0), "WithInputLimit"},
 		{"zero module size", host.WithModuleSizeLimit(0), "WithModuleSizeLimit"},
 		{"tiny log line", host.WithLogLimits(1, 10), "WithLogLimits"},
@@ -433,4 +435,31 @@ func TestVariadicOptionsCopy(t *testing.T) {
 		_, err = h.Load(ctx, echo)
 		assert.NoError(t, err, "echo is still pinned")
 	})
+}
+
+// TestWithStdioLimit: WASI output past the per-instance cap is dropped,
+// and the drop logged.
+func TestWithStdioLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		limit   int
+		dropped bool
+	}{
+		{"under the cap", 1 << 10, false},
+		{"over the cap", 4, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, logs := newHost(t, host.WithStdioLimit(tc.limit))
+			ctx := context.Background()
+			f, err := h.Load(ctx, hostileWasm(t, "escape_log"))
+			require.NoError(t, err)
+			m, err := f.Build(ctx, nil)
+			require.NoError(t, err)
+			defer m.Close(ctx)
+			_, err = m.Predict(ctx, nil)
+			require.NoError(t, err)
+			assert.Equal(t, tc.dropped, strings.Contains(logs.String(), "over the per-instance cap"), logs.String())
+			assert.Equal(t, !tc.dropped, strings.Contains(logs.String(), "]2;pwned"), "the WASI line is logged only under the cap")
+		})
+	}
 }

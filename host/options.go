@@ -145,6 +145,20 @@ func WithCallTimeout(d time.Duration) Option {
 	}
 }
 
+// WithStdioLimit sets the most bytes of WASI stdout and stderr the host
+// logs per instance; the rest is dropped, and the drop logged once. The
+// default is [DefaultStdioLimit]. The option is a value, safe for
+// concurrent use.
+func WithStdioLimit(bytes int) Option {
+	return func(c *config) error {
+		if bytes <= 0 {
+			return invalid("WithStdioLimit", "%d bytes is not positive", bytes)
+		}
+		c.stdioLimit = bytes
+		return nil
+	}
+}
+
 // WithOutputLimit sets the most bytes a guest may write with output in one
 // call. The default is [DefaultOutputLimit].
 func WithOutputLimit(bytes int) Option {
