@@ -2,7 +2,6 @@ package host
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -106,9 +105,24 @@ type moduleShape struct {
 	capabilities []string // capabilities its imports need, sorted, without log
 	usesWASI     bool
 	initialize   bool
-	imports      []string // "module.name" of every imported function
+	imports      []Import // every imported function
 	exports      []string // names of exported functions, sorted
 }
+
+// Import is one function a factory imports, and the capability a host
+// must grant for it (docs/ABI.md §4.2). An Import is a value, safe for
+// concurrent use.
+type Import struct {
+	// Module and Name are the import's module and name, such as "wasmreg"
+	// and "random_fill", as the module wrote them.
+	Module, Name string
+	// Capability is the capability the import needs ([CapRandom], …), or
+	// "" if it is always available (log, input, output, error and WASI).
+	Capability string
+}
+
+// String returns "module.name".
+func (i Import) String() string { return i.Module + "." + i.Name }
 
 // maxNameShown is the most bytes of one import name that an error shows.
 const maxNameShown = 256
@@ -121,8 +135,8 @@ func shownImport(mod, name string) string {
 
 // checkShape checks a module's imports and exports, as its author wrote
 // them, against ABI v1 and the grants, and reports every problem it finds,
-// joined: before anything is rewritten or compiled.
-func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, error) {
+// each wrapping its sentinel: before anything is rewritten or compiled.
+func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, []error) {
 	var shape moduleShape
 	var errs []error
 
@@ -174,7 +188,7 @@ func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, error) {
 			errs = append(errs, fmt.Errorf("%w: %s %s: a factory may import only functions", ErrUnknownImport, importKinds[imp.Kind], shown))
 			continue
 		}
-		shape.imports = append(shape.imports, mod+"."+name)
+		shape.imports = append(shape.imports, Import{Module: mod, Name: name})
 		var got signature
 		if int(imp.Func) < len(m.Types) {
 			got = signatureOf(m.Types[imp.Func])
@@ -191,6 +205,7 @@ func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, error) {
 				continue
 			}
 			if hi.capability != CapLog {
+				shape.imports[len(shape.imports)-1].Capability = hi.capability
 				caps[hi.capability] = true
 				if !h.cfg.grants[hi.capability] && !h.cfg.ungranted {
 					errs = append(errs, fmt.Errorf("%w: import %s needs capability %q, which the host has not granted",
@@ -216,7 +231,7 @@ func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, error) {
 		shape.capabilities = append(shape.capabilities, c)
 	}
 	slices.Sort(shape.capabilities)
-	return shape, errors.Join(errs...)
+	return shape, errs
 }
 
 // signatureOf is a function type as the ABI's signatures spell it: the

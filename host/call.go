@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/wasmreg/wasmreg/host/internal/wazeroerr"
 	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
@@ -243,7 +244,7 @@ func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]
 	}
-	s = strings.TrimSuffix(s, " (recovered by wazero)")
+	s = wazeroerr.TrimRecovered(s)
 	// A trap's text can carry names from the module (a start function's
 	// exports, a host error naming an import).
 	return safetext.Line(s, MaxErrorMessage)

@@ -3,6 +3,7 @@ package host
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Sentinel errors returned (wrapped) by this package. Check them with
@@ -118,3 +119,36 @@ func (e *CallError) Unwrap() []error {
 	}
 	return errs
 }
+
+// ModuleError is the error of a [Host.Load] that refused a module before
+// compiling it: it names the module and lists every problem found, each
+// wrapping its sentinel ([ErrMissingExport], [ErrUnknownImport],
+// [ErrNotGranted], [ErrMemoryLimit], [ErrModuleLimit], [ErrInvalidModule],
+// …), so that [errors.Is] works on each and a caller can list them. A
+// module that cannot be decoded is one problem.
+//
+// A ModuleError is immutable once returned and safe for concurrent use.
+type ModuleError struct {
+	// Module names the module: "sha256:" and the first 12 hex digits of
+	// its digest.
+	Module string
+	// Problems are what is wrong with it, in the order found; never empty.
+	Problems []error
+}
+
+// Error implements error: the module and its problems, one per line.
+func (e *ModuleError) Error() string {
+	if len(e.Problems) == 1 { // the problem starts with its sentinel's "host: …"
+		return fmt.Sprintf("%v (module %s)", e.Problems[0], e.Module)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "host: module %s: %d problems:", e.Module, len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n")
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the problems.
+func (e *ModuleError) Unwrap() []error { return e.Problems }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/wasmreg/wasmreg/host"
@@ -83,9 +82,14 @@ func ExampleHost_Load() {
 	// A module that imports a capability the host did not grant is refused.
 	wasm, _ = os.ReadFile("testdata/clock.wasm")
 	_, err = h.Load(ctx, wasm)
+	// Every problem is listed in a *host.ModuleError.
 	fmt.Println(errors.Is(err, host.ErrNotGranted))
-	_, reason, _ := strings.Cut(err.Error(), "ABI v1: ")
-	fmt.Println(reason)
+	var me *host.ModuleError
+	if errors.As(err, &me) {
+		for _, p := range me.Problems {
+			fmt.Println(p)
+		}
+	}
 	// Output:
 	// echo 1.0.0 answers with its config
 	// true

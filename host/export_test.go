@@ -28,3 +28,31 @@ var BuildGoGuest = buildGoGuest
 // CompilesInFlight is the number of compiles running, abandoned ones
 // included.
 func CompilesInFlight(h *Host) int64 { return h.compilesRunning.Load() }
+
+// The accessors below have no caller outside the tests (issue 10's
+// audit of exported names), so they exist for the tests only.
+
+// Factory returns the factory that built the model.
+func (m *Model) Factory() *Factory { return m.f }
+
+// Instances returns how many instances the model has now.
+func (m *Model) Instances() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.all)
+}
+
+// Snapshotted reports whether the factory's builds start from a snapshot
+// of an instance taken right after _initialize (see [WithoutSnapshots]).
+func (f *Factory) Snapshotted() bool { return f.snap != nil }
+
+// Grants returns the capabilities the host grants, sorted.
+func (h *Host) Grants() []string {
+	var out []string
+	for _, c := range Capabilities() {
+		if h.cfg.grants[c] {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -283,10 +283,6 @@ func (f *Factory) Info() registry.Info {
 	return info
 }
 
-// Snapshotted reports whether the factory's builds start from a snapshot
-// of an instance taken right after _initialize (see [WithoutSnapshots]).
-func (f *Factory) Snapshotted() bool { return f.snap != nil }
-
 // Name returns the factory's full name, name@version.
 func (f *Factory) Name() string { return f.fullName }
 
@@ -296,8 +292,10 @@ func (f *Factory) Digest() string { return f.digest }
 // Size returns the module file's size in bytes.
 func (f *Factory) Size() int { return f.size }
 
-// Imports returns the module's imported functions as "module.name".
-func (f *Factory) Imports() []string { return slices.Clone(f.shape.imports) }
+// Imports returns the module's imported functions, in the module's order,
+// each with the capability it needs. It is safe for concurrent use; the
+// caller may modify the result.
+func (f *Factory) Imports() []Import { return slices.Clone(f.shape.imports) }
 
 // Exports returns the names of the module's exported functions, sorted.
 func (f *Factory) Exports() []string { return slices.Clone(f.shape.exports) }

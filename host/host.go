@@ -201,21 +201,6 @@ func (h *Host) guestLogger(ctx context.Context) *slog.Logger {
 	return h.cfg.logger
 }
 
-// Container returns the dependency-injection container the host resolves
-// capabilities from.
-func (h *Host) Container() *di.Container { return h.container }
-
-// Grants returns the capabilities the host grants, sorted.
-func (h *Host) Grants() []string {
-	var out []string
-	for _, c := range Capabilities() {
-		if h.cfg.grants[c] {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // Close closes the runtime: every factory and model of the host stops
 // working, and calls running in guests are stopped. It is safe to call more
 // than once and concurrently with other methods, which then fail with
@@ -390,10 +375,9 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 	if err != nil {
 		return prepared{}, moduleError(err)
 	}
-	shape, err := h.checkShape(m)
-	if err != nil {
-		return prepared{}, &refusal{err: err}
-	}
+	// Every problem of the module's shape and memory at once: a factory
+	// author fixes them in one go.
+	shape, problems := h.checkShape(m)
 	p := prepared{wasm: wasm, shape: shape, tables: h.cfg.tableBytes(m)}
 	if len(m.Memories) > 0 {
 		p.memory = m.Memories[0]
@@ -405,8 +389,11 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 		}
 	}
 	if pages := uint64(p.memory.Min); pages*wasmPageSize > h.cfg.memoryLimit {
-		return prepared{}, &refusal{ErrMemoryLimit, fmt.Errorf("its memory needs at least %d pages (%d bytes), the limit is %d bytes (raise it with host.WithMemoryLimit)",
-			pages, pages*wasmPageSize, h.cfg.memoryLimit)}
+		problems = append(problems, fmt.Errorf("%w: its memory needs at least %d pages (%d bytes), the limit is %d bytes (raise it with host.WithMemoryLimit)",
+			ErrMemoryLimit, pages, pages*wasmPageSize, h.cfg.memoryLimit))
+	}
+	if len(problems) > 0 {
+		return prepared{}, &refusal{problems}
 	}
 	// A guest that can observe randomness or time must run its own
 	// _initialize: a snapshot would freeze what it saw there.
@@ -428,9 +415,9 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 	}
 	if err != nil {
 		if errors.Is(err, interrupt.ErrTableLimit) {
-			return prepared{}, &refusal{ErrModuleLimit, fmt.Errorf("%w (raise it with host.WithTableLimit)", err)}
+			return prepared{}, refuse(ErrModuleLimit, fmt.Errorf("%w (raise it with host.WithTableLimit)", err))
 		}
-		return prepared{}, &refusal{ErrInvalidModule, fmt.Errorf("the host cannot instrument it to stop its calls: %w", err)}
+		return prepared{}, refuse(ErrInvalidModule, fmt.Errorf("the host cannot instrument it to stop its calls: %w", err))
 	}
 	if p.checks != nil {
 		// The checks add blocks and calls that wazero compiles too: the
@@ -472,42 +459,31 @@ func moduleError(err error) error {
 		if le.Limit == "TableSize" {
 			how = "host.WithTableLimit"
 		}
-		return &refusal{ErrModuleLimit, fmt.Errorf("%w (raise it with %s)", err, how)}
+		return refuse(ErrModuleLimit, fmt.Errorf("%w (raise it with %s)", err, how))
 	}
-	return &refusal{ErrInvalidModule, err}
+	return refuse(ErrInvalidModule, err)
 }
 
-// refusal is why prepare refused a module: kind is the sentinel, nil for a
-// module that does not follow the ABI (err joins every problem, each with
-// its own). Load names the module in it.
+// refusal is why prepare refused a module: every problem found, each
+// wrapping its sentinel. Load names the module in it (named).
 type refusal struct {
-	kind, err error
+	problems []error
 }
 
-func (r *refusal) Error() string {
-	if r.kind == nil {
-		return fmt.Sprintf("does not follow wasmreg ABI v%d: %v", ABIVersion, r.err)
-	}
-	return r.kind.Error() + ": " + r.err.Error()
-}
+func refuse(kind, err error) *refusal { return &refusal{[]error{fmt.Errorf("%w: %w", kind, err)}} }
 
-func (r *refusal) Unwrap() []error {
-	if r.kind == nil {
-		return []error{r.err}
-	}
-	return []error{r.kind, r.err}
-}
+func (r *refusal) Error() string { return errors.Join(r.problems...).Error() }
 
-// named returns err, from prepare, naming the module.
+func (r *refusal) Unwrap() []error { return r.problems }
+
+// named returns err, from prepare, naming the module: a *ModuleError for
+// a refusal.
 func named(err error, short string) error {
 	var r *refusal
-	switch {
-	case !errors.As(err, &r):
+	if !errors.As(err, &r) {
 		return fmt.Errorf("module sha256:%s: %w", short, err)
-	case r.kind == nil:
-		return fmt.Errorf("host: module sha256:%s does not follow wasmreg ABI v%d: %w", short, ABIVersion, r.err)
 	}
-	return fmt.Errorf("%w: module sha256:%s: %w", r.kind, short, r.err)
+	return &ModuleError{Module: "sha256:" + short, Problems: r.problems}
 }
 
 // compile compiles wasm on the host's runtime unless the host is closed.

@@ -30,7 +30,12 @@ func TestLoadReadsMetadata(t *testing.T) {
 	assert.Len(t, f.Digest(), 64)
 	assert.Equal(t, host.Digest(fixture(t, "guest.wasm")), f.Digest())
 	assert.Contains(t, f.Exports(), "wasmreg_predict")
-	assert.Contains(t, f.Imports(), "wasmreg.random_seed")
+	assert.Contains(t, f.Imports(), host.Import{Module: "wasmreg", Name: "random_seed", Capability: host.CapRandom})
+	assert.Contains(t, f.Imports(), host.Import{Module: "wasmreg", Name: "log"}, "log needs no grant")
+	for _, imp := range f.Imports() {
+		hi, ok := strings.CutPrefix(imp.Name, imp.Capability+"_")
+		assert.True(t, imp.Capability == "" || ok && hi != "", "%v needs %q", imp, imp.Capability)
+	}
 
 	echo := load(t, h, "echo.wasm")
 	assert.Equal(t, registry.Info{Name: "echo", Version: "1.0.0", Description: "answers with its config", Capabilities: []string{}}, echo.Info())
@@ -87,6 +92,35 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	for _, imp := range []string{"clock_now", "clock_monotonic", "random_fill", "random_seed", "artifact_size", "artifact_read"} {
 		assert.Contains(t, err.Error(), "wasmreg."+imp)
 	}
+}
+
+// TestLoadModuleError: a memory over the limit no longer hides the other
+// problems; the *ModuleError lists each, and errors.Is finds each kind.
+func TestLoadModuleError(t *testing.T) {
+	h, _ := newHost(t, host.WithMemoryLimit(64<<10))
+	// guest.wasm declares 4 pages and imports six ungranted functions.
+	_, err := h.Load(context.Background(), fixture(t, "guest.wasm"))
+	var me *host.ModuleError
+	require.ErrorAs(t, err, &me)
+	assert.Equal(t, "sha256:"+host.Digest(fixture(t, "guest.wasm"))[:12], me.Module)
+	require.Len(t, me.Problems, 7)
+	kinds := map[error]int{}
+	for _, p := range me.Problems {
+		for _, k := range []error{host.ErrNotGranted, host.ErrMemoryLimit} {
+			if errors.Is(p, k) {
+				kinds[k]++
+			}
+		}
+	}
+	assert.Equal(t, map[error]int{host.ErrNotGranted: 6, host.ErrMemoryLimit: 1}, kinds)
+	assert.ErrorIs(t, err, host.ErrNotGranted)
+	assert.ErrorIs(t, err, host.ErrMemoryLimit)
+
+	// A module that cannot be decoded is one problem.
+	_, err = h.Load(context.Background(), []byte("not wasm"))
+	require.ErrorAs(t, err, &me)
+	require.Len(t, me.Problems, 1)
+	assert.ErrorIs(t, me.Problems[0], host.ErrInvalidModule)
 }
 
 func TestBuildAndPredict(t *testing.T) {
@@ -319,6 +353,8 @@ func TestOptionsAreValidated(t *testing.T) {
 		{"memory over 4 GiB", host.WithMemoryLimit(8 << 30), "WithMemoryLimit"},
 		{"negative timeout", host.WithCallTimeout(-time.Second), "WithCallTimeout"},
 		{"zero output", host.WithOutputLimit(0), "WithOutputLimit"},
+		{"zero stdio", host.WithStdioLimit(0), "WithStdioLimit"},
+		{"negative stdio", host.WithStdioLimit(-1), "WithStdioLimit"},
 		{"zero input", host.WithInputLimit(0), "WithInputLimit"},
 		{"zero module size", host.WithModuleSizeLimit(0), "WithModuleSizeLimit"},
 		{"tiny log line", host.WithLogLimits(1, 10), "WithLogLimits"},
@@ -372,4 +408,58 @@ func TestErrorsAreDistinct(t *testing.T) {
 		}
 	}
 	assert.ErrorIs(t, host.ErrStackOverflow, host.ErrTrap, "a stack overflow is a trap")
+}
+
+// TestVariadicOptionsCopy: changing the slice given to a variadic option
+// after making the option changes nothing.
+func TestVariadicOptionsCopy(t *testing.T) {
+	ctx := context.Background()
+	t.Run("WithGrants", func(t *testing.T) {
+		caps := []string{host.CapClock}
+		opt := host.WithGrants(caps...)
+		caps[0] = "teleport" // unknown: the option would refuse it
+		h, err := host.New(ctx, opt)
+		require.NoError(t, err)
+		defer h.Close(ctx)
+		_, err = h.Load(ctx, fixture(t, "clock.wasm"))
+		assert.NoError(t, err, "clock is still granted")
+	})
+	t.Run("WithPinnedDigests", func(t *testing.T) {
+		echo := fixture(t, "echo.wasm")
+		pins := []string{host.Digest(echo)}
+		opt := host.WithPinnedDigests(pins...)
+		pins[0] = host.Digest([]byte("other"))
+		h, err := host.New(ctx, opt)
+		require.NoError(t, err)
+		defer h.Close(ctx)
+		_, err = h.Load(ctx, echo)
+		assert.NoError(t, err, "echo is still pinned")
+	})
+}
+
+// TestWithStdioLimit: WASI output past the per-instance cap is dropped,
+// and the drop logged.
+func TestWithStdioLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		limit   int
+		dropped bool
+	}{
+		{"under the cap", 1 << 10, false},
+		{"over the cap", 4, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, logs := newHost(t, host.WithStdioLimit(tc.limit))
+			ctx := context.Background()
+			f, err := h.Load(ctx, hostileWasm(t, "escape_log"))
+			require.NoError(t, err)
+			m, err := f.Build(ctx, nil)
+			require.NoError(t, err)
+			defer m.Close(ctx)
+			_, err = m.Predict(ctx, nil)
+			require.NoError(t, err)
+			assert.Equal(t, tc.dropped, strings.Contains(logs.String(), "over the per-instance cap"), logs.String())
+			assert.Equal(t, !tc.dropped, strings.Contains(logs.String(), "]2;pwned"), "the WASI line is logged only under the cap")
+		})
+	}
 }

@@ -56,16 +56,6 @@ func newModel(f *Factory, config []byte, first *instance) *Model {
 	return m
 }
 
-// Factory returns the factory that built the model.
-func (m *Model) Factory() *Factory { return m.f }
-
-// Instances returns how many instances the model has now.
-func (m *Model) Instances() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.all)
-}
-
 // Predict calls the guest's wasmreg_predict with input and returns what the
 // guest wrote with output. It runs in its own request scope of the host's
 // container, bounded by ctx and the host's call timeout.

@@ -145,6 +145,20 @@ func WithCallTimeout(d time.Duration) Option {
 	}
 }
 
+// WithStdioLimit sets the most bytes of WASI stdout and stderr the host
+// logs per instance; the rest is dropped, and the drop logged once. The
+// default is [DefaultStdioLimit]. The option is a value, safe for
+// concurrent use.
+func WithStdioLimit(bytes int) Option {
+	return func(c *config) error {
+		if bytes <= 0 {
+			return invalid("WithStdioLimit", "%d bytes is not positive", bytes)
+		}
+		c.stdioLimit = bytes
+		return nil
+	}
+}
+
 // WithOutputLimit sets the most bytes a guest may write with output in one
 // call. The default is [DefaultOutputLimit].
 func WithOutputLimit(bytes int) Option {
@@ -426,6 +440,7 @@ func WithStackLimit(bytes uint32) Option {
 // hex, as sha256sum prints it) is not one of digests, with
 // [ErrDigestMismatch]. Repeated options add up.
 func WithPinnedDigests(digests ...string) Option {
+	digests = slices.Clone(digests) // the caller may change its slice before New
 	return func(c *config) error {
 		if c.pinned == nil {
 			c.pinned = map[string]bool{}
@@ -490,6 +505,7 @@ func WithCompilationCacheDir(dir string) Option {
 // [CapClock], [CapRandom], [CapArtifact] ([CapLog] is always granted).
 // Capabilities are denied by default. Repeated options add up.
 func WithGrants(capabilities ...string) Option {
+	capabilities = slices.Clone(capabilities) // the caller may change its slice before New
 	return func(c *config) error {
 		for _, name := range capabilities {
 			if !knownCapability(name) {

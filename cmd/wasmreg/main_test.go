@@ -472,20 +472,20 @@ func TestValidate(t *testing.T) {
 	}{
 		{"missing export", hostFixture("missing_export.wasm"), 1, []string{
 			hostFixture("missing_export.wasm") + ": does not speak wasmreg ABI v1 (1 problem):",
-			"  ✗ error: missing or mistyped export: function wasmreg_predict (i32) -> (i32) is not exported",
+			"  ✗ error: host: missing or mistyped export: function wasmreg_predict (i32) -> (i32) is not exported",
 		}},
 		{"unknown import", hostFixture("unknown_import.wasm"), 1, []string{
 			hostFixture("unknown_import.wasm") + ": does not speak wasmreg ABI v1 (1 problem):",
-			"  ✗ error: unknown import: wasmreg.frobnicate is not part of ABI v1",
+			"  ✗ error: host: unknown import: wasmreg.frobnicate is not part of ABI v1",
 		}},
 		{"every problem", filepath.Join("testdata", "many_problems.wasm"), 1, []string{
 			filepath.Join("testdata", "many_problems.wasm") + ": does not speak wasmreg ABI v1 (6 problems):",
-			`  ✗ error: missing or mistyped export: memory "memory" is not exported`,
-			"  ✗ error: missing or mistyped export: function wasmreg_build has type () -> (i32), want (i32) -> (i32)",
-			"  ✗ error: missing or mistyped export: function wasmreg_predict (i32) -> (i32) is not exported",
-			"  ✗ error: unknown import: wasmreg.frobnicate is not part of ABI v1",
-			"  ✗ error: unknown import: wasmreg.output has type (i32) -> (), want (i32, i32) -> ()",
-			`  ✗ error: unknown import: env.abort: module "env" is not provided (only "wasmreg" and "wasi_snapshot_preview1" are)`,
+			`  ✗ error: host: missing or mistyped export: memory "memory" is not exported`,
+			"  ✗ error: host: missing or mistyped export: function wasmreg_build has type () -> (i32), want (i32) -> (i32)",
+			"  ✗ error: host: missing or mistyped export: function wasmreg_predict (i32) -> (i32) is not exported",
+			"  ✗ error: host: unknown import: wasmreg.frobnicate is not part of ABI v1",
+			"  ✗ error: host: unknown import: wasmreg.output has type (i32) -> (), want (i32, i32) -> ()",
+			`  ✗ error: host: unknown import: env.abort: module "env" is not provided (only "wasmreg" and "wasi_snapshot_preview1" are)`,
 		}},
 		{"ok with grants", hostFixture("guest.wasm"), 0, []string{
 			"ok: testguest@1.2.3 speaks wasmreg ABI v1 (" + hostFixture("guest.wasm") + ")",

@@ -111,7 +111,7 @@ func TestCSDKMinimal(t *testing.T) {
 	})
 
 	t.Run("imports", func(t *testing.T) {
-		imports := f.Imports()
+		imports := importNames(f)
 		assert.Subset(t, imports, []string{"wasmreg.input", "wasmreg.output", "wasmreg.error"})
 		for _, imp := range imports {
 			assert.NotContains(t, cSDKCapabilityImports, imp)
@@ -202,7 +202,7 @@ func TestCSDKCapabilities(t *testing.T) {
 	f, err := h.Load(ctx, cSDKCapsWasm(t))
 	require.NoError(t, err)
 	assert.Equal(t, []string{host.CapArtifact, host.CapClock, host.CapRandom}, cSDKWithoutLog(f.Info().Capabilities))
-	assert.Subset(t, f.Imports(), append([]string{"wasmreg.input", "wasmreg.output", "wasmreg.error", "wasmreg.log"},
+	assert.Subset(t, importNames(f), append([]string{"wasmreg.input", "wasmreg.output", "wasmreg.error", "wasmreg.log"},
 		cSDKCapabilityImports...))
 
 	m := cSDKBuild(t, f, `{}`)
@@ -686,7 +686,7 @@ func TestCentroidMetadata(t *testing.T) {
 	assert.Equal(t, "centroid@1.0.0", f.Name())
 	assert.Contains(t, info.Description, "Nearest-centroid")
 	assert.Empty(t, cSDKWithoutLog(info.Capabilities), "log needs no grant")
-	for _, imp := range f.Imports() {
+	for _, imp := range importNames(f) {
 		assert.NotContains(t, cSDKCapabilityImports, imp)
 	}
 	var schema struct {

@@ -197,7 +197,7 @@ func TestGoSDKMinimalExample(t *testing.T) {
 	})
 
 	t.Run("imports only what it uses", func(t *testing.T) {
-		imports := f.Imports()
+		imports := importNames(f)
 		assert.Subset(t, imports, []string{"wasmreg.input", "wasmreg.output", "wasmreg.error", "wasmreg.log"})
 		for _, name := range []string{"clock_now", "clock_monotonic", "random_fill", "random_seed", "artifact_size", "artifact_read"} {
 			assert.NotContains(t, imports, "wasmreg."+name)
@@ -550,4 +550,13 @@ func TestLinear(t *testing.T) {
 		require.NoError(t, err)
 		assert.JSONEq(t, `{"outputs":[0.5,0.5],"class":0}`, string(out))
 	})
+}
+
+// importNames returns f's imports as "module.name".
+func importNames(f *host.Factory) []string {
+	var out []string
+	for _, imp := range f.Imports() {
+		out = append(out, imp.String())
+	}
+	return out
 }

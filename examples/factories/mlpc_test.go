@@ -123,7 +123,7 @@ func TestMlpcInfo(t *testing.T) {
 	var schema map[string]any
 	require.NoError(t, json.Unmarshal(info.ConfigSchema, &schema))
 	assert.Equal(t, []any{"weights"}, schema["required"])
-	imports := f.Imports()
+	imports := importNames(f)
 	assert.Subset(t, imports, []string{"wasmreg.artifact_size", "wasmreg.artifact_read"})
 	for _, name := range []string{"random_fill", "random_seed", "clock_now", "clock_monotonic"} {
 		assert.NotContains(t, imports, "wasmreg."+name)

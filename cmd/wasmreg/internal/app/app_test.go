@@ -353,10 +353,10 @@ func TestProblems(t *testing.T) {
 		err  error
 		want []string
 	}{
-		{"single", a, []string{"first"}},
-		{"joined in a wrapper", fmt.Errorf("host: module x: %w", errors.Join(a, b)), []string{"first", "second"}},
-		{"nested joins", errors.Join(a, errors.Join(b, a)), []string{"first", "second", "first"}},
-		{"two %w is one problem", fmt.Errorf("%w: where: %w", a, b), []string{"first: where: host: second"}},
+		{"single", a, []string{"host: first"}},
+		{"module error", fmt.Errorf("load: %w", &host.ModuleError{Module: "sha256:x", Problems: []error{a, b}}), []string{"host: first", "host: second"}},
+		{"a join is not a module error", errors.Join(a, b), []string{"host: first; host: second"}},
+		{"two %w is one problem", fmt.Errorf("%w: where: %w", a, b), []string{"host: first: where: host: second"}},
 		{"call error is one problem", fmt.Errorf("load: %w", ce), []string{`load: host: factory "f@1.0.0" export wasmreg_info returned code 3: no`}},
 	}
 	for _, tc := range tests {

@@ -86,7 +86,7 @@ func inspectAction(cCtx *cli.Context) error {
 		Capabilities: info.Capabilities,
 		ConfigSchema: info.ConfigSchema,
 		Exports:      f.Exports(),
-		Imports:      f.Imports(),
+		Imports:      importNames(f.Imports()),
 		Size:         f.Size(),
 		SHA256:       f.Digest(),
 	}
@@ -148,4 +148,13 @@ func writeInspection(w io.Writer, in inspection) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// importNames returns the imports as "module.name".
+func importNames(imports []host.Import) []string {
+	out := make([]string, len(imports))
+	for i, imp := range imports {
+		out[i] = imp.String()
+	}
+	return out
 }

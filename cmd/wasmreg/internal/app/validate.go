@@ -107,61 +107,18 @@ func loadForValidation(cCtx *cli.Context, scan scanOptions, path string) (*host.
 	return f, h, pin.refusal(err, path, wasm)
 }
 
-// problems returns every problem that err reports, one message each.
-// host.Load joins the problems of a module's shape with errors.Join inside
-// one wrapping error; each joined error becomes its own problem, without the
-// wrapper's prefix (which only repeats that the module breaks the ABI).
+// problems returns every problem that err reports, one message each: the
+// problems of a *host.ModuleError, or err itself.
 func problems(err error) []string {
-	var out []string
-	var walk func(error)
-	walk = func(e error) {
-		for cur := e; cur != nil; cur = errors.Unwrap(cur) {
-			if children := joined(cur); children != nil {
-				for _, child := range children {
-					walk(child)
-				}
-				return
-			}
-		}
-		out = append(out, trimHost(oneLine(e.Error())))
+	var me *host.ModuleError
+	if !errors.As(err, &me) {
+		return []string{oneLine(err.Error())}
 	}
-	walk(err)
+	out := make([]string, len(me.Problems))
+	for i, p := range me.Problems {
+		out[i] = oneLine(p.Error())
+	}
 	return out
-}
-
-// joined returns the errors that errors.Join joined into err, or nil if err
-// is not such a join. fmt.Errorf with several %w, and host.CallError, also
-// unwrap to several errors, but their message is not their children's
-// messages one per line, which is what errors.Join writes.
-func joined(err error) []error {
-	j, ok := err.(interface{ Unwrap() []error })
-	if !ok {
-		return nil
-	}
-	children := j.Unwrap()
-	msgs := make([]string, len(children))
-	for i, c := range children {
-		msgs[i] = c.Error()
-	}
-	if len(children) == 0 || err.Error() != strings.Join(msgs, "\n") {
-		return nil
-	}
-	return children
-}
-
-// importCapability returns the capability an imported function
-// ("module.name") needs, as in docs/ABI.md §4.2, or "".
-func importCapability(imp string) string {
-	name, ok := strings.CutPrefix(imp, host.ImportModule+".")
-	if !ok {
-		return ""
-	}
-	for _, c := range needsGrants(host.Capabilities()) {
-		if strings.HasPrefix(name, c+"_") {
-			return c
-		}
-	}
-	return ""
 }
 
 // warnings returns what is legal but probably a mistake in a module that
@@ -172,10 +129,10 @@ func warnings(f *host.Factory) []string {
 	imported := map[string]bool{}
 	wasi := 0
 	for _, imp := range f.Imports() {
-		if c := importCapability(imp); c != "" {
-			imported[c] = true
+		if imp.Capability != "" {
+			imported[imp.Capability] = true
 		}
-		if strings.HasPrefix(imp, host.WASIModule+".") {
+		if imp.Module == host.WASIModule {
 			wasi++
 		}
 	}
