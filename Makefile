@@ -16,6 +16,13 @@ CARGO_WASM  := $(CARGO) build --offline --release --target wasm32-wasi
 ASC         := node node_modules/assemblyscript/bin/asc.js
 GOWASM      := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath
 
+# Go tools at pinned versions, each in a directory named for its version so
+# that changing a version here reinstalls it.
+TOOLS       := $(BUILD)/tools
+STATICCHECK := $(TOOLS)/staticcheck-v0.8.2/staticcheck
+GOIMPORTS   := $(TOOLS)/goimports-v0.52.0/goimports
+GO_TOOLS    := $(STATICCHECK) $(GOIMPORTS)
+
 .PHONY: all deps deps-apt demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
 
 # Every fuzz target, as package:Function.
@@ -62,7 +69,7 @@ examples:
 
 ## deps: install the C, Rust, AssemblyScript and WAT toolchains the tests need (Debian's packages), if missing
 APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt rustc cargo libstd-rust-dev-wasm32 librust-serde-json-dev nodejs
-deps: deps-apt
+deps: deps-apt $(GO_TOOLS)
 	@# npm's cache under build/, so that CI can keep it; ci installs exactly package-lock.json.
 	@# Debian's nodejs comes without npm (NodeSource's has it built in).
 	@command -v npm >/dev/null || $(MAKE) --no-print-directory deps-apt APT_PACKAGES=npm
@@ -109,12 +116,20 @@ bench-extism:
 	(cd bench/extism && $(GO) test -run '^$$' -bench . -benchmem -count 3 ./...) | $(GO) run ./internal/benchratio
 
 ## check: formatting, vet, tidy modules, the Go SDK cross-builds for wasip1
-check:
+check: $(GO_TOOLS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$($(GOIMPORTS) -local github.com/wasmreg/wasmreg -l $$(git ls-files '*.go')); \
+		if [ -n "$$out" ]; then echo "goimports -local github.com/wasmreg/wasmreg -w needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 	$(GO) mod tidy -diff
-	cd guest-sdk/go && $(GO) vet ./... && $(GO) mod tidy -diff
+	cd guest-sdk/go && $(GO) vet ./... && $(GO) mod tidy -diff && $(CURDIR)/$(STATICCHECK) ./...
 	cd guest-sdk/go && GOOS=wasip1 GOARCH=wasm $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) build ./...
+
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/$(@D) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+$(GOIMPORTS):
+	GOBIN=$(CURDIR)/$(@D) $(GO) install golang.org/x/tools/cmd/goimports@v0.52.0
 
 ## fixtures: regenerate the WAT test fixtures' .wasm files
 fixtures:

@@ -63,7 +63,7 @@ type (
 	ioTrans  struct{ probe }
 	ctxSingl struct{ probe }
 	ioSingl  struct{ probe }
-	plain    struct{ probe }
+	plain    struct{ _ int } // no Close: nothing to dispose
 )
 
 func (v *ctxReq) Close(context.Context) error   { return v.close() }

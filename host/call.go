@@ -5,9 +5,10 @@ import (
 
 	"errors"
 	"fmt"
-	"github.com/wasmreg/wasmreg/di"
 	"log/slog"
 	"strings"
+
+	"github.com/wasmreg/wasmreg/di"
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"

@@ -46,6 +46,7 @@ func testMain(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	binary = filepath.Join(dir, "wasmreg")
 	cacheDir = filepath.Join(dir, "cache")
+	//lint:ignore SA1019 the go command that runs the tests is wanted, and no other API names it
 	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := os.Stat(goTool); err != nil {
 		goTool = "go"

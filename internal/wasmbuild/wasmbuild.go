@@ -25,6 +25,7 @@ var ErrToolMissing = errors.New("wasmbuild: tool missing")
 // GoTool returns the path of the go command that runs this program,
 // falling back to the one on PATH.
 func GoTool() string {
+	//lint:ignore SA1019 the go command that runs this program is wanted, and no other API names it
 	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
 		return p
 	}

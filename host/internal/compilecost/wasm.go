@@ -316,8 +316,6 @@ func (c code) i32(v int32) code { return appendSLEB(append(c, opI32Const), int64
 
 func (c code) localGet(i uint32) code  { return c.u(opLocalGet, uint64(i)) }
 func (c code) localSet(i uint32) code  { return c.u(opLocalSet, uint64(i)) }
-func (c code) globalGet(i uint32) code { return c.u(opGlobalGet, uint64(i)) }
-func (c code) globalSet(i uint32) code { return c.u(opGlobalSet, uint64(i)) }
 func (c code) call(i uint32) code      { return c.u(opCall, uint64(i)) }
 
 // load and store use a natural alignment and offset 0.

@@ -29,7 +29,6 @@ func cat(parts ...[]byte) []byte {
 }
 
 func u32(v uint32) []byte { return AppendU32(nil, v) }
-func s32(v int32) []byte  { return AppendS32(nil, v) }
 
 // bytes writes the module.
 func (m mod) bytes() []byte {

@@ -56,12 +56,12 @@ func seedCorpus(f *testing.F) {
 
 // decodeAllocs decodes wasm and returns the bytes allocated meanwhile
 // (of the whole process, so an over-estimate).
-func decodeAllocs(wasm []byte, lim Limits) (*Module, error, uint64) {
+func decodeAllocs(wasm []byte, lim Limits) (*Module, uint64, error) {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	m, err := Decode(wasm, lim)
 	runtime.ReadMemStats(&after)
-	return m, err, after.TotalAlloc - before.TotalAlloc
+	return m, after.TotalAlloc - before.TotalAlloc, err
 }
 
 // allocBound is what decoding n bytes may allocate: a small multiple of
@@ -101,7 +101,7 @@ func FuzzDecode(f *testing.F) {
 	seedCorpus(f)
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		for _, lim := range []Limits{noLimits, DefaultLimits()} {
-			m, err, allocated := decodeAllocs(wasm, lim)
+			m, allocated, err := decodeAllocs(wasm, lim)
 			require.LessOrEqual(t, allocated, allocBound(len(wasm)), "a %d-byte module", len(wasm))
 			if err != nil {
 				require.True(t, errors.Is(err, ErrMalformed) || errors.Is(err, ErrUnsupported) ||
@@ -234,7 +234,7 @@ func TestHugeCounts(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, lim := range []Limits{noLimits, DefaultLimits()} {
-				_, err, allocated := decodeAllocs(tc.wasm, lim)
+				_, allocated, err := decodeAllocs(tc.wasm, lim)
 				assert.Less(t, allocated, uint64(1<<20), "allocated %d bytes", allocated)
 				if lim == noLimits && err == nil {
 					continue // 2^32-1 locals are only a number to Decode

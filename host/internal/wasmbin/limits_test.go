@@ -205,7 +205,7 @@ func TestLimits(t *testing.T) {
 		wasm := m.bytes()
 		lim := DefaultLimits()
 		lim.LocalsPerFunction = 50_000
-		_, err, allocated := decodeAllocs(wasm, lim)
+		_, allocated, err := decodeAllocs(wasm, lim)
 		var le *LimitError
 		require.ErrorAs(t, err, &le)
 		assert.Equal(t, "Locals", le.Limit)

@@ -81,6 +81,7 @@ func wazeroSafe(wasm []byte) bool {
 			}
 		case 2:
 			if !s.vector(func() bool {
+				//lint:ignore SA4000 two calls: the import's module name, then its field name
 				if !s.name() || !s.name() || !s.has(1) {
 					return false
 				}
