@@ -314,9 +314,9 @@ func (c code) u(op byte, imm uint64) code { return appendULEB(append(c, op), imm
 
 func (c code) i32(v int32) code { return appendSLEB(append(c, opI32Const), int64(v)) }
 
-func (c code) localGet(i uint32) code  { return c.u(opLocalGet, uint64(i)) }
-func (c code) localSet(i uint32) code  { return c.u(opLocalSet, uint64(i)) }
-func (c code) call(i uint32) code      { return c.u(opCall, uint64(i)) }
+func (c code) localGet(i uint32) code { return c.u(opLocalGet, uint64(i)) }
+func (c code) localSet(i uint32) code { return c.u(opLocalSet, uint64(i)) }
+func (c code) call(i uint32) code     { return c.u(opCall, uint64(i)) }
 
 // load and store use a natural alignment and offset 0.
 func (c code) load() code  { return append(c, opI32Load, 2, 0) }
