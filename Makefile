@@ -19,6 +19,7 @@ FUZZ_TARGETS := ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports ./host:Fuz
 	./host/internal/wasmbin:FuzzDecodeObjdump ./host/internal/wasmbin:FuzzBody \
 	./host/internal/interrupt:FuzzInstrument ./host/internal/interrupt:FuzzInstrumentSemantics \
 	./internal/safetext:FuzzLine ./internal/safetext:FuzzJSON \
+	./internal/oci:FuzzParseReference ./internal/oci:FuzzDecodeManifest \
 	./registry:FuzzParseName ./examples/mlpnet:FuzzDecode \
 	./examples/factories:FuzzCSDKJSON ./examples/factories:FuzzGoSDKNameRules ./examples/factories/linear:FuzzLinear \
 	./cmd/wasmreg/internal/app:FuzzReorderArgs
@@ -51,12 +52,14 @@ examples:
 	@cp host/testdata/echo.wasm $(FACTORIES)/echo.wasm
 
 ## deps: install the C and WAT toolchains the tests need (Debian's packages), if missing
-APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt
+APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt docker-registry skopeo
+ORAS_VERSION := v1.3.6
 deps:
 	@if dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \
 	else echo "install: apt-get install $(APT_PACKAGES)"; exit 1; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(APT_PACKAGES)
+	@command -v oras >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/oras" ] || $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
 
 ## test: everything, with -race: checks, example factories, library, CLI, SDKs, fuzz briefly
 test: deps check examples wasmreg

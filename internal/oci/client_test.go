@@ -1,0 +1,136 @@
+package oci
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newTestClient(t *testing.T, opts ...Option) (*Client, *Store) {
+	t.Helper()
+	s, err := NewStore(t.TempDir())
+	require.NoError(t, err)
+	c, err := New(s, append([]Option{WithTimeout(10 * time.Second)}, opts...)...)
+	require.NoError(t, err)
+	return c, s
+}
+
+func mustRef(t *testing.T, s string) Reference {
+	t.Helper()
+	r, err := ParseReference(s)
+	require.NoError(t, err)
+	return r
+}
+
+var testWasm = []byte("\x00asm\x01\x00\x00\x00 not a real module, the caller validates")
+
+func TestPushPullRoundTrip(t *testing.T) {
+	reg := startRegistry(t)
+	ctx := context.Background()
+	c, _ := newTestClient(t)
+	pushed, err := c.Push(ctx, mustRef(t, "oci://"+reg.Host+"/factories/echo:v1"), testWasm, Metadata{Name: "echo", Version: "1.0.0", ABIVersion: 1})
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(pushed.Digest, "sha256:"))
+
+	for _, ref := range []string{"oci://" + reg.Host + "/factories/echo:v1", "oci://" + reg.Host + "/factories/echo@" + pushed.Digest} {
+		t.Run(ref, func(t *testing.T) {
+			fresh, _ := newTestClient(t) // an empty store: from the registry
+			a, err := fresh.Pull(ctx, mustRef(t, ref))
+			require.NoError(t, err)
+			assert.Equal(t, testWasm, a.Wasm)
+			assert.Equal(t, pushed.Digest, a.Ref.Digest)
+			assert.Equal(t, digest.FromBytes(testWasm).String(), a.LayerDigest)
+			assert.Equal(t, "echo", a.Annotations["org.opencontainers.image.title"])
+		})
+	}
+}
+
+func TestPullTamperedLayer(t *testing.T) {
+	reg := startRegistry(t)
+	ctx := context.Background()
+	c, _ := newTestClient(t)
+	pushed, err := c.Push(ctx, mustRef(t, "oci://"+reg.Host+"/f/t:v1"), testWasm, Metadata{Name: "t"})
+	require.NoError(t, err)
+	layer := digest.FromBytes(testWasm)
+	data := filepath.Join(reg.Storage, "docker/registry/v2/blobs/sha256", layer.Encoded()[:2], layer.Encoded(), "data")
+	evil := []byte("\x00asm\x01\x00\x00\x00 other bytes of the same length!!!!!!!!!")[:len(testWasm)]
+	require.NoError(t, os.WriteFile(data, evil, 0o644))
+
+	fresh, store := newTestClient(t)
+	_, err = fresh.Pull(ctx, mustRef(t, "oci://"+reg.Host+"/f/t@"+pushed.Digest))
+	require.ErrorIs(t, err, ErrDigestMismatch)
+	assert.Contains(t, err.Error(), layer.String())
+	assert.Contains(t, err.Error(), digest.FromBytes(evil).String())
+	_, err = store.Get(digest.Digest(pushed.Digest), maxManifest)
+	assert.ErrorIs(t, err, os.ErrNotExist, "nothing of a refused pull is stored")
+	_, err = store.Get(layer, 1<<20)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestPullOffline(t *testing.T) {
+	reg := startRegistry(t)
+	ctx := context.Background()
+	c, _ := newTestClient(t)
+	pushed, err := c.Push(ctx, mustRef(t, "oci://"+reg.Host+"/f/o:v1"), testWasm, Metadata{})
+	require.NoError(t, err)
+	reg.Stop()
+
+	a, err := c.Pull(ctx, pushed)
+	require.NoError(t, err, "a digest in the store needs no registry")
+	assert.Equal(t, testWasm, a.Wasm)
+
+	_, err = c.Pull(ctx, mustRef(t, "oci://"+reg.Host+"/f/o:v1"))
+	require.ErrorIs(t, err, ErrUnreachable)
+	assert.Contains(t, err.Error(), reg.Host)
+	assert.Contains(t, err.Error(), "oci://"+reg.Host+"/f/o:v1")
+}
+
+func TestPullNotFound(t *testing.T) {
+	reg := startRegistry(t)
+	c, _ := newTestClient(t)
+	_, err := c.Pull(context.Background(), mustRef(t, "oci://"+reg.Host+"/f/none:v1"))
+	require.ErrorIs(t, err, ErrNotFound)
+	assert.Contains(t, err.Error(), "registry "+reg.Host)
+}
+
+func TestPullStall(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte("{"))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // never ends
+	})}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+
+	c, store := newTestClient(t, WithTimeout(time.Second))
+	start := time.Now()
+	_, err = c.Pull(context.Background(), mustRef(t, "oci://"+l.Addr().String()+"/f/s:v1"))
+	require.Error(t, err)
+	assert.Less(t, time.Since(start), 30*time.Second)
+	entries, _ := os.ReadDir(filepath.Join(store.dir, "blobs", "sha256"))
+	assert.Empty(t, entries, "nothing partial in the store")
+}
+
+func TestPullBadManifests(t *testing.T) {
+	reg := startRegistry(t)
+	ctx := context.Background()
+	big := make([]byte, 2048)
+	c, _ := newTestClient(t, WithMaxLayerSize(1024))
+	_, err := c.Push(ctx, mustRef(t, "oci://"+reg.Host+"/f/big:v1"), big, Metadata{})
+	require.NoError(t, err)
+	_, err = c.Pull(ctx, mustRef(t, "oci://"+reg.Host+"/f/big:v1"))
+	require.ErrorIs(t, err, ErrTooLarge)
+}
