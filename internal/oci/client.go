@@ -243,7 +243,7 @@ func (c *Client) Pull(ctx context.Context, ref Reference) (Artifact, error) {
 	if err := decodeConfig(cfg, m.Layers[0].Digest); err != nil {
 		return Artifact{}, fmt.Errorf("pull %s: %w", ref, err)
 	}
-	wasm, err := c.fetchBlob(ctx, repo, m.Layers[0], m.Layers[0].Size)
+	wasm, err := c.fetchBlob(ctx, repo, m.Layers[0], c.cfg.maxLayer)
 	if err != nil {
 		return Artifact{}, c.fetchErr(err, "layer", ref)
 	}
@@ -267,12 +267,19 @@ func (c *Client) fetchErr(err error, what string, ref Reference) error {
 	return classify(err, "pull "+what+" of", ref)
 }
 
+// fetchBlob fetches the blob d, reading at most limit bytes. The blob is
+// fetched by digest, not by descriptor, so that a registry that sends
+// another length is refused with both digests named, like one that sends
+// other bytes of the same length.
 func (c *Client) fetchBlob(ctx context.Context, repo *remote.Repository, d ocispec.Descriptor, limit int64) ([]byte, error) {
-	rc, err := repo.Blobs().Fetch(ctx, d)
+	got, rc, err := repo.Blobs().FetchReference(ctx, d.Digest.String())
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
+	if got.Size > limit {
+		return nil, fmt.Errorf("%w: blob %s is %d bytes, over %d", ErrTooLarge, d.Digest, got.Size, limit)
+	}
 	return readVerified(rc, d.Digest, limit)
 }
 

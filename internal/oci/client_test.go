@@ -13,6 +13,8 @@ import (
 	"github.com/opencontainers/go-digest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wasmreg/wasmreg/internal/oci/ocitest"
 )
 
 func newTestClient(t *testing.T, opts ...Option) (*Client, *Store) {
@@ -34,7 +36,7 @@ func mustRef(t *testing.T, s string) Reference {
 var testWasm = []byte("\x00asm\x01\x00\x00\x00 not a real module, the caller validates")
 
 func TestPushPullRoundTrip(t *testing.T) {
-	reg := startRegistry(t)
+	reg := ocitest.Start(t)
 	ctx := context.Background()
 	c, _ := newTestClient(t)
 	pushed, err := c.Push(ctx, mustRef(t, "oci://"+reg.Host+"/factories/echo:v1"), testWasm, Metadata{Name: "echo", Version: "1.0.0", ABIVersion: 1})
@@ -55,7 +57,7 @@ func TestPushPullRoundTrip(t *testing.T) {
 }
 
 func TestPullTamperedLayer(t *testing.T) {
-	reg := startRegistry(t)
+	reg := ocitest.Start(t)
 	ctx := context.Background()
 	c, _ := newTestClient(t)
 	pushed, err := c.Push(ctx, mustRef(t, "oci://"+reg.Host+"/f/t:v1"), testWasm, Metadata{Name: "t"})
@@ -77,7 +79,7 @@ func TestPullTamperedLayer(t *testing.T) {
 }
 
 func TestPullOffline(t *testing.T) {
-	reg := startRegistry(t)
+	reg := ocitest.Start(t)
 	ctx := context.Background()
 	c, _ := newTestClient(t)
 	pushed, err := c.Push(ctx, mustRef(t, "oci://"+reg.Host+"/f/o:v1"), testWasm, Metadata{})
@@ -95,7 +97,7 @@ func TestPullOffline(t *testing.T) {
 }
 
 func TestPullNotFound(t *testing.T) {
-	reg := startRegistry(t)
+	reg := ocitest.Start(t)
 	c, _ := newTestClient(t)
 	_, err := c.Pull(context.Background(), mustRef(t, "oci://"+reg.Host+"/f/none:v1"))
 	require.ErrorIs(t, err, ErrNotFound)
@@ -125,7 +127,7 @@ func TestPullStall(t *testing.T) {
 }
 
 func TestPullBadManifests(t *testing.T) {
-	reg := startRegistry(t)
+	reg := ocitest.Start(t)
 	ctx := context.Background()
 	big := make([]byte, 2048)
 	c, _ := newTestClient(t, WithMaxLayerSize(1024))

@@ -1,4 +1,6 @@
-package oci
+// Package ocitest runs a real OCI registry (Debian's docker-registry,
+// distribution 2.8) on 127.0.0.1 for tests. It is for tests only.
+package ocitest
 
 import (
 	"context"
@@ -14,17 +16,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// testRegistry is a real registry (Debian's docker-registry, distribution
+// Registry is a real registry (Debian's docker-registry, distribution
 // 2.8) on 127.0.0.1, started by startRegistry and stopped at the test's end.
-type testRegistry struct {
+type Registry struct {
 	Host    string // 127.0.0.1:PORT
 	Storage string // its filesystem storage root
 	cmd     *exec.Cmd
 }
 
-// startRegistry starts docker-registry (installed by `make deps`) on a
+// Start starts docker-registry (installed by `make deps`) on a
 // free port with storage in a temporary directory.
-func startRegistry(t *testing.T) *testRegistry {
+func Start(t *testing.T) *Registry {
 	t.Helper()
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
@@ -55,7 +57,7 @@ http:
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 	cmd := exec.Command(bin, "serve", cfgPath)
 	require.NoError(t, cmd.Start())
-	r := &testRegistry{Host: addr, Storage: storage, cmd: cmd}
+	r := &Registry{Host: addr, Storage: storage, cmd: cmd}
 	t.Cleanup(r.Stop)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -76,7 +78,7 @@ http:
 }
 
 // Stop kills the registry; calling it again does nothing.
-func (r *testRegistry) Stop() {
+func (r *Registry) Stop() {
 	if r.cmd.Process != nil && r.cmd.ProcessState == nil {
 		_ = r.cmd.Process.Kill()
 		_ = r.cmd.Wait()
