@@ -134,7 +134,7 @@ func classify(err error, op string, ref Reference) error {
 	kind := error(nil)
 	var ne net.Error
 	switch {
-	case errors.As(err, &resp) && resp.StatusCode == http.StatusUnauthorized:
+	case errors.As(err, &resp) && resp.StatusCode == http.StatusUnauthorized, errors.Is(err, auth.ErrBasicCredentialNotFound):
 		kind = ErrUnauthorized
 	case errors.As(err, &resp) && resp.StatusCode == http.StatusForbidden:
 		kind = ErrForbidden

@@ -26,7 +26,22 @@ type Registry struct {
 
 // Start starts docker-registry (installed by `make deps`) on a
 // free port with storage in a temporary directory.
-func Start(t *testing.T) *Registry {
+func Start(t *testing.T) *Registry { return start(t, "") }
+
+// User and Password are the credentials StartWithAuth's registry accepts.
+const (
+	User     = "wasmreg"
+	Password = "s3cret-pw"
+	// passwordHash is Password's bcrypt hash, from
+	// python3 -c "import crypt; print(crypt.crypt('s3cret-pw', crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))"
+	passwordHash = "$2b$04$qk0aULJc8Bm9eheekHmj9eqKkl0M87dLucHswSi.uPH0t4p2WOQc2"
+)
+
+// StartWithAuth is Start with htpasswd basic auth: only User with
+// Password gets in, and everyone else gets 401.
+func StartWithAuth(t *testing.T) *Registry { return start(t, User+":"+passwordHash+"\n") }
+
+func start(t *testing.T, htpasswd string) *Registry {
 	t.Helper()
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
@@ -53,6 +68,11 @@ storage:
 http:
   addr: %s
 `, storage, addr)
+	if htpasswd != "" {
+		pw := filepath.Join(dir, "htpasswd")
+		require.NoError(t, os.WriteFile(pw, []byte(htpasswd), 0o600))
+		cfg += fmt.Sprintf("auth:\n  htpasswd:\n    realm: test\n    path: %s\n", pw)
+	}
 	cfgPath := filepath.Join(dir, "config.yml")
 	require.NoError(t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 	cmd := exec.Command(bin, "serve", cfgPath)
@@ -65,7 +85,7 @@ http:
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v2/", nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || htpasswd != "" && resp.StatusCode == http.StatusUnauthorized {
 				return r
 			}
 		}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/base64"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,6 +169,36 @@ func TestOCIInterop(t *testing.T) {
 		require.NoError(t, err, string(out))
 		assert.Contains(t, string(out), "application/wasm")
 	})
+	t.Run("two layers refused", func(t *testing.T) {
+		dir := t.TempDir()
+		b, err := os.ReadFile(fixture("echo.wasm"))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "a.wasm"), b, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "b.wasm"), b[:len(b)-1], 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"architecture":"wasm","os":"wasip1"}`), 0o644))
+		cmd := exec.Command(oras(t), "push", "--plain-http", "--image-spec", "v1.0",
+			"--config", "config.json:application/vnd.wasm.config.v0+json", reg.Host+"/f/two:v1", "a.wasm:application/wasm", "b.wasm:application/wasm")
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+		cache := t.TempDir()
+		_, stderr, status := runMain(t, "hi\n", "--cache-dir", cache, "run", "oci://"+reg.Host+"/f/two:v1")
+		assert.Equal(t, ExitFailure, status)
+		assert.Contains(t, stderr, "2 layers, want exactly one")
+		entries, _ := os.ReadDir(filepath.Join(cache, "oci", "blobs", "sha256"))
+		assert.Empty(t, entries, "nothing of a refused artifact is stored")
+	})
+	t.Run("other media type refused", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "a.bin"), []byte("\x00asm\x01\x00\x00\x00"), 0o644))
+		cmd := exec.Command(oras(t), "push", "--plain-http", reg.Host+"/f/other:v1", "a.bin:application/octet-stream")
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+		_, stderr, status := runMain(t, "", "--cache-dir", t.TempDir(), "inspect", "oci://"+reg.Host+"/f/other:v1")
+		assert.Equal(t, ExitFailure, status)
+		assert.Contains(t, stderr, "not a wasm artifact")
+	})
 	t.Run("we run what oras pushed", func(t *testing.T) {
 		dir := t.TempDir()
 		b, err := os.ReadFile(fixture("echo.wasm"))
@@ -184,4 +215,28 @@ func TestOCIInterop(t *testing.T) {
 		want, _, _ := runMain(t, "hi\n", "run", fixture("echo.wasm"))
 		assert.Equal(t, want, stdout)
 	})
+}
+
+func TestOCICredentials(t *testing.T) { // not parallel: it sets DOCKER_CONFIG
+	reg := ocitest.StartWithAuth(t)
+	ref := "oci://" + reg.Host + "/f/auth:v1"
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	_, stderr, status := runMain(t, "", "--cache-dir", t.TempDir(), "push", fixture("echo.wasm"), ref)
+	assert.Equal(t, ExitFailure, status)
+	assert.Contains(t, stderr, "unauthorized (401)")
+	assert.Contains(t, stderr, "registry "+reg.Host)
+
+	cfg := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte(ocitest.User + ":" + ocitest.Password))
+	require.NoError(t, os.WriteFile(filepath.Join(cfg, "config.json"),
+		[]byte(`{"auths":{"`+reg.Host+`":{"auth":"`+auth+`"}}}`), 0o600))
+	t.Setenv("DOCKER_CONFIG", cfg)
+	stdout, stderr, status := runMain(t, "", "--cache-dir", t.TempDir(), "--log-level", "debug", "push", fixture("echo.wasm"), ref)
+	require.Equal(t, ExitOK, status, stderr)
+	stdout2, stderr2, status := runMain(t, "", "--cache-dir", t.TempDir(), "--log-level", "debug", "run", ref)
+	require.Equal(t, ExitOK, status, stderr2)
+	for _, out := range []string{stdout, stderr, stdout2, stderr2} {
+		assert.NotContains(t, out, ocitest.Password)
+		assert.NotContains(t, out, auth)
+	}
 }
