@@ -31,7 +31,8 @@ var (
 	ErrOffline      = errors.New("oci: not in the local store, and the registry cannot be asked")
 )
 
-// Option configures a Client; options are validated when applied.
+// Option configures a Client; options are validated when applied, by
+// New. An Option is a value, safe for concurrent use.
 type Option func(*config) error
 
 type config struct {
@@ -102,7 +103,8 @@ func New(store *Store, opts ...Option) (*Client, error) {
 	return &Client{cfg: c, store: store, http: &http.Client{Transport: retry.NewTransport(base)}}, nil
 }
 
-// Artifact is a pulled module.
+// Artifact is a pulled module. It is a plain value: safe for concurrent
+// reads, and its Wasm is the caller's own copy.
 type Artifact struct {
 	Ref         Reference // pinned to the manifest digest
 	Wasm        []byte

@@ -4,9 +4,12 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,4 +138,43 @@ func TestPullBadManifests(t *testing.T) {
 	require.NoError(t, err)
 	_, err = c.Pull(ctx, mustRef(t, "oci://"+reg.Host+"/f/big:v1"))
 	require.ErrorIs(t, err, ErrTooLarge)
+}
+
+func TestPullRetries5xx(t *testing.T) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	c, _ := newTestClient(t)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	_, err := c.Pull(context.Background(), mustRef(t, "oci://"+host+"/f/r:v1"))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "registry "+host)
+	assert.Greater(t, calls.Load(), int64(1), "a 503 is retried")
+}
+
+func TestStoreHammer(t *testing.T) {
+	s, err := NewStore(t.TempDir())
+	require.NoError(t, err)
+	blob := []byte("the same blob, written by every goroutine")
+	d := digest.FromBytes(blob)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for range 50 {
+				assert.NoError(t, s.Put(d, blob))
+				got, err := s.Get(d, 1<<10)
+				if assert.NoError(t, err) {
+					assert.Equal(t, blob, got)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.ErrorIs(t, s.Put(d, []byte("other")), ErrDigestMismatch)
+	st, err := os.Stat(s.dir)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o700), st.Mode().Perm(), "owner-only")
 }

@@ -32,7 +32,7 @@ var ErrManifest = errors.New("oci: not a wasm artifact")
 const maxManifest = 1 << 20
 
 // Metadata is what Push writes into annotations, so that a listing needs
-// no layer download.
+// no layer download. It is a plain value, safe for concurrent reads.
 type Metadata struct {
 	Name, Version, Description string
 	Capabilities               []string
