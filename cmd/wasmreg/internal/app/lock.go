@@ -292,6 +292,14 @@ func lockAction(cCtx *cli.Context) error {
 	defer closeHost(cCtx, c.host)
 	c.warnSkipped(cCtx)
 	l := lock{}
+	// Pins of oci:// references are the user's: keep them.
+	if old, locked, err := readLock(dir); err == nil && locked {
+		for k, v := range old {
+			if strings.HasPrefix(k, "oci://") {
+				l[k] = v
+			}
+		}
+	}
 	for _, m := range c.loaded {
 		l[filepath.Base(m.path)] = m.factory.Digest()
 	}

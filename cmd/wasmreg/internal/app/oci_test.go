@@ -91,6 +91,11 @@ func TestOCIMovedTag(t *testing.T) {
 
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, LockFile), []byte(old+"  "+tag+"\n"), 0o644))
+	_, stderr, status = runMain(t, "", "--dir", dir, "lock")
+	require.Equal(t, ExitOK, status, stderr)
+	lockText, err := os.ReadFile(filepath.Join(dir, LockFile))
+	require.NoError(t, err)
+	assert.Contains(t, string(lockText), old+"  "+tag, "wasmreg lock keeps the pins of references")
 	_, stderr, status = runMain(t, "x\n", "--cache-dir", t.TempDir(), "--dir", dir, "run", tag)
 	assert.Equal(t, ExitFailure, status)
 	assert.Contains(t, stderr, old)
