@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -112,6 +113,7 @@ func TestPullStall(t *testing.T) {
 	require.NoError(t, err)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+		w.Header().Set("Content-Length", "100") // a length, so the client waits for the body
 		w.WriteHeader(http.StatusOK)
 		w.Write([]byte("{"))
 		w.(http.Flusher).Flush()
@@ -123,7 +125,7 @@ func TestPullStall(t *testing.T) {
 	c, store := newTestClient(t, WithTimeout(time.Second))
 	start := time.Now()
 	_, err = c.Pull(context.Background(), mustRef(t, "oci://"+l.Addr().String()+"/f/s:v1"))
-	require.Error(t, err)
+	require.ErrorIs(t, err, ErrUnreachable)
 	assert.Less(t, time.Since(start), 30*time.Second)
 	entries, _ := os.ReadDir(filepath.Join(store.dir, "blobs", "sha256"))
 	assert.Empty(t, entries, "nothing partial in the store")
@@ -177,4 +179,36 @@ func TestStoreHammer(t *testing.T) {
 	st, err := os.Stat(s.dir)
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o700), st.Mode().Perm(), "owner-only")
+}
+
+func TestPullLayerStall(t *testing.T) {
+	layer := ocispec.Descriptor{MediaType: MediaTypeLayer, Digest: digest.FromString("0123456789"), Size: 10}
+	cfg, man, err := encodeArtifact(layer, Metadata{}, time.Now())
+	require.NoError(t, err)
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodHead:
+			w.Header().Set("Content-Length", "10")
+		case strings.Contains(r.URL.Path, "/manifests/"):
+			w.Header().Set("Content-Type", ocispec.MediaTypeImageManifest)
+			w.Write(man)
+		case strings.HasSuffix(r.URL.Path, digest.FromBytes(cfg).String()):
+			w.Write(cfg)
+		default: // the layer: two bytes, then nothing for ever
+			w.Write([]byte("01"))
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-done:
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(done) }) // before Close, which waits for handlers
+	c, store := newTestClient(t, WithTimeout(time.Second))
+	_, err = c.Pull(context.Background(), mustRef(t, "oci://"+strings.TrimPrefix(srv.URL, "http://")+"/f/s:v1"))
+	require.ErrorIs(t, err, ErrUnreachable)
+	entries, _ := os.ReadDir(filepath.Join(store.dir, "blobs", "sha256"))
+	assert.Empty(t, entries, "nothing partial in the store")
 }
