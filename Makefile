@@ -31,6 +31,7 @@ FUZZ_TARGETS := ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports ./host/int
 	./host/internal/wasmbin:FuzzDecodeObjdump ./host/internal/wasmbin:FuzzBody \
 	./host/internal/interrupt:FuzzInstrument ./host/internal/interrupt:FuzzInstrumentSemantics \
 	./internal/safetext:FuzzLine ./internal/safetext:FuzzJSON \
+	./internal/oci:FuzzParseReference ./internal/oci:FuzzDecodeManifest \
 	./registry:FuzzParseName ./examples/mlpnet:FuzzDecode \
 	./examples/factories:FuzzCSDKJSON ./examples/factories:FuzzRustSDKJSON ./examples/factories:FuzzASSDKJSON ./examples/factories:FuzzGoSDKNameRules ./examples/factories/linear:FuzzLinear \
 	./cmd/wasmreg/internal/app:FuzzReorderArgs
@@ -67,14 +68,16 @@ examples:
 	@echo "as   $(FACTORIES)/scale-as.wasm (guest-sdk/assemblyscript/example/scale.ts)"
 	@cd guest-sdk/assemblyscript && $(ASC) example/scale.ts --config asconfig.json --target release -o $(CURDIR)/$(FACTORIES)/scale-as.wasm
 
-## deps: install the C, Rust, AssemblyScript and WAT toolchains the tests need (Debian's packages), if missing
-APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt rustc cargo libstd-rust-dev-wasm32 librust-serde-json-dev nodejs
+## deps: install the C, Rust, AssemblyScript and WAT toolchains, the registry and the Go tools the tests need, if missing
+APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt rustc cargo libstd-rust-dev-wasm32 librust-serde-json-dev nodejs docker-registry skopeo
+ORAS_VERSION := v1.3.6
 deps: deps-apt $(GO_TOOLS)
 	@# npm's cache under build/, so that CI can keep it; ci installs exactly package-lock.json.
 	@# Debian's nodejs comes without npm (NodeSource's has it built in).
 	@command -v npm >/dev/null || $(MAKE) --no-print-directory deps-apt APT_PACKAGES=npm
 	@[ -x guest-sdk/assemblyscript/node_modules/.bin/asc ] || \
 		(cd guest-sdk/assemblyscript && npm ci --no-audit --no-fund --cache $(CURDIR)/$(BUILD)/npm-cache)
+	@command -v oras >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/oras" ] || $(GO) install oras.land/oras/cmd/oras@$(ORAS_VERSION)
 deps-apt:
 	@if dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; \

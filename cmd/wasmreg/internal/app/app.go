@@ -99,7 +99,7 @@ func New(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Writer:                    stdout,
 		ErrWriter:                 stderr,
 		Flags:                     globalFlags(),
-		Commands:                  []*cli.Command{RunCommand(), ListCommand(), InspectCommand(), ValidateCommand(), LockCommand(), BenchCommand()},
+		Commands:                  []*cli.Command{RunCommand(), ListCommand(), InspectCommand(), ValidateCommand(), LockCommand(), BenchCommand(), PushCommand(), PullCommand()},
 		Before:                    checkGlobalFlags,
 		Action:                    rootAction,
 		OnUsageError:              onUsageError,
@@ -143,6 +143,11 @@ func globalFlags() []cli.Flag {
 			Name:    flagAllowUnlocked,
 			Usage:   "load modules of --dir that its " + LockFile + " does not list, or whose sha256 changed",
 			EnvVars: []string{"WASMREG_ALLOW_UNLOCKED"},
+		},
+		&cli.BoolFlag{
+			Name:    flagPlainHTTP,
+			Usage:   "talk plain HTTP to OCI registries (loopback registries always are)",
+			EnvVars: []string{"WASMREG_PLAIN_HTTP"},
 		},
 		&cli.BoolFlag{
 			Name:    flagNoCache,

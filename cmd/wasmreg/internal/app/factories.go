@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/wasmreg/wasmreg/host"
+	"github.com/wasmreg/wasmreg/internal/oci"
 	"github.com/wasmreg/wasmreg/registry"
 )
 
@@ -213,6 +214,10 @@ func findModule(cCtx *cli.Context, req moduleRequest) (foundModule, error) {
 	}
 	scan.digest = req.digest
 	arg := req.arg
+	if oci.IsReference(arg) {
+		path, wasm, pin, err := ResolveFactoryRef(cCtx, arg, req.digest, scan.sizeLimit)
+		return foundModule{path: path, wasm: wasm, pin: pin}, err
+	}
 	if st, statErr := os.Stat(arg); statErr == nil && !st.IsDir() || looksLikePath(arg) {
 		if statErr == nil && st.IsDir() {
 			return foundModule{}, fmt.Errorf("factory module %s is a directory", arg)

@@ -68,7 +68,7 @@ func parseLock(b []byte) (lock, error) {
 		if !ok || file == "" || len(digest) != 64 || strings.Trim(digest, "0123456789abcdef") != "" {
 			return nil, fmt.Errorf("line %d: want \"SHA256  FILE\" with a lowercase hex sha256, got %q", n, line)
 		}
-		if strings.ContainsRune(file, '/') {
+		if strings.ContainsRune(file, '/') && !strings.HasPrefix(file, "oci://") {
 			return nil, fmt.Errorf("line %d: %q: a lock file names files of its own directory", n, file)
 		}
 		if _, dup := l[file]; dup {
@@ -292,6 +292,14 @@ func lockAction(cCtx *cli.Context) error {
 	defer closeHost(cCtx, c.host)
 	c.warnSkipped(cCtx)
 	l := lock{}
+	// Pins of oci:// references are the user's: keep them.
+	if old, locked, err := readLock(dir); err == nil && locked {
+		for k, v := range old {
+			if strings.HasPrefix(k, "oci://") {
+				l[k] = v
+			}
+		}
+	}
 	for _, m := range c.loaded {
 		l[filepath.Base(m.path)] = m.factory.Digest()
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/wasmreg/wasmreg/host"
+	"github.com/wasmreg/wasmreg/internal/oci"
 	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
@@ -91,11 +92,14 @@ func validateOne(cCtx *cli.Context, scan scanOptions, path string) bool {
 // loadForValidation reads and loads the module file at path. The caller
 // closes the host, which is nil if none was made.
 func loadForValidation(cCtx *cli.Context, scan scanOptions, path string) (*host.Factory, *host.Host, error) {
-	wasm, err := readModuleFile(path, scan.sizeLimit, true)
-	if err != nil {
-		return nil, nil, err
+	var wasm []byte
+	var pin digestPin
+	var err error
+	if oci.IsReference(path) {
+		path, wasm, pin, err = ResolveFactoryRef(cCtx, path, "", scan.sizeLimit)
+	} else if wasm, err = readModuleFile(path, scan.sizeLimit, true); err == nil {
+		pin, err = pathPin(path, scan.allowUnlocked, "")
 	}
-	pin, err := pathPin(path, scan.allowUnlocked, "")
 	if err != nil {
 		return nil, nil, err
 	}
