@@ -3,9 +3,10 @@ package oci
 import (
 	"encoding/json"
 
-	specs "github.com/opencontainers/image-spec/specs-go"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/image-spec/specs-go"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
