@@ -14,7 +14,7 @@ GOWASM      := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-sh
 .PHONY: all deps demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
 
 # Every fuzz target, as package:Function.
-FUZZ_TARGETS := ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports ./host:FuzzRewriteForSnapshot \
+FUZZ_TARGETS := ./serve:FuzzTensor ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports ./host:FuzzRewriteForSnapshot \
 	./host/internal/wasmbin:FuzzDecode ./host/internal/wasmbin:FuzzDecodeWazero \
 	./host/internal/wasmbin:FuzzDecodeObjdump ./host/internal/wasmbin:FuzzBody \
 	./host/internal/interrupt:FuzzInstrument ./host/internal/interrupt:FuzzInstrumentSemantics \
