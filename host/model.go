@@ -3,7 +3,6 @@ package host
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -207,17 +206,6 @@ func (m *Model) isClosed() bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.closedByOwner.Load() || m.closedBy != nil
-}
-
-// retire closes one instance and forgets it; the model builds another
-// when it needs one.
-func (m *Model) retire(inst *instance) {
-	m.mu.Lock()
-	if i := slices.Index(m.all, inst); i >= 0 {
-		m.all = slices.Delete(m.all, i, i+1)
-	}
-	m.mu.Unlock()
-	inst.close()
 }
 
 // fail closes the model after err broke one of its instances: the
