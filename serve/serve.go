@@ -190,7 +190,6 @@ type Server struct {
 	loadMu sync.Mutex
 
 	shutting atomic.Bool
-	reqSeq   atomic.Uint64
 }
 
 // New returns a Server with no models, or an error naming a bad option. It
