@@ -39,7 +39,7 @@ func TestASSDKExample(t *testing.T) {
 	f, err := h.Load(ctx, asSDKWasm(t, "scale", "example/scale.ts"))
 	require.NoError(t, err)
 	assert.Equal(t, "scale-as@1.0.0", f.Name())
-	for _, imp := range f.Imports() {
+	for _, imp := range importNames(f) {
 		assert.NotEqual(t, "env.abort", imp)
 		assert.NotContains(t, cSDKCapabilityImports, imp)
 	}
@@ -85,7 +85,7 @@ func TestASSDKCapabilities(t *testing.T) {
 		host.WithArtifacts(host.ArtifactMap{"weights": weights, "empty": {}}))
 	f, err := h.Load(ctx, asSDKWasm(t, "caps", "testdata/caps.ts"))
 	require.NoError(t, err)
-	assert.Subset(t, f.Imports(), cSDKCapabilityImports)
+	assert.Subset(t, importNames(f), cSDKCapabilityImports)
 	m := cSDKBuild(t, f, `{}`)
 	predict := func(t *testing.T, in string) string {
 		t.Helper()

@@ -60,7 +60,7 @@ func TestRustSDKExample(t *testing.T) {
 		assert.JSONEq(t, `{"type":"object","required":["factor"],"properties":{"factor":{"type":"number"}},"additionalProperties":false}`,
 			string(info.ConfigSchema))
 		assert.Equal(t, []string{host.CapLog}, info.Capabilities)
-		for _, imp := range f.Imports() {
+		for _, imp := range importNames(f) {
 			assert.NotContains(t, cSDKCapabilityImports, imp, "the example imports no capability it does not use")
 		}
 	})
@@ -144,7 +144,7 @@ func TestRustSDKCapabilities(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "rustcaps@1.0.0-test", f.Name())
 	assert.Equal(t, []string{host.CapArtifact, host.CapClock, host.CapRandom}, cSDKWithoutLog(f.Info().Capabilities))
-	assert.Subset(t, f.Imports(), cSDKCapabilityImports)
+	assert.Subset(t, importNames(f), cSDKCapabilityImports)
 
 	m := cSDKBuild(t, f, `{}`)
 	predict := func(t *testing.T, in string) string {
