@@ -219,7 +219,7 @@ func TestPredictErrors(t *testing.T) {
 		{name: "code only", request: "c", want: host.ErrGuest, code: 9},
 		{name: "unreachable", request: "t", want: host.ErrTrap, closes: true, message: "unreachable"},
 		{name: "division by zero", request: "d", want: host.ErrTrap, closes: true, message: "divide by zero"},
-		{name: "unbounded recursion", request: "x", want: host.ErrStackOverflow, closes: true, message: "stack overflow"},
+		{name: "unbounded recursion", request: "x", want: host.ErrStackOverflow, closes: true, message: "stack overflow", option: "WithStackLimit"},
 		{name: "output out of bounds", request: "o", want: host.ErrOutOfBounds, closes: true, message: "output: 100 bytes at 4294967280"},
 		{name: "input out of bounds", request: "iiiiiiiiii", want: host.ErrOutOfBounds, closes: true, message: "input: 10 bytes at 262140"},
 		{name: "output bomb", request: "b", want: host.ErrOutputLimit, closes: true, message: "more than 1048576 bytes", option: "WithOutputLimit"},
