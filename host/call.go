@@ -210,7 +210,7 @@ func (h *Host) classify(c *call, err error) *CallError {
 	case deadline:
 		ce.Kind = ErrTimeout
 		ce.Limit = &LimitError{Kind: ErrTimeout, Option: "WithCallTimeout", Limit: int64(h.cfg.callTimeout),
-			Detail: fmt.Sprintf("stopped at the time limit: the call timeout is %s", h.cfg.callTimeout), Otherwise: "give the call a later deadline"}
+			Detail: fmt.Sprintf("stopped at the time limit: the call timeout of %s or the caller's deadline passed", h.cfg.callTimeout), Otherwise: "give the call a later deadline"}
 		ce.Message = ce.Limit.Error()
 	case stopped && h.closed.Load():
 		ce.Kind = ErrClosed
