@@ -136,8 +136,10 @@ func withoutWaiting(ctx context.Context) context.Context {
 func (h *Host) admit(ctx context.Context, f *Factory) (*slot, error) {
 	need := f.MemoryReservation()
 	if need > h.budget.Total() {
-		return nil, fmt.Errorf("%w: factory %q: an instance reserves %s (its memory's maximum, or the memory limit, plus %s of overhead), more than the whole memory budget of %s (raise it with host.WithMemoryBudget, or lower the module's maximum or host.WithMemoryLimit)",
-			ErrMemoryLimit, f.fullName, sizeString(need), sizeString(h.cfg.instanceOverhead()), sizeString(h.budget.Total()))
+		return nil, overLimit(&LimitError{Kind: ErrMemoryLimit, Option: "WithMemoryBudget", Limit: int64(h.budget.Total()), Got: int64(need),
+			Detail: fmt.Sprintf("factory %q: an instance reserves %s (its memory's maximum, or the memory limit, plus %s of overhead), more than the whole memory budget of %s",
+				f.fullName, sizeString(need), sizeString(h.cfg.instanceOverhead()), sizeString(h.budget.Total())),
+			Otherwise: "lower the module's maximum or the memory limit"})
 	}
 	wait := ctx.Value(noWaitKey{}) == nil
 	began := time.Now()
@@ -152,8 +154,8 @@ func (h *Host) admit(ctx context.Context, f *Factory) (*slot, error) {
 		case h.instances <- struct{}{}:
 			s = &slot{h: h}
 		default:
-			return nil, fmt.Errorf("%w: factory %q: all %d instance slots are in use (raise it with host.WithMaxInstances, or close models)",
-				ErrBusy, f.fullName, cap(h.instances))
+			return nil, overLimit(&LimitError{Kind: ErrBusy, Option: "WithMaxInstances", Limit: int64(cap(h.instances)),
+				Detail: fmt.Sprintf("factory %q: all %d instance slots are in use", f.fullName, cap(h.instances)), Otherwise: "close models"})
 		}
 	}
 	var deadline time.Time
@@ -167,15 +169,17 @@ func (h *Host) admit(ctx context.Context, f *Factory) (*slot, error) {
 	}
 	s.release()
 	used, total := h.MemoryReserved()
-	busy := fmt.Sprintf("factory %q: the memory budget of %s has %s reserved by live instances, and this instance needs %s (raise it with host.WithMemoryBudget, or close models)",
-		f.fullName, sizeString(total), sizeString(used), sizeString(need))
+	busy := &LimitError{Kind: ErrBusy, Option: "WithMemoryBudget", Limit: int64(total), Got: int64(used + need),
+		Detail: fmt.Sprintf("factory %q: the memory budget of %s has %s reserved by live instances, and this instance needs %s",
+			f.fullName, sizeString(total), sizeString(used), sizeString(need)), Otherwise: "close models"}
 	switch {
 	case !wait:
-		return nil, fmt.Errorf("%w: %s", ErrBusy, busy)
 	case cause != nil:
-		return nil, fmt.Errorf("%w: %s: %w", ErrBusy, busy, cause)
+		busy.Cause = cause
+	default:
+		busy.Detail += fmt.Sprintf(", waited %s", h.cfg.callTimeout)
 	}
-	return nil, fmt.Errorf("%w: %s, waited %s", ErrBusy, busy, h.cfg.callTimeout)
+	return nil, overLimit(busy)
 }
 
 // sizeString writes a number of bytes in the largest binary unit it

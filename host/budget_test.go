@@ -106,6 +106,7 @@ func TestMemoryBudgetTooSmall(t *testing.T) {
 	require.ErrorIs(t, err, host.ErrMemoryLimit)
 	assert.NotErrorIs(t, err, host.ErrBusy)
 	assert.ErrorContains(t, err, "more than the whole memory budget of 2.0 MiB (2097151 bytes)")
+	requireLimit(t, err, host.ErrMemoryLimit, "WithMemoryBudget")
 	assert.ErrorContains(t, err, "host.WithMemoryBudget")
 	assert.Zero(t, reserved(h))
 }
@@ -131,6 +132,8 @@ func TestMemoryBudgetWaits(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.ErrorContains(t, err, "the memory budget of 6 MiB has 6 MiB reserved by live instances, and this instance needs 2 MiB")
 	assert.ErrorContains(t, err, "host.WithMemoryBudget")
+	le := requireLimit(t, err, host.ErrBusy, "WithMemoryBudget")
+	assert.Equal(t, int64(6*mib), le.Limit)
 	assert.Equal(t, uint64(6*mib), reserved(h), "the failed build reserved nothing")
 
 	// Without a deadline of its own, a build waits for the call timeout.

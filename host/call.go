@@ -210,7 +210,9 @@ func (h *Host) classify(c *call, err error) *CallError {
 	switch {
 	case deadline:
 		ce.Kind = ErrTimeout
-		ce.Message = fmt.Sprintf("stopped at the time limit: the call timeout is %s (raise it with host.WithCallTimeout), or the caller's deadline passed", h.cfg.callTimeout)
+		ce.Limit = &LimitError{Kind: ErrTimeout, Option: "WithCallTimeout", Limit: int64(h.cfg.callTimeout),
+			Detail: fmt.Sprintf("stopped at the time limit: the call timeout of %s or the caller's deadline passed", h.cfg.callTimeout), Otherwise: "give the call a later deadline"}
+		ce.Message = ce.Limit.Error()
 	case stopped && h.closed.Load():
 		ce.Kind = ErrClosed
 		ce.Message = "the host was closed during the call"
@@ -225,7 +227,9 @@ func (h *Host) classify(c *call, err error) *CallError {
 		ce.Message = fmt.Sprintf("the module exited with code %d", exit.ExitCode())
 	case c.inst != nil && c.inst.stackOverflowed():
 		ce.Kind = ErrStackOverflow
-		ce.Message = fmt.Sprintf("stack overflow: the guest's calls need more than the %d-byte call stack (deep or unbounded recursion; raise it with host.WithStackLimit)", h.cfg.stackLimit)
+		ce.Limit = &LimitError{Kind: ErrStackOverflow, Option: "WithStackLimit", Limit: int64(h.cfg.stackLimit),
+			Detail: fmt.Sprintf("stack overflow: the guest's calls need more than the %d-byte call stack (deep or unbounded recursion)", h.cfg.stackLimit)}
+		ce.Message = ce.Limit.Error()
 	default:
 		ce.Message = firstLine(err.Error())
 		for _, kind := range []error{ErrOutputLimit, ErrOutOfBounds, ErrOutsideCall, ErrNotGranted, ErrMemoryLimit, ErrInputLimit, ErrClosed} {

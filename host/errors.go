@@ -95,6 +95,9 @@ type CallError struct {
 	Kind error
 	// Cause is the underlying error, if any (a wazero trap, a context error).
 	Cause error
+	// Limit is the limit the call went over ([WithCallTimeout],
+	// [WithStackLimit]), or nil; Message is then its text.
+	Limit *LimitError
 }
 
 // Error implements error.
@@ -108,14 +111,17 @@ func (e *CallError) Error() string {
 	return fmt.Sprintf("host: factory %q export %s: %s", e.Factory, e.Export, e.Message)
 }
 
-// Unwrap returns the kind and the cause.
+// Unwrap returns the kind, the cause and the limit.
 func (e *CallError) Unwrap() []error {
-	errs := make([]error, 0, 2)
+	errs := make([]error, 0, 3)
 	if e.Kind != nil {
 		errs = append(errs, e.Kind)
 	}
 	if e.Cause != nil {
 		errs = append(errs, e.Cause)
+	}
+	if e.Limit != nil {
+		errs = append(errs, e.Limit)
 	}
 	return errs
 }
@@ -152,3 +158,90 @@ func (e *ModuleError) Error() string {
 
 // Unwrap returns the problems.
 func (e *ModuleError) Unwrap() []error { return e.Problems }
+
+// LimitError is the error of a module, a call or a request that went over
+// one of the host's limits: it names the option that raises the limit in a
+// field, so that a caller (a command line mapping options to flags) can
+// word its own advice without reading the text. Its Unwrap returns the kind
+// ([ErrMemoryLimit], [ErrModuleLimit], [ErrModuleTooLarge], [ErrInputLimit],
+// [ErrOutputLimit], [ErrBusy]) and the cause, so [errors.Is] works with both.
+//
+// A LimitError is immutable once returned and safe for concurrent use.
+type LimitError struct {
+	// Kind is the sentinel that classifies the limit.
+	Kind error
+	// Option is the option that raises the limit, such as "WithMemoryLimit".
+	Option string
+	// Field is the field of the option's value that raises it, for
+	// "WithModuleLimits" ("Functions", …); empty otherwise.
+	Field string
+	// Limit is the limit and Got what went over it, in the limit's unit
+	// (bytes, slots, elements, …); 0 where not known.
+	Limit, Got int64
+	// Detail says what went over the limit, without the advice.
+	Detail string
+	// Otherwise is another way out, such as "close models"; may be empty.
+	Otherwise string
+	// Cause is the underlying error, if any (a context error, the strict
+	// reader's refusal).
+	Cause error
+}
+
+// Error implements error: the detail and the advice naming host.Option
+// (not the kind: the error that returns it wraps the kind before it).
+func (e *LimitError) Error() string {
+	how := "host." + e.Option
+	if e.Field != "" {
+		how += ", field " + e.Field
+	}
+	return e.Advise(how)
+}
+
+// Advise returns the message of Error with how in place of the option
+// that raises the limit, such as a command line's flag.
+func (e *LimitError) Advise(how string) string {
+	msg := fmt.Sprintf("%s (raise it with %s", e.Detail, how)
+	if e.Otherwise != "" {
+		msg += ", or " + e.Otherwise
+	}
+	msg += ")"
+	if e.Cause != nil {
+		msg += ": " + e.Cause.Error()
+	}
+	return msg
+}
+
+// Unwrap returns the kind and the cause.
+func (e *LimitError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Cause}
+}
+
+// OptionError is the error of an option given an invalid value: it names
+// the option in a field. Its Unwrap returns [ErrInvalidOption].
+//
+// An OptionError is immutable once returned and safe for concurrent use.
+type OptionError struct {
+	// Option is the option's name, such as "WithMemoryLimit".
+	Option string
+	// Reason says what is wrong with the value.
+	Reason string
+}
+
+// Error implements error.
+func (e *OptionError) Error() string { return e.Advise(e.Option) }
+
+// Advise returns the message of Error with name in place of the option's
+// name, such as a command line's flag.
+func (e *OptionError) Advise(name string) string {
+	return fmt.Sprintf("%v: %s: %s", ErrInvalidOption, name, e.Reason)
+}
+
+// Unwrap returns [ErrInvalidOption].
+func (e *OptionError) Unwrap() error { return ErrInvalidOption }
+
+// overLimit returns e wrapped in its kind, so that its text starts with
+// the kind's ("host: input limit exceeded: …").
+func overLimit(e *LimitError) error { return fmt.Errorf("%w: %w", e.Kind, e) }

@@ -112,3 +112,23 @@ func ExampleFactory_Build() {
 	fmt.Println(string(out))
 	// Output: {"threshold":0.5}
 }
+
+// A limit error names the option that raises the limit in a field, so a
+// caller can word its own advice (a command line names its flag).
+func ExampleLimitError() {
+	ctx := context.Background()
+	h, err := host.New(ctx, host.WithModuleSizeLimit(8))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Close(ctx)
+	_, err = h.Load(ctx, make([]byte, 10))
+	var le *host.LimitError
+	if errors.As(err, &le) {
+		fmt.Println(errors.Is(err, host.ErrModuleTooLarge), le.Option, le.Limit, le.Got)
+		fmt.Println(le.Advise("--module-size-limit"))
+	}
+	// Output:
+	// true WithModuleSizeLimit 8 10
+	// module sha256:01d448afd928 is 10 bytes, the limit is 8 (raise it with --module-size-limit)
+}

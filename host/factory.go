@@ -336,8 +336,9 @@ func (f *Factory) BuildModel(ctx context.Context, config []byte) (*Model, error)
 		config = []byte("{}")
 	}
 	if len(config) > h.cfg.inputLimit {
-		return nil, fmt.Errorf("%w: factory %q: config is %d bytes, the limit is %d (raise it with host.WithInputLimit)",
-			ErrInputLimit, f.fullName, len(config), h.cfg.inputLimit)
+		return nil, overLimit(&LimitError{Kind: ErrInputLimit, Option: "WithInputLimit",
+			Limit: int64(h.cfg.inputLimit), Got: int64(len(config)),
+			Detail: fmt.Sprintf("factory %q: config is %d bytes, the limit is %d", f.fullName, len(config), h.cfg.inputLimit)})
 	}
 	inst, err := f.newInstance(ctx, config)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -75,3 +76,15 @@ var allCaps = host.WithGrants(host.CapClock, host.CapRandom, host.CapArtifact)
 // goGuest builds testdata/goguest with Go's own wasip1 port, once per test
 // binary (buildGoGuest, shared with the package's internal tests).
 func goGuest(t testing.TB) []byte { return host.BuildGoGuest(t) }
+
+// requireLimit requires err to hold a *host.LimitError of kind raised by
+// option, and returns it.
+func requireLimit(t *testing.T, err error, kind error, option string) *host.LimitError {
+	t.Helper()
+	var le *host.LimitError
+	require.ErrorAs(t, err, &le)
+	assert.ErrorIs(t, le, kind)
+	assert.Equal(t, option, le.Option)
+	assert.Contains(t, le.Error(), "(raise it with host."+option)
+	return le
+}

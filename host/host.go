@@ -300,8 +300,9 @@ func Digest(wasm []byte) string {
 // timeout. Load is safe for concurrent use.
 func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 	if len(wasm) > h.cfg.moduleSizeLimit {
-		return nil, fmt.Errorf("%w: module sha256:%s is %d bytes, the limit is %d (raise it with host.WithModuleSizeLimit)",
-			ErrModuleTooLarge, Digest(wasm)[:12], len(wasm), h.cfg.moduleSizeLimit)
+		return nil, overLimit(&LimitError{Kind: ErrModuleTooLarge, Option: "WithModuleSizeLimit",
+			Limit: int64(h.cfg.moduleSizeLimit), Got: int64(len(wasm)),
+			Detail: fmt.Sprintf("module sha256:%s is %d bytes, the limit is %d", Digest(wasm)[:12], len(wasm), h.cfg.moduleSizeLimit)})
 	}
 	digests := make(chan string, 1)
 	if h.cfg.pinned != nil {
@@ -389,8 +390,9 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 		}
 	}
 	if pages := uint64(p.memory.Min); pages*wasmPageSize > h.cfg.memoryLimit {
-		problems = append(problems, fmt.Errorf("%w: its memory needs at least %d pages (%d bytes), the limit is %d bytes (raise it with host.WithMemoryLimit)",
-			ErrMemoryLimit, pages, pages*wasmPageSize, h.cfg.memoryLimit))
+		problems = append(problems, overLimit(&LimitError{Kind: ErrMemoryLimit, Option: "WithMemoryLimit",
+			Limit: int64(h.cfg.memoryLimit), Got: int64(pages * wasmPageSize),
+			Detail: fmt.Sprintf("its memory needs at least %d pages (%d bytes), the limit is %d bytes", pages, pages*wasmPageSize, h.cfg.memoryLimit)}))
 	}
 	if len(problems) > 0 {
 		return prepared{}, &refusal{problems}
@@ -415,7 +417,8 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 	}
 	if err != nil {
 		if errors.Is(err, interrupt.ErrTableLimit) {
-			return prepared{}, refuse(ErrModuleLimit, fmt.Errorf("%w (raise it with host.WithTableLimit)", err))
+			return prepared{}, refuse(ErrModuleLimit, &LimitError{Kind: ErrModuleLimit, Option: "WithTableLimit",
+				Limit: int64(h.cfg.tableLimit), Detail: err.Error()})
 		}
 		return prepared{}, refuse(ErrInvalidModule, fmt.Errorf("the host cannot instrument it to stop its calls: %w", err))
 	}
@@ -455,11 +458,11 @@ func moduleError(err error) error {
 	err = safetext.Wrap(err, MaxErrorMessage) // it may quote the module's names
 	var le *wasmbin.LimitError
 	if errors.As(err, &le) {
-		how := "host.WithModuleLimits, field " + le.Limit
+		lim := &LimitError{Kind: ErrModuleLimit, Option: "WithModuleLimits", Field: le.Limit, Detail: err.Error()}
 		if le.Limit == "TableSize" {
-			how = "host.WithTableLimit"
+			lim.Option, lim.Field = "WithTableLimit", ""
 		}
-		return refuse(ErrModuleLimit, fmt.Errorf("%w (raise it with %s)", err, how))
+		return refuse(ErrModuleLimit, lim)
 	}
 	return refuse(ErrInvalidModule, err)
 }
@@ -545,7 +548,8 @@ func (h *Host) compile(ctx context.Context, wasm []byte) (wazero.CompiledModule,
 	case <-ctx.Done():
 		why = fmt.Errorf("compile abandoned: %w", ctx.Err())
 	case <-timeout:
-		why = fmt.Errorf("%w: wazero's compile took longer than %s (raise it with host.WithCompileTimeout)", ErrModuleLimit, h.cfg.compileTimeout)
+		why = overLimit(&LimitError{Kind: ErrModuleLimit, Option: "WithCompileTimeout", Limit: int64(h.cfg.compileTimeout),
+			Detail: fmt.Sprintf("wazero's compile took longer than %s", h.cfg.compileTimeout)})
 	}
 	if !state.CompareAndSwap(running, abandoned) {
 		r := <-done // it finished meanwhile
@@ -598,14 +602,15 @@ func (h *Host) acquire(ctx context.Context, factory string) (*slot, error) {
 		defer t.Stop()
 		timeout = t.C
 	}
-	busy := fmt.Sprintf("factory %q: all %d instance slots are in use (raise it with host.WithMaxInstances, or close models)",
-		factory, cap(h.instances))
+	busy := &LimitError{Kind: ErrBusy, Option: "WithMaxInstances", Limit: int64(cap(h.instances)),
+		Detail: fmt.Sprintf("factory %q: all %d instance slots are in use", factory, cap(h.instances)), Otherwise: "close models"}
 	select {
 	case h.instances <- struct{}{}:
 		return &slot{h: h}, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %s: %w", ErrBusy, busy, ctx.Err())
+		busy.Cause = ctx.Err()
 	case <-timeout:
-		return nil, fmt.Errorf("%w: %s, waited %s", ErrBusy, busy, h.cfg.callTimeout)
+		busy.Detail += fmt.Sprintf(", waited %s", h.cfg.callTimeout)
 	}
+	return nil, overLimit(busy)
 }

@@ -51,11 +51,12 @@ func TestLoadErrors(t *testing.T) {
 		host     *host.Host
 		want     error
 		contains []string
+		option   string // the option of the LimitError, if one
 	}{
 		{name: "empty", wasm: []byte{}, want: host.ErrInvalidModule},
 		{name: "not wasm", wasm: []byte("#!/bin/sh\necho hello\n"), want: host.ErrInvalidModule},
 		{name: "truncated", wasm: truncated, want: host.ErrInvalidModule},
-		{name: "too large", wasm: make([]byte, 1<<20+1), want: host.ErrModuleTooLarge, contains: []string{"1048577 bytes", "WithModuleSizeLimit"}},
+		{name: "too large", wasm: make([]byte, 1<<20+1), want: host.ErrModuleTooLarge, contains: []string{"1048577 bytes", "WithModuleSizeLimit"}, option: "WithModuleSizeLimit"},
 		{name: "missing export", wasm: fixture(t, "missing_export.wasm"), want: host.ErrMissingExport, contains: []string{"wasmreg_predict"}},
 		{name: "wrong export type", wasm: fixture(t, "wrong_type.wasm"), want: host.ErrMissingExport, contains: []string{"wasmreg_build has type () -> (i32), want (i32) -> (i32)"}},
 		{name: "wrong abi version", wasm: fixture(t, "bad_version.wasm"), want: host.ErrABIVersion, contains: []string{"returned 2", "version 1"}},
@@ -64,7 +65,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "capability not granted", wasm: fixture(t, "clock.wasm"), want: host.ErrNotGranted, contains: []string{"wasmreg.clock_now", `capability "clock"`}},
 		{name: "unknown capability", wasm: fixture(t, "unknown_capability.wasm"), want: host.ErrUnknownCapability, contains: []string{`"teleport"`, "teleporter@1.0.0"}},
 		{name: "bad metadata", wasm: fixture(t, "bad_metadata.wasm"), want: host.ErrBadMetadata, contains: []string{"wasmreg_info"}},
-		{name: "memory over limit", wasm: fixture(t, "big_memory.wasm"), want: host.ErrMemoryLimit, contains: []string{"2000 pages", "67108864 bytes", "WithMemoryLimit"}},
+		{name: "memory over limit", wasm: fixture(t, "big_memory.wasm"), want: host.ErrMemoryLimit, contains: []string{"2000 pages", "67108864 bytes", "WithMemoryLimit"}, option: "WithMemoryLimit"},
 		{name: "output in _initialize", wasm: fixture(t, "init_output.wasm"), want: host.ErrOutsideCall, contains: []string{"instantiate", "output called from a start function or _initialize"}},
 		{name: "info returns non-zero", wasm: fixture(t, "info_fails.wasm"), want: host.ErrGuest, contains: []string{"export wasmreg_info returned code 3"}},
 		{name: "imported global and table", wasm: fixture(t, "import_global.wasm"), want: host.ErrUnknownImport, contains: []string{"global env.g", "table wasmreg.tbl"}},
@@ -79,6 +80,9 @@ func TestLoadErrors(t *testing.T) {
 			assert.ErrorIs(t, err, tc.want)
 			for _, s := range tc.contains {
 				assert.Contains(t, err.Error(), s)
+			}
+			if tc.option != "" {
+				requireLimit(t, err, tc.want, tc.option)
 			}
 		})
 	}
@@ -184,6 +188,7 @@ func TestBuildErrors(t *testing.T) {
 	t.Run("config over the input limit", func(t *testing.T) {
 		_, err := f.Build(context.Background(), []byte(`"`+strings.Repeat("x", 200)+`"`))
 		assert.ErrorIs(t, err, host.ErrInputLimit)
+		requireLimit(t, err, host.ErrInputLimit, "WithInputLimit")
 	})
 	// The host keeps working after all of the above.
 	m, err := f.Build(context.Background(), []byte(`{}`))
@@ -208,16 +213,17 @@ func TestPredictErrors(t *testing.T) {
 		code     int32
 		message  string
 		deadline time.Duration
+		option   string // the option of the LimitError, if one
 	}{
 		{name: "message", request: "e", want: host.ErrGuest, code: 2, message: "bad request"},
 		{name: "code only", request: "c", want: host.ErrGuest, code: 9},
 		{name: "unreachable", request: "t", want: host.ErrTrap, closes: true, message: "unreachable"},
 		{name: "division by zero", request: "d", want: host.ErrTrap, closes: true, message: "divide by zero"},
-		{name: "unbounded recursion", request: "x", want: host.ErrStackOverflow, closes: true, message: "stack overflow"},
+		{name: "unbounded recursion", request: "x", want: host.ErrStackOverflow, closes: true, message: "stack overflow", option: "WithStackLimit"},
 		{name: "output out of bounds", request: "o", want: host.ErrOutOfBounds, closes: true, message: "output: 100 bytes at 4294967280"},
 		{name: "input out of bounds", request: "iiiiiiiiii", want: host.ErrOutOfBounds, closes: true, message: "input: 10 bytes at 262140"},
-		{name: "output bomb", request: "b", want: host.ErrOutputLimit, closes: true, message: "more than 1048576 bytes"},
-		{name: "infinite loop", request: "l", want: host.ErrTimeout, closes: true, deadline: 300 * time.Millisecond},
+		{name: "output bomb", request: "b", want: host.ErrOutputLimit, closes: true, message: "more than 1048576 bytes", option: "WithOutputLimit"},
+		{name: "infinite loop", request: "l", want: host.ErrTimeout, closes: true, deadline: 300 * time.Millisecond, option: "WithCallTimeout"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -239,6 +245,9 @@ func TestPredictErrors(t *testing.T) {
 			assert.Equal(t, tc.code, ce.Code)
 			assert.Contains(t, ce.Message, tc.message)
 			assert.NotContains(t, err.Error(), "\n", "error messages are one line")
+			if tc.option != "" {
+				requireLimit(t, err, tc.want, tc.option)
+			}
 
 			_, err = m.Predict(ctx, []byte("n"))
 			if tc.closes {
@@ -264,6 +273,9 @@ func TestPredictErrors(t *testing.T) {
 		defer m.Close(ctx)
 		_, err = m.Predict(ctx, make([]byte, host.DefaultInputLimit+1))
 		assert.ErrorIs(t, err, host.ErrInputLimit)
+		le := requireLimit(t, err, host.ErrInputLimit, "WithInputLimit")
+		assert.Equal(t, int64(host.DefaultInputLimit), le.Limit)
+		assert.Equal(t, int64(host.DefaultInputLimit+1), le.Got)
 	})
 }
 

@@ -28,8 +28,8 @@ func (h *Host) fnOutput(ctx context.Context, mod api.Module, stack []uint64) {
 	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
 	b := read(mod, "output", ptr, n)
 	if len(c.out)+len(b) > h.cfg.outputLimit {
-		hostPanic(fmt.Errorf("%w: %s wrote more than %d bytes (raise it with host.WithOutputLimit)",
-			ErrOutputLimit, c.export, h.cfg.outputLimit))
+		hostPanic(overLimit(&LimitError{Kind: ErrOutputLimit, Option: "WithOutputLimit", Limit: int64(h.cfg.outputLimit),
+			Got: int64(len(c.out) + len(b)), Detail: fmt.Sprintf("%s wrote more than %d bytes", c.export, h.cfg.outputLimit)}))
 	}
 	c.out = append(c.out, b...)
 }

@@ -61,8 +61,9 @@ func newModel(f *Factory, config []byte, first *instance) *Model {
 func (m *Model) Predict(ctx context.Context, input []byte) ([]byte, error) {
 	f, h := m.f, m.f.h
 	if len(input) > h.cfg.inputLimit {
-		return nil, fmt.Errorf("%w: factory %q: request is %d bytes, the limit is %d (raise it with host.WithInputLimit)",
-			ErrInputLimit, f.fullName, len(input), h.cfg.inputLimit)
+		return nil, overLimit(&LimitError{Kind: ErrInputLimit, Option: "WithInputLimit",
+			Limit: int64(h.cfg.inputLimit), Got: int64(len(input)),
+			Detail: fmt.Sprintf("factory %q: request is %d bytes, the limit is %d", f.fullName, len(input), h.cfg.inputLimit)})
 	}
 	inst, err := m.acquire(ctx)
 	if err != nil {

@@ -42,6 +42,8 @@ func TestCompileBombsNameTheirLimit(t *testing.T) {
 			require.ErrorIs(t, err, host.ErrModuleLimit)
 			assert.Contains(t, err.Error(), "over the limit "+tc.limit+" of")
 			assert.Contains(t, err.Error(), "(raise it with host.WithModuleLimits, field "+tc.limit+")")
+			le := requireLimit(t, err, host.ErrModuleLimit, "WithModuleLimits")
+			assert.Equal(t, tc.limit, le.Field)
 
 			raised, _ := newHost(t, host.WithModuleLimits(tc.raised))
 			_, err = raised.Load(ctx, wasm)

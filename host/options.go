@@ -113,7 +113,7 @@ func defaultConfig() config {
 type Option func(*config) error
 
 func invalid(option string, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrInvalidOption, option, fmt.Sprintf(format, args...))
+	return &OptionError{Option: option, Reason: fmt.Sprintf(format, args...)}
 }
 
 // WithMemoryLimit sets the most linear memory one instance may have, in

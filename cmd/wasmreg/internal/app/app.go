@@ -264,7 +264,7 @@ func openHost(cCtx *cli.Context, logs io.Writer, extra ...host.Option) (*host.Ho
 	}
 	h, err := host.New(cCtx.Context, append(opts, extra...)...)
 	if errors.Is(err, host.ErrUnsafeCacheDir) {
-		warnf(cCtx.App.ErrWriter, "compilation cache disabled: %v", err)
+		warnf(cCtx.App.ErrWriter, "compilation cache disabled: %w", err)
 		stateOf(cCtx).noCache = true
 		if opts, err = hostOptions(cCtx, logs); err != nil {
 			return nil, err
@@ -278,7 +278,7 @@ func openHost(cCtx *cli.Context, logs io.Writer, extra ...host.Option) (*host.Ho
 // is done by then.
 func closeHost(cCtx *cli.Context, h *host.Host) {
 	if err := h.Close(context.Background()); err != nil {
-		warnf(cCtx.App.ErrWriter, "%v", err)
+		warnf(cCtx.App.ErrWriter, "%w", err)
 	}
 }
 
@@ -327,11 +327,14 @@ func report(stderr io.Writer, err error) int {
 		if status == ExitOK {
 			status = ExitFailure
 		}
-		if strings.HasPrefix(err.Error(), "No help topic") { // `wasmreg help bogus`, from urfave/cli
+		// `wasmreg help bogus`: urfave/cli's own error, a cli.Exit with
+		// status 3 and no type of its own, so its text is the only way to
+		// tell it; it is neither the host's nor wazero's.
+		if strings.HasPrefix(err.Error(), "No help topic") {
 			status = ExitUsage
 		}
 	}
-	if msg := oneLine(err.Error()); msg != "" {
+	if msg := errLine(err); msg != "" {
 		fmt.Fprintf(stderr, "wasmreg: %s\n", msg)
 	}
 	return status
@@ -339,12 +342,75 @@ func report(stderr io.Writer, err error) int {
 
 // oneLine joins the lines of a multi-line message (errors.Join separates
 // errors with newlines) so that every error is one line of standard error,
-// words the host's advice, written for Go callers, in this command's flags,
-// and escapes whatever else could drive a terminal: an error may quote a
+// and escapes whatever could drive a terminal: an error may quote a
 // module's names or a guest's message.
 func oneLine(msg string) string {
 	msg = strings.TrimSpace(strings.ReplaceAll(msg, "\r\n", "\n"))
-	return safetext.Line(cliTerms.Replace(strings.ReplaceAll(msg, "\n", "; ")), maxLineShown)
+	return safetext.Line(strings.ReplaceAll(msg, "\n", "; "), maxLineShown)
+}
+
+// errLine is err's message on one line (see oneLine), worded in this
+// command's flags (see cliWords).
+func errLine(err error) string { return oneLine(cliWords(err)) }
+
+// cliWords is err's message with the host's advice, written for Go
+// callers, worded in this command's flags: each *host.LimitError in err's
+// tree says "raise it with --flag" and each *host.OptionError names the
+// flag. The host's text is not read: each typed error's own message is
+// replaced by the one it words with the flag.
+func cliWords(err error) string {
+	msg := err.Error()
+	walkErrors(err, func(e error) {
+		var from, to string
+		switch e := e.(type) {
+		case *host.LimitError:
+			if flag, ok := limitFlag(e); ok {
+				from, to = e.Error(), e.Advise(flag)
+			}
+		case *host.OptionError:
+			if flag, ok := optionFlag(e.Option); ok {
+				from, to = e.Error(), e.Advise(flag)
+			}
+		}
+		if from != "" {
+			msg = strings.ReplaceAll(msg, from, to)
+		}
+	})
+	return msg
+}
+
+// walkErrors calls fn on err and every error in its tree.
+func walkErrors(err error, fn func(error)) {
+	if err == nil {
+		return
+	}
+	fn(err)
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		walkErrors(u.Unwrap(), fn)
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			walkErrors(e, fn)
+		}
+	}
+}
+
+// limitFlag is the flag that raises the limit of e.
+func limitFlag(e *host.LimitError) (string, bool) {
+	if e.Option == "WithModuleLimits" {
+		return "--" + flagModuleLimits + " " + e.Field, e.Field != ""
+	}
+	return optionFlag(e.Option)
+}
+
+// optionFlag is the flag that sets the host option named option.
+func optionFlag(option string) (string, bool) {
+	for _, o := range optionFlags {
+		if o.option == option {
+			return o.flag, true
+		}
+	}
+	return "", false
 }
 
 // optionFlags maps the host options that the host's errors name to the
@@ -366,26 +432,15 @@ var optionFlags = []struct{ option, flag string }{
 	{"WithPinnedDigests", "--" + flagSHA256},
 }
 
-// cliTerms words the host's errors, written for Go callers, in this
-// command's flags: the advice to raise a limit ("raise it with
-// host.WithMemoryLimit") and the option an invalid value was given to
-// ("host: invalid option: WithMemoryLimit: ...").
-var cliTerms = func() *strings.Replacer {
-	var pairs []string
-	for _, o := range optionFlags {
-		pairs = append(pairs, "host."+o.option, o.flag, "invalid option: "+o.option+":", "invalid option: "+o.flag+":")
-	}
-	pairs = append(pairs, "host.WithModuleLimits, field ", "--"+flagModuleLimits+" ")
-	return strings.NewReplacer(pairs...)
-}()
-
 // warnf writes one warning line to w.
 func warnf(w io.Writer, format string, args ...any) {
-	fmt.Fprintf(w, "wasmreg: warning: %s\n", oneLine(fmt.Sprintf(format, args...)))
+	fmt.Fprintf(w, "wasmreg: warning: %s\n", errLine(fmt.Errorf(format, args...)))
 }
 
 // trimHost drops the "host: " prefix of the host's errors where the
-// context already says that the message comes from running a guest.
+// context already says that the message comes from running a guest. It
+// reads no message's meaning, only the package prefix every host error
+// starts with (its sentinels' and CallError's), so nothing depends on it.
 func trimHost(msg string) string {
 	return strings.TrimPrefix(msg, "host: ")
 }

@@ -381,7 +381,14 @@ func TestReport(t *testing.T) {
 		{"exit coder", cli.Exit("gone", 7), 7, "wasmreg: gone\n"},
 		{"silent exit coder", cli.Exit("", 1), 1, ""},
 		{"help topic", cli.Exit("No help topic for 'x'", 3), ExitUsage, "wasmreg: No help topic for 'x'\n"},
-		{"host advice in flags", errors.New("slow (raise it with host.WithCallTimeout)"), ExitFailure, "wasmreg: slow (raise it with --timeout)\n"},
+		{"host advice in flags", &host.CallError{Factory: "f@1.0.0", Export: "wasmreg_predict", Kind: host.ErrTimeout,
+			Message: (&host.LimitError{Kind: host.ErrTimeout, Option: "WithCallTimeout", Detail: "slow"}).Error(),
+			Limit:   &host.LimitError{Kind: host.ErrTimeout, Option: "WithCallTimeout", Detail: "slow"}},
+			ExitFailure, "wasmreg: host: factory \"f@1.0.0\" export wasmreg_predict: slow (raise it with --timeout)\n"},
+		{"invalid option in flags", fmt.Errorf("wasmreg: %w", &host.OptionError{Option: "WithMemoryLimit", Reason: "3 bytes is odd"}),
+			ExitFailure, "wasmreg: wasmreg: host: invalid option: --memory-limit: 3 bytes is odd\n"},
+		{"unknown option kept", &host.LimitError{Kind: host.ErrBusy, Option: "WithSomethingNew", Detail: "full"},
+			ExitFailure, "wasmreg: full (raise it with host.WithSomethingNew)\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -158,7 +158,7 @@ var errUnmatched = errors.New("sha256 differs from --" + flagSHA256)
 // warnSkipped writes one warning line per skipped module.
 func (c *catalog) warnSkipped(cCtx *cli.Context) {
 	for _, m := range c.skipped {
-		warnf(cCtx.App.ErrWriter, "skipping %s: %s", m.path, trimHost(m.err.Error()))
+		warnf(cCtx.App.ErrWriter, "skipping %s: %w", m.path, m.err)
 	}
 }
 

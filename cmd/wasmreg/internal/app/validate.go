@@ -116,11 +116,11 @@ func loadForValidation(cCtx *cli.Context, scan scanOptions, path string) (*host.
 func problems(err error) []string {
 	var me *host.ModuleError
 	if !errors.As(err, &me) {
-		return []string{oneLine(err.Error())}
+		return []string{errLine(err)}
 	}
 	out := make([]string, len(me.Problems))
 	for i, p := range me.Problems {
-		out[i] = oneLine(p.Error())
+		out[i] = errLine(p)
 	}
 	return out
 }
