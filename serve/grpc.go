@@ -9,6 +9,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
 	"github.com/wasmreg/wasmreg/serve/oippb"
@@ -179,4 +181,45 @@ func typedData(dt string, c *oippb.InferTensorContents) (json.RawMessage, error)
 		b = []byte("[]")
 	}
 	return b, nil
+}
+
+// grpcServiceName is the OIP service's full name, as health checks and
+// reflection list it.
+const grpcServiceName = "inference.GRPCInferenceService"
+
+// RegisterGRPCHealth registers the standard grpc.health.v1 service on g:
+// the server ("") and inference.GRPCInferenceService are SERVING while the
+// Server is ready and NOT_SERVING once Shutdown has begun, like REST's
+// /v2/health/ready. Watch is not implemented. It is safe for concurrent use.
+func (s *Server) RegisterGRPCHealth(g *grpc.Server) {
+	healthpb.RegisterHealthServer(g, grpcHealth{s: s})
+}
+
+// RegisterGRPCReflection registers server reflection on g, so that tools
+// such as grpcurl can list and describe the services. It is safe for
+// concurrent use.
+func RegisterGRPCReflection(g *grpc.Server) { reflection.Register(g) }
+
+type grpcHealth struct {
+	healthpb.UnimplementedHealthServer
+	s *Server
+}
+
+func (h grpcHealth) status() healthpb.HealthCheckResponse_ServingStatus {
+	if h.s.Ready() {
+		return healthpb.HealthCheckResponse_SERVING
+	}
+	return healthpb.HealthCheckResponse_NOT_SERVING
+}
+
+func (h grpcHealth) Check(_ context.Context, r *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	if r.GetService() != "" && r.GetService() != grpcServiceName {
+		return nil, status.Errorf(codes.NotFound, "serve: no service %q", clip([]byte(r.GetService())))
+	}
+	return &healthpb.HealthCheckResponse{Status: h.status()}, nil
+}
+
+func (h grpcHealth) List(context.Context, *healthpb.HealthListRequest) (*healthpb.HealthListResponse, error) {
+	st := &healthpb.HealthCheckResponse{Status: h.status()}
+	return &healthpb.HealthListResponse{Statuses: map[string]*healthpb.HealthCheckResponse{"": st, grpcServiceName: st}}, nil
 }

@@ -11,8 +11,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/wasmreg/wasmreg/serve"
 	"github.com/wasmreg/wasmreg/serve/oippb"
 )
 
@@ -138,4 +141,46 @@ func TestGRPCClientDeadline(t *testing.T) {
 	ok := &oippb.ModelInferRequest{ModelName: "guest", Inputs: input("BYTES", []int64{1}, &oippb.InferTensorContents{BytesContents: [][]byte{[]byte("z")}})}
 	_, err = c.ModelInfer(bounded(t), ok)
 	assert.NoError(t, err)
+}
+
+func TestGRPCHealthAndReflection(t *testing.T) {
+	fx := newFixture(t)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	g := grpc.NewServer()
+	fx.srv.RegisterGRPC(g)
+	fx.srv.RegisterGRPCHealth(g)
+	serve.RegisterGRPCReflection(g)
+	go func() { _ = g.Serve(lis) }()
+	t.Cleanup(g.Stop)
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	ctx := bounded(t)
+
+	hc := healthpb.NewHealthClient(conn)
+	for _, svc := range []string{"", "inference.GRPCInferenceService"} {
+		r, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: svc})
+		require.NoError(t, err)
+		assert.Equal(t, healthpb.HealthCheckResponse_SERVING, r.GetStatus(), svc)
+	}
+	_, err = hc.Check(ctx, &healthpb.HealthCheckRequest{Service: "nope"})
+	assert.Equal(t, codes.NotFound, status.Code(err))
+
+	rc, err := reflectpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	require.NoError(t, err)
+	require.NoError(t, rc.Send(&reflectpb.ServerReflectionRequest{MessageRequest: &reflectpb.ServerReflectionRequest_ListServices{}}))
+	resp, err := rc.Recv()
+	require.NoError(t, err)
+	var names []string
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		names = append(names, s.GetName())
+	}
+	assert.Contains(t, names, "inference.GRPCInferenceService")
+	assert.Contains(t, names, "grpc.health.v1.Health")
+
+	require.NoError(t, fx.srv.Shutdown(ctx))
+	r, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, healthpb.HealthCheckResponse_NOT_SERVING, r.GetStatus())
 }
