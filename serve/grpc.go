@@ -103,12 +103,24 @@ func (g grpcService) infer(ctx context.Context, m *served, r *oippb.ModelInferRe
 	if len(r.GetInputs()) != 1 {
 		return nil, fmt.Errorf("%w: model %q: %d inputs, the generic mapping takes exactly 1", ErrBadRequest, name, len(r.GetInputs()))
 	}
-	if len(r.GetRawInputContents()) > 0 {
-		return nil, fmt.Errorf("%w: model %q: raw_input_contents is not supported yet: send typed contents", ErrBadRequest, name)
-	}
 	in := r.GetInputs()[0]
 	t := tensor{Name: in.GetName(), Shape: in.GetShape(), Datatype: in.GetDatatype()}
-	data, err := typedData(in.GetDatatype(), in.GetContents())
+	var data json.RawMessage
+	var err error
+	switch raw := r.GetRawInputContents(); {
+	case len(raw) == 0:
+		data, err = typedData(in.GetDatatype(), in.GetContents())
+	case len(raw) != 1:
+		err = fmt.Errorf("%d raw_input_contents entries for 1 input", len(raw))
+	case in.GetContents() != nil:
+		err = fmt.Errorf("both contents and raw_input_contents")
+	default:
+		var n int
+		if n, err = elements(name, t); err != nil {
+			return nil, err
+		}
+		data, err = rawData(t.Datatype, n, raw[0])
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: model %q: input %q: %v", ErrBadRequest, name, t.Name, err)
 	}

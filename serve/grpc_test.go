@@ -84,10 +84,18 @@ func TestGRPCInfer(t *testing.T) {
 			"FP64", []int64{2, 2}, []float64{1.5, 2, 1.5, 2}, nil},
 		{"BYTES in order", "guest", input("BYTES", []int64{2}, &oippb.InferTensorContents{BytesContents: [][]byte{[]byte("za"), []byte("zb")}}),
 			"BYTES", []int64{2}, nil, []string{"{}za", "{}zb"}},
+		{"raw FP32 rows", "echo", input("FP32", []int64{2, 1}, nil),
+			"FP64", []int64{2, 2}, []float64{1.5, 2, 1.5, 2}, nil},
+		{"raw BYTES in order", "guest", input("BYTES", []int64{2}, nil),
+			"BYTES", []int64{2}, nil, []string{"{}za", "{}z"}},
+	}
+	raw := map[string][]byte{
+		"raw FP32 rows":      {0, 0, 128, 63, 0, 0, 0, 64},
+		"raw BYTES in order": {2, 0, 0, 0, 'z', 'a', 1, 0, 0, 0, 'z'},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, err := c.ModelInfer(bounded(t), &oippb.ModelInferRequest{ModelName: tc.model, Id: "a", Inputs: tc.in})
+			resp, err := c.ModelInfer(bounded(t), &oippb.ModelInferRequest{ModelName: tc.model, Id: "a", Inputs: tc.in, RawInputContents: rawOf(raw[tc.name])})
 			require.NoError(t, err)
 			assert.Equal(t, "a", resp.GetId())
 			require.Len(t, resp.GetOutputs(), 1)
@@ -119,7 +127,13 @@ func TestGRPCInferErrors(t *testing.T) {
 		{"too little data", &oippb.ModelInferRequest{ModelName: "echo", Inputs: input("FP32", []int64{2, 2}, fp(1, 2, 3))}, codes.InvalidArgument},
 		{"contents of another type", &oippb.ModelInferRequest{ModelName: "echo", Inputs: input("INT32", []int64{1}, fp(1))}, codes.InvalidArgument},
 		{"negative dim", &oippb.ModelInferRequest{ModelName: "echo", Inputs: input("FP32", []int64{-1}, fp(1))}, codes.InvalidArgument},
-		{"raw contents", &oippb.ModelInferRequest{ModelName: "echo", Inputs: input("FP32", []int64{1}, nil), RawInputContents: [][]byte{{0, 0, 128, 63}}}, codes.InvalidArgument},
+		{"raw too short", &oippb.ModelInferRequest{ModelName: "echo", Inputs: input("FP32", []int64{2}, nil), RawInputContents: [][]byte{{0, 0, 128, 63}}}, codes.InvalidArgument},
+		{"raw too long", &oippb.ModelInferRequest{ModelName: "echo", Inputs: input("FP32", []int64{1}, nil), RawInputContents: [][]byte{{0, 0, 128, 63, 0}}}, codes.InvalidArgument},
+		{"raw and typed", &oippb.ModelInferRequest{ModelName: "echo", Inputs: input("FP32", []int64{1}, fp(1)), RawInputContents: [][]byte{{0, 0, 128, 63}}}, codes.InvalidArgument},
+		{"two raw entries", &oippb.ModelInferRequest{ModelName: "echo", Inputs: input("FP32", []int64{1}, nil), RawInputContents: [][]byte{{0, 0, 128, 63}, {}}}, codes.InvalidArgument},
+		{"raw BYTES length past the end", &oippb.ModelInferRequest{ModelName: "guest", Inputs: input("BYTES", []int64{1}, nil), RawInputContents: [][]byte{{9, 0, 0, 0, 'z'}}}, codes.InvalidArgument},
+		{"raw BYTES more than the shape", &oippb.ModelInferRequest{ModelName: "guest", Inputs: input("BYTES", []int64{1}, nil), RawInputContents: [][]byte{{1, 0, 0, 0, 'z', 1, 0, 0, 0, 'z'}}}, codes.InvalidArgument},
+		{"raw BOOL not 0 or 1", &oippb.ModelInferRequest{ModelName: "echo", Inputs: input("BOOL", []int64{1}, nil), RawInputContents: [][]byte{{2}}}, codes.InvalidArgument},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,4 +197,11 @@ func TestGRPCHealthAndReflection(t *testing.T) {
 	r, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
 	require.NoError(t, err)
 	assert.Equal(t, healthpb.HealthCheckResponse_NOT_SERVING, r.GetStatus())
+}
+
+func rawOf(b []byte) [][]byte {
+	if b == nil {
+		return nil
+	}
+	return [][]byte{b}
 }
