@@ -21,12 +21,25 @@ GOWASM      := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-sh
 TOOLS       := $(BUILD)/tools
 STATICCHECK := $(TOOLS)/staticcheck-v0.8.2/staticcheck
 GOIMPORTS   := $(TOOLS)/goimports-v0.52.0/goimports
-GO_TOOLS    := $(STATICCHECK) $(GOIMPORTS)
+PROTOC_GEN_GO      := $(TOOLS)/protoc-gen-go-v1.36.12/protoc-gen-go
+PROTOC_GEN_GO_GRPC := $(TOOLS)/protoc-gen-go-grpc-v1.5.1/protoc-gen-go-grpc
+GO_TOOLS    := $(STATICCHECK) $(GOIMPORTS) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
 
-.PHONY: all deps deps-apt demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
+# The OIP gRPC service's Go code, generated from serve/oippb's copied .proto.
+OIPPB_DIR   := serve/oippb
+OIPPB_PROTO := open_inference_grpc.proto
+OIPPB_GOPKG := github.com/wasmreg/wasmreg/serve/oippb
+# protoc_gen OUTDIR: generate the .pb.go files into OUTDIR.
+protoc_gen = protoc -I $(OIPPB_DIR) \
+	--plugin=protoc-gen-go=$(PROTOC_GEN_GO) --plugin=protoc-gen-go-grpc=$(PROTOC_GEN_GO_GRPC) \
+	--go_out=$(1) --go_opt=paths=source_relative --go_opt=M$(OIPPB_PROTO)=$(OIPPB_GOPKG) \
+	--go-grpc_out=$(1) --go-grpc_opt=paths=source_relative --go-grpc_opt=M$(OIPPB_PROTO)=$(OIPPB_GOPKG) \
+	$(OIPPB_DIR)/$(OIPPB_PROTO)
+
+.PHONY: all proto deps deps-apt demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
 
 # Every fuzz target, as package:Function.
-FUZZ_TARGETS := ./serve:FuzzTensor ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports ./host/internal/snapshot:FuzzRewriteForSnapshot \
+FUZZ_TARGETS := ./serve:FuzzTensor ./serve:FuzzRawTensor ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports ./host/internal/snapshot:FuzzRewriteForSnapshot \
 	./host/internal/wasmbin:FuzzDecode ./host/internal/wasmbin:FuzzDecodeWazero \
 	./host/internal/wasmbin:FuzzDecodeObjdump ./host/internal/wasmbin:FuzzBody \
 	./host/internal/interrupt:FuzzInstrument ./host/internal/interrupt:FuzzInstrumentSemantics \
@@ -69,7 +82,7 @@ examples:
 	@cd guest-sdk/assemblyscript && $(ASC) example/scale.ts --config asconfig.json --target release -o $(CURDIR)/$(FACTORIES)/scale-as.wasm
 
 ## deps: install the C, Rust, AssemblyScript and WAT toolchains, the registry and the Go tools the tests need, if missing
-APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt rustc cargo libstd-rust-dev-wasm32 librust-serde-json-dev nodejs docker-registry skopeo
+APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt rustc cargo libstd-rust-dev-wasm32 librust-serde-json-dev nodejs docker-registry skopeo protobuf-compiler
 ORAS_VERSION := v1.3.6
 deps: deps-apt $(GO_TOOLS)
 	@# npm's cache under build/, so that CI can keep it; ci installs exactly package-lock.json.
@@ -121,13 +134,26 @@ bench-extism:
 ## check: formatting, vet, tidy modules, the Go SDK cross-builds for wasip1
 check: $(GO_TOOLS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	@out=$$($(GOIMPORTS) -local github.com/wasmreg/wasmreg -l $$(git ls-files '*.go')); \
+	@# Generated code (*.pb.go) is checked against its .proto below instead.
+	@out=$$($(GOIMPORTS) -local github.com/wasmreg/wasmreg -l $$(git ls-files '*.go' ':!*.pb.go')); \
 		if [ -n "$$out" ]; then echo "goimports -local github.com/wasmreg/wasmreg -w needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 	$(GO) mod tidy -diff
+	@tmp=$$(mktemp -d) && $(call protoc_gen,$$tmp) && \
+		if ! diff -r -x '*.proto' -x '*.md' -x LICENSE $(OIPPB_DIR) $$tmp >/dev/null; then \
+			rm -rf $$tmp; echo "$(OIPPB_DIR) differs from its .proto: run make proto"; exit 1; fi; rm -rf $$tmp
 	cd guest-sdk/go && $(GO) vet ./... && $(GO) mod tidy -diff && $(CURDIR)/$(STATICCHECK) ./...
 	cd guest-sdk/go && GOOS=wasip1 GOARCH=wasm $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) build ./...
+
+## proto: regenerate serve/oippb/*.pb.go from the OIP .proto
+proto: $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
+	$(call protoc_gen,$(OIPPB_DIR))
+
+$(PROTOC_GEN_GO):
+	GOBIN=$(CURDIR)/$(@D) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+$(PROTOC_GEN_GO_GRPC):
+	GOBIN=$(CURDIR)/$(@D) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
 
 $(STATICCHECK):
 	GOBIN=$(CURDIR)/$(@D) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2

@@ -22,3 +22,25 @@ func FuzzTensor(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRawTensor: the gRPC raw_input_contents decoder never panics, and
+// what it accepts is a JSON array of exactly n elements.
+func FuzzRawTensor(f *testing.F) {
+	f.Add("FP32", 2, []byte{0, 0, 128, 63, 0, 0, 0, 64})
+	f.Add("BYTES", 2, []byte{2, 0, 0, 0, 'z', 'a', 1, 0, 0, 0, 'z'})
+	f.Add("FP16", 1, []byte{0, 0x3c})
+	f.Add("BOOL", 1, []byte{1})
+	f.Fuzz(func(t *testing.T, dt string, n int, raw []byte) {
+		if n < 0 || n > 1<<12 {
+			return
+		}
+		data, err := rawData(dt, n, raw)
+		if err != nil {
+			return
+		}
+		var vals []json.RawMessage
+		if err := json.Unmarshal(data, &vals); err != nil || len(vals) != n {
+			t.Fatalf("rawData(%q, %d) = %s: not %d elements (%v)", dt, n, data, n, err)
+		}
+	})
+}

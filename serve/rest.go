@@ -135,12 +135,17 @@ func (s *Server) serverMetadata(w http.ResponseWriter, _ *http.Request) {
 
 // lookup finds the model of a request, checking its version if it names one.
 func (s *Server) lookup(r *http.Request) (*served, error) {
-	name := r.PathValue("name")
+	return s.lookupVersion(r.PathValue("name"), r.PathValue("version"))
+}
+
+// lookupVersion finds a model by name, checking its version unless empty;
+// REST and gRPC share it.
+func (s *Server) lookupVersion(name, v string) (*served, error) {
 	m, err := s.acquire(name)
 	if err != nil {
 		return nil, err
 	}
-	if v := r.PathValue("version"); v != "" && v != m.spec.Factory.Info().Version {
+	if v != "" && v != m.spec.Factory.Info().Version {
 		m.unref()
 		return nil, fmt.Errorf("%w: model %q has no version %q (it serves %q)", ErrModelNotFound, name, v, m.spec.Factory.Info().Version)
 	}
@@ -234,20 +239,26 @@ func (s *Server) inferJSON(r *http.Request, m *served) (*inferResponse, error) {
 	if err != nil {
 		return nil, err
 	}
+	resps, err := m.run(r.Context(), d, reqs)
+	if err != nil {
+		return nil, err
+	}
+	return &inferResponse{ModelName: name, ModelVersion: m.spec.Factory.Info().Version, ID: req.ID, Outputs: outputs(resps, bytesIn)}, nil
+}
+
+// run admits the rows to the model's queue and predicts them within d;
+// REST and gRPC share it.
+func (m *served) run(parent context.Context, d time.Duration, reqs [][]byte) ([][]byte, error) {
 	// The client going away must not cancel a guest call (that would
 	// close an instance): the call is bounded by the deadline alone.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), d)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(parent), d)
 	defer cancel()
 	release, err := m.admit(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	resps, err := m.predictAll(ctx, reqs)
-	if err != nil {
-		return nil, err
-	}
-	return &inferResponse{ModelName: name, ModelVersion: m.spec.Factory.Info().Version, ID: req.ID, Outputs: outputs(resps, bytesIn)}, nil
+	return m.predictAll(ctx, reqs)
 }
 
 // predictAll runs the rows in parallel on the pool and returns the
