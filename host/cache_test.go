@@ -103,3 +103,37 @@ func TestUnsafeCacheDir(t *testing.T) {
 		require.NoError(t, h.Close(context.Background()))
 	})
 }
+
+// TestConcurrentLoadsFromFileCache loads one module from many goroutines on
+// hosts whose compilation cache already holds it: wazero v1.12 hands a
+// module read from its file cache to a concurrent compile of the same bytes
+// before it is ready (wazero issue #2547), and its instantiation panicked.
+func TestConcurrentLoadsFromFileCache(t *testing.T) {
+	t.Parallel()
+	wasm, err := os.ReadFile(filepath.Join("testdata", "echo.wasm"))
+	require.NoError(t, err)
+	dir := t.TempDir()
+	ctx := context.Background()
+	for round := range 6 {
+		h, err := host.New(ctx, host.WithCompilationCacheDir(dir))
+		require.NoError(t, err)
+		const n = 16
+		errs := make(chan error, n)
+		start := make(chan struct{})
+		for range n {
+			go func() {
+				<-start
+				f, err := h.Load(ctx, wasm)
+				if err == nil {
+					err = f.Close(ctx)
+				}
+				errs <- err
+			}()
+		}
+		close(start)
+		for range n {
+			assert.NoError(t, <-errs, "round %d", round)
+		}
+		require.NoError(t, h.Close(ctx))
+	}
+}

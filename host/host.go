@@ -38,9 +38,11 @@ type Host struct {
 	// the host raises their stop flag (the interrupt rewrite), so it runs
 	// without wazero's close-on-context-done, which would make compiled
 	// code leave for Go at every loop.
-	runtime   wazero.Runtime
-	cache     wazero.CompilationCache // nil without WithCompilationCacheDir
-	container *di.Container
+	runtime wazero.Runtime
+	// compileLocks keeps two compiles of the same bytes apart (wazero#2547).
+	compileLocks compileLocks
+	cache        wazero.CompilationCache // nil without WithCompilationCacheDir
+	container    *di.Container
 	// The capability values for types the container does not provide.
 	clock     Clock
 	artifacts Artifacts
@@ -568,6 +570,7 @@ func (h *Host) compileNow(ctx context.Context, wasm []byte) (compiled wazero.Com
 			compiled, err = nil, fmt.Errorf("wazero's compiler failed on it: %v", r)
 		}
 	}()
+	defer h.compileLocks.lock(wasm)()
 	return h.runtime.CompileModule(ctx, wasm)
 }
 
