@@ -217,24 +217,32 @@ func TestWithoutInterruption(t *testing.T) {
 	// zero: the trap says whether the call reached its end.
 	wasm := fixture(t, "spin.wasm")
 	ctx := context.Background()
-	run := func(t *testing.T, opts ...host.Option) error {
+	// The deadline is the Predict's alone: a 1 ms call timeout for the
+	// whole host also bounds Load's calls, which a loaded machine can miss.
+	run := func(t *testing.T, deadline time.Duration, opts ...host.Option) error {
 		h, _ := newHost(t, opts...)
 		f, err := h.Load(ctx, wasm)
 		require.NoError(t, err)
 		m, err := f.Build(ctx, nil)
 		require.NoError(t, err)
 		defer m.Close(ctx)
-		_, err = m.Predict(ctx, nil)
+		pctx := ctx
+		if deadline > 0 {
+			var cancel context.CancelFunc
+			pctx, cancel = context.WithTimeout(ctx, deadline)
+			defer cancel()
+		}
+		_, err = m.Predict(pctx, nil)
 		return err
 	}
 	const end = "integer divide by zero"
 	t.Run("interrupted by default", func(t *testing.T) {
-		err := run(t, host.WithCallTimeout(time.Millisecond))
+		err := run(t, time.Millisecond)
 		require.ErrorIs(t, err, host.ErrTimeout)
 		assert.False(t, inChain(err, func(e error) bool { return strings.Contains(e.Error(), end) }), "stopped before its end: %v", err)
 	})
 	t.Run("runs to its end without interruption, then fails", func(t *testing.T) {
-		err := run(t, host.WithoutInterruption(), host.WithCallTimeout(time.Millisecond))
+		err := run(t, time.Millisecond, host.WithoutInterruption())
 		require.ErrorIs(t, err, host.ErrTimeout, "a call whose deadline passed fails")
 		// It ran past the loop, where nothing stops it, to the import,
 		// which the host refuses once the deadline has passed.
@@ -242,7 +250,7 @@ func TestWithoutInterruption(t *testing.T) {
 			"the import after the deadline was refused: %v", err)
 	})
 	t.Run("without a deadline", func(t *testing.T) {
-		err := run(t, host.WithoutInterruption())
+		err := run(t, 0, host.WithoutInterruption())
 		require.ErrorIs(t, err, host.ErrTrap)
 		assert.Contains(t, err.Error(), end)
 	})
