@@ -26,7 +26,7 @@ func asSDKWasm(t testing.TB, name, source string) []byte {
 	t.Helper()
 	wasm, err := wasmbuild.Shared.ASFactory(context.Background(), "as-"+name, source)
 	if errors.Is(err, wasmbuild.ErrToolMissing) {
-		t.Skipf("AssemblyScript factories need node and asc: %v", err)
+		t.Fatalf("AssemblyScript factories need node and asc (make deps installs them): %v", err)
 	}
 	require.NoError(t, err)
 	return wasm

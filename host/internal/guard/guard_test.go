@@ -38,7 +38,7 @@ func TestGuard(t *testing.T) {
 				if g.Disarm() {
 					// Only a call that lasted its limit may be stopped.
 					require.GreaterOrEqual(t, time.Since(start), limit, "stopped before its limit")
-					t.Skip("the machine stalled past the limit")
+					continue // the machine stalled past the limit: that stop was right
 				}
 			}
 			assert.False(t, stopped(g, 2*limit), "the timer found no call past its limit")
