@@ -41,7 +41,7 @@ IMAGE       ?= localhost/wasmreg:latest
 IMAGE_CONTEXT := $(BUILD)/image
 PODMAN      := CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf podman
 
-.PHONY: image image-context test-deploy all proto deps deps-apt demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
+.PHONY: image image-context test-deploy scale-test all proto deps deps-apt demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
 
 # Every fuzz target, as package:Function.
 FUZZ_TARGETS := ./serve:FuzzTensor ./serve:FuzzRawTensor ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports ./host/internal/snapshot:FuzzRewriteForSnapshot \
@@ -87,7 +87,7 @@ examples:
 	@cd guest-sdk/assemblyscript && $(ASC) example/scale.ts --config asconfig.json --target release -o $(CURDIR)/$(FACTORIES)/scale-as.wasm
 
 ## deps: install the C, Rust, AssemblyScript and WAT toolchains, the registry and the Go tools the tests need, if missing
-APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt rustc cargo libstd-rust-dev-wasm32 librust-serde-json-dev nodejs docker-registry skopeo protobuf-compiler podman runc ca-certificates
+APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt rustc cargo libstd-rust-dev-wasm32 librust-serde-json-dev nodejs docker-registry skopeo protobuf-compiler podman runc ca-certificates haproxy hey
 ORAS_VERSION := v1.3.6
 deps: deps-apt $(GO_TOOLS)
 	@# npm's cache under build/, so that CI can keep it; ci installs exactly package-lock.json.
@@ -125,8 +125,12 @@ image-context:
 	cp /etc/ssl/certs/ca-certificates.crt $(IMAGE_CONTEXT)/
 
 ## test-deploy: the image, run with podman, and the Kubernetes and KServe manifests (a module of its own)
-test-deploy: image
+test-deploy: image wasmreg
 	cd deploy && IMAGE=$(IMAGE) CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf $(GO) test -race -count=1 ./...
+
+## scale-test: three replicas behind haproxy, by digest from a registry, under load through a SIGKILL and a rolling update
+scale-test: wasmreg
+	cd deploy && $(GO) test -count=1 -v -run '^TestScaleOut$$' ./scale/
 
 ## fuzz: run every fuzz target for FUZZTIME (default 60s) each
 fuzz:
