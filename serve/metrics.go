@@ -22,7 +22,8 @@ import (
 // the Handler has no /metrics and the caller exposes reg its own way. New
 // fails, wrapping [ErrInvalidOption] and naming the metric, if reg refuses
 // a collector, as it does a second Server's on the same registry: wrap reg
-// with a distinguishing label for each Server.
+// with a distinguishing label for each Server. The collectors are safe
+// for concurrent use: scrapes run while requests are served.
 func WithMetrics(reg prometheus.Registerer) Option {
 	return func(c *config) error {
 		if reg == nil {

@@ -19,7 +19,8 @@ import (
 )
 
 // Handler returns the REST API (OIP v2, docs/SERVE.md) to mount on the
-// embedder's http.Server. It is safe for concurrent use.
+// embedder's http.Server, with GET /metrics for Prometheus (see
+// [WithMetrics]). It is safe for concurrent use.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v2/health/live", s.live)
