@@ -573,3 +573,23 @@ func ExampleWithMetrics() {
 	// Output:
 	// wasmreg_serve_requests_total model=echo outcome=ok protocol=rest version=1.0.0 1
 }
+
+// TestMetricsRequestIsolation: a model in request isolation builds a
+// sandbox per request, each observed, and keeps none alive between them.
+func TestMetricsRequestIsolation(t *testing.T) {
+	fx := newFixture(t)
+	require.NoError(t, fx.srv.Load(context.Background(), serve.ModelSpec{Name: "iso", Factory: fx.guest, Config: []byte(`{}`), Isolation: serve.IsolationRequest}))
+	for _, in := range []string{"z", "z", "t"} {
+		status, body, _ := fx.do(t, "POST", "/v2/models/iso/infer", bytesIn(in))
+		require.Contains(t, []int{200, 500}, status, "%v", body)
+	}
+	f := scrape(t, fx.ts)
+	gv := fx.guest.Info().Version
+	assert.Equal(t, 2.0, f.value("wasmreg_serve_requests_total", reqs("iso", gv, "rest", "ok")))
+	assert.Equal(t, 1.0, f.value("wasmreg_serve_requests_total", reqs("iso", gv, "rest", "trap")))
+	assert.Equal(t, 1.0, f.value("wasmreg_serve_guest_errors_total", labels{"model": "iso", "kind": "trap"}))
+	assertSeconds(t, f, "wasmreg_serve_build_duration_seconds", req("iso"), 1+3)
+	assertSeconds(t, f, "wasmreg_serve_instance_wait_seconds", req("iso"), 0) // no pool to wait for
+	assert.Equal(t, 0.0, f.value("wasmreg_serve_instances", labels{"model": "iso", "state": "live"}))
+	assert.Equal(t, 0.0, f.value("wasmreg_serve_instances", labels{"model": "iso", "state": "idle"}))
+}
