@@ -2,8 +2,10 @@ package serve_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"net/http/httptest"
 	"os"
@@ -168,6 +170,36 @@ func (in tensorIn) grpcRequest(model, id string) *oippb.ModelInferRequest {
 	}
 	return &oippb.ModelInferRequest{ModelName: model, Id: id, Inputs: []*oippb.ModelInferRequest_InferInputTensor{
 		{Name: "input", Datatype: in.datatype, Shape: in.shape, Contents: c}}}
+}
+
+// rawRequest is grpcRequest with the tensor in raw_input_contents instead
+// of typed contents: little-endian values, BYTES as a 4-byte length and
+// the bytes.
+func (in tensorIn) rawRequest(model, id string) *oippb.ModelInferRequest {
+	r := in.grpcRequest(model, id)
+	var raw []byte
+	for _, v := range in.data {
+		switch in.datatype {
+		case "FP32":
+			raw = binary.LittleEndian.AppendUint32(raw, math.Float32bits(float32(v.(float64))))
+		case "FP64":
+			raw = binary.LittleEndian.AppendUint64(raw, math.Float64bits(v.(float64)))
+		case "INT32":
+			raw = binary.LittleEndian.AppendUint32(raw, uint32(int32(v.(float64))))
+		case "BOOL":
+			b := byte(0)
+			if v.(bool) {
+				b = 1
+			}
+			raw = append(raw, b)
+		case "BYTES":
+			raw = binary.LittleEndian.AppendUint32(raw, uint32(len(v.(string))))
+			raw = append(raw, v.(string)...)
+		}
+	}
+	r.Inputs[0].Contents = nil
+	r.RawInputContents = [][]byte{raw}
+	return r
 }
 
 // tensorOut is an output tensor as REST's JSON carries it, for comparing
@@ -392,8 +424,16 @@ func TestConformanceExampleFactories(t *testing.T) {
 			assert.Equal(t, tc.version, resp.GetModelVersion())
 			assert.Equal(t, "req-"+tc.model, resp.GetId())
 			assert.Equal(t, rest, grpcOutput(t, resp), "gRPC answers as REST does")
+			resp, err = es.grpc.ModelInfer(ctx, tc.in.rawRequest(tc.model, "req-"+tc.model))
+			require.NoError(t, err)
+			assert.Equal(t, rest, grpcOutput(t, resp), "gRPC with raw_input_contents answers as REST does")
 		})
 	}
+	t.Run("server metadata without extensions", func(t *testing.T) {
+		status, body := es.rest.get(t, "/v2")
+		require.Equal(t, 200, status)
+		assert.Equal(t, []any{}, body["extensions"])
+	})
 	t.Run("digits held out", func(t *testing.T) { checkDigits(t, es) })
 	t.Run("abi-only rejects an empty request", func(t *testing.T) {
 		status, body := es.rest.infer(t, "/v2/models/abi-only/infer", tensorIn{"BYTES", []int64{1}, []any{""}}.restBody(t, "e"))
