@@ -80,14 +80,6 @@ func (c *oipClient) infer(t testing.TB, path, body string, hdr ...string) (int, 
 	return s, m
 }
 
-// inferInvalid sends a body that breaks the schema on purpose.
-func (c *oipClient) inferInvalid(t testing.TB, path, body string) (int, map[string]any) {
-	t.Helper()
-	s, v := c.do(t, withInvalidRequest(context.Background()), "POST", path, body)
-	m, _ := v.(map[string]any)
-	return s, m
-}
-
 // output returns the only output tensor of an inference response.
 func output(t testing.TB, body map[string]any) map[string]any {
 	t.Helper()
