@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/wasmreg/wasmreg/serve"
+	"github.com/wasmreg/wasmreg/serve/oippb"
 )
 
 // oipClient is an HTTP client whose every request and response body is
@@ -280,4 +281,37 @@ func TestConformanceErrors(t *testing.T) {
 		assert.Equal(t, 503, status)
 		assert.Contains(t, body["error"], "shutting down")
 	})
+}
+
+// TestConformanceConcurrent infers from many goroutines at once, over REST
+// through the checking transport and over gRPC, so that conformance holds
+// under load and the checker itself is race-free.
+func TestConformanceConcurrent(t *testing.T) {
+	fx := newFixture(t)
+	c := fx.oip(t)
+	g := grpcClient(t, fx)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 10 {
+				id := strings.Repeat("x", w+1) + "-" + strings.Repeat("y", i+1)
+				status, body := c.infer(t, "/v2/models/guest/infer",
+					`{"id":"`+id+`","inputs":[{"name":"x","shape":[2],"datatype":"BYTES","data":["z`+id+`","z"]}]}`)
+				if !assert.Equal(t, http.StatusOK, status, "%v", body) {
+					return
+				}
+				assert.Equal(t, id, body["id"])
+				assert.Equal(t, []any{"{}z" + id, "{}z"}, output(t, body)["data"])
+				resp, err := g.ModelInfer(bounded(t), &oippb.ModelInferRequest{ModelName: "echo", Id: id,
+					Inputs: input("FP32", []int64{int64(i + 1), 1}, &oippb.InferTensorContents{Fp32Contents: make([]float32, i+1)})})
+				if !assert.NoError(t, err) {
+					return
+				}
+				assert.Equal(t, id, resp.GetId())
+				assert.Equal(t, []int64{int64(i + 1), 2}, resp.GetOutputs()[0].GetShape())
+			}
+		})
+	}
+	wg.Wait()
+	assert.GreaterOrEqual(t, c.tr.checked.Load(), int64(8*10*2), "each request and response body checked against its schema")
 }
