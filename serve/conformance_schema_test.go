@@ -204,8 +204,10 @@ func (c *oipTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		c.fail("oip conformance: %s: request %s: %v", what, clipBody(body), err)
 	}
 	out := req.Clone(req.Context())
-	out.Body = io.NopCloser(bytes.NewReader(body))
-	out.ContentLength = int64(len(body))
+	out.Body, out.ContentLength = http.NoBody, 0 // not an unknown length, which would send a GET chunked
+	if len(body) > 0 {
+		out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	}
 	resp, err := c.base.RoundTrip(out)
 	if err != nil {
 		return nil, err
