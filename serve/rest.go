@@ -28,6 +28,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v2/health/ready", s.ready)
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /v2", s.serverMetadata)
+	mux.HandleFunc("GET /v2/{$}", s.serverMetadata) // the path the OIP OpenAPI file writes
 	mux.HandleFunc("GET /v2/models/{name}", s.modelMetadata)
 	mux.HandleFunc("GET /v2/models/{name}/versions/{version}", s.modelMetadata)
 	mux.HandleFunc("GET /v2/models/{name}/ready", s.modelReady)
