@@ -21,6 +21,10 @@ type served struct {
 
 	pool chan *host.Model // idle pooled models (IsolationModel)
 
+	// rebuilds counts rebuilds running, which use the factory: the model
+	// is released only after them.
+	rebuilds sync.WaitGroup
+
 	mu      sync.Mutex // guards the fields below
 	refs    int
 	retired bool
@@ -111,6 +115,10 @@ func (m *served) finish() {
 	for _, hm := range live {
 		_ = hm.Close(context.Background())
 	}
+	m.rebuilds.Wait()
+	if m.cfg.release != nil {
+		m.cfg.release(m.spec)
+	}
 	close(m.closed)
 }
 
@@ -175,6 +183,7 @@ func (m *served) predict(ctx context.Context, input []byte) ([]byte, error) {
 	}
 	out, err := hm.Predict(ctx, input)
 	if broken(err) {
+		m.rebuilds.Add(1)
 		go m.rebuild(hm)
 		return nil, err
 	}
@@ -194,6 +203,7 @@ func broken(err error) bool {
 
 // rebuild replaces a pooled model that failed with a fresh build.
 func (m *served) rebuild(old *host.Model) {
+	defer m.rebuilds.Done()
 	_ = old.Close(context.Background())
 	hm, err := m.spec.Factory.BuildModel(context.Background(), m.spec.Config)
 	m.mu.Lock()
