@@ -39,6 +39,7 @@ const (
 	flagRequestTimeout  = "request-timeout"
 	flagQueue           = "queue"
 	flagShutdownTimeout = "shutdown-timeout"
+	flagDrainDelay      = "drain-delay"
 	flagTokenFile       = "repository-token-file"
 	flagTokenEnv        = "repository-token-env"
 	flagWatch           = "watch"
@@ -96,6 +97,7 @@ func ServeCommand() *cli.Command {
 			&cli.IntFlag{Name: flagConcurrency, Usage: "inference requests one model runs at once", Value: 64},
 			&cli.IntFlag{Name: flagQueue, Usage: "requests that may wait for a model beyond --concurrency; more get 429", Value: 256},
 			&cli.DurationFlag{Name: flagShutdownTimeout, Usage: "longest wait for requests in flight at a terminate signal", Value: 30 * time.Second},
+			&cli.DurationFlag{Name: flagDrainDelay, Usage: "after a terminate signal, keep accepting requests this long while reporting not ready, so that load balancers stop sending first"},
 			&cli.StringFlag{Name: flagTokenFile, Usage: "enable the model repository extension with the bearer token in `FILE` (at least 16 bytes)"},
 			&cli.StringFlag{Name: flagTokenEnv, Usage: "enable the model repository extension with the bearer token in the environment variable `VAR`"},
 			&cli.BoolFlag{Name: flagWatch, Usage: "reload when the models file or a factory's file changes (checked every second)", Value: true},
@@ -112,6 +114,7 @@ type serveOptions struct {
 	tls                *tls.Config
 	opts               []serve.Option
 	shutdownTimeout    time.Duration
+	drainDelay         time.Duration
 	token              string // "" without the repository extension
 }
 
@@ -175,7 +178,8 @@ func serveAction(cCtx *cli.Context) error {
 	defer signal.Stop(hup)
 
 	if err := mgr.loadAll(entries); err != nil {
-		mgr.shutdown(l, so.shutdownTimeout)
+		mgr.quiet = true
+		mgr.shutdown(l, serveOptions{shutdownTimeout: time.Second}) // nothing was ready to be sent requests
 		return err
 	}
 	mgr.loaded.Store(true)
@@ -190,10 +194,10 @@ func serveAction(cCtx *cli.Context) error {
 	for {
 		select {
 		case <-cCtx.Context.Done():
-			mgr.shutdown(l, so.shutdownTimeout)
+			mgr.shutdown(l, so)
 			return nil
 		case err := <-l.failed:
-			mgr.shutdown(l, so.shutdownTimeout)
+			mgr.shutdown(l, so)
 			return err
 		case <-hup:
 			mgr.reload("SIGHUP")
@@ -258,6 +262,10 @@ func readServeOptions(cCtx *cli.Context) (serveOptions, error) {
 	so.shutdownTimeout = cCtx.Duration(flagShutdownTimeout)
 	if so.shutdownTimeout < 0 {
 		return so, usageErrorf("--%s %v: want 0 or more", flagShutdownTimeout, so.shutdownTimeout)
+	}
+	so.drainDelay = cCtx.Duration(flagDrainDelay)
+	if so.drainDelay < 0 {
+		return so, usageErrorf("--%s %v: want 0 or more", flagDrainDelay, so.drainDelay)
 	}
 	so.opts = []serve.Option{
 		serve.WithBodyLimit(int64(body)),
@@ -387,11 +395,16 @@ func listen(cCtx *cli.Context, so serveOptions, srv *serve.Server, logger *slog.
 	return l, nil
 }
 
-// shutdown stops serving: not ready at once, then both servers stop
-// accepting and wait for their requests up to timeout, then every model
-// is closed and its factory released.
-func (m *modelManager) shutdown(l *listeners, timeout time.Duration) {
+// shutdown stops serving: not ready at once, still accepting for the
+// drain delay, then both servers stop accepting and wait for their
+// requests up to the shutdown timeout, then every model is closed and its
+// factory released.
+func (m *modelManager) shutdown(l *listeners, so serveOptions) {
 	m.draining.Store(true)
+	if so.drainDelay > 0 {
+		time.Sleep(so.drainDelay)
+	}
+	timeout := so.shutdownTimeout
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -419,7 +432,9 @@ func (m *modelManager) shutdown(l *listeners, timeout time.Duration) {
 	if err := m.srv.Shutdown(ctx); err != nil {
 		m.logger.Warn("models closed before their requests finished", "error", err)
 	}
-	fmt.Fprintf(m.cCtx.App.ErrWriter, "wasmreg: shut down\n")
+	if !m.quiet {
+		fmt.Fprintf(m.cCtx.App.ErrWriter, "wasmreg: shut down\n")
+	}
 }
 
 // errUnchanged says that a model's entry and module are what is served.

@@ -69,8 +69,9 @@ type modelManager struct {
 
 	loaded   atomic.Bool // every configured model was loaded once
 	draining atomic.Bool // a terminate signal came
+	quiet    bool        // shutting down for a failed start: the error says it all
 
-	mu    sync.Mutex                    // guards hosts
+	mu    sync.Mutex                   // guards hosts
 	hosts map[*host.Factory]*host.Host // factory → the host that loaded it
 
 	current map[string]*servedModel // by model name: what the command loaded
@@ -106,7 +107,10 @@ func (m *modelManager) factoryEntry() ([]modelEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.Config = config
+	// As a models file writes JSON text: in a string.
+	if e.Config, err = json.Marshal(string(config)); err != nil {
+		return nil, err
+	}
 	if err := e.check(); err != nil {
 		return nil, usageError{err}
 	}
