@@ -724,3 +724,19 @@ func TestServeTLS(t *testing.T) {
 	assert.NotEqual(t, 0, status, "plaintext gRPC to the TLS port: %s", out)
 	assert.Equal(t, 0, s.stop(t))
 }
+
+// TestServeWatchesConfigFile: FACTORY's --config @FILE is watched too.
+func TestServeWatchesConfigFile(t *testing.T) {
+	t.Parallel()
+	config := writeFile(t, filepath.Join(t.TempDir(), "config.json"), `"one"`)
+	s := startServe(t, nil, hostFixture("echo.wasm"), "--config", "@"+config, "--grpc-addr", "off")
+	s.waitReady(t)
+	_, v := infer(t, s.rest, "echo", bytesRequest)
+	assert.Equal(t, `"one"`, firstOutput(v))
+	writeFile(t, config, `"two"`)
+	waitFor(t, "the new config is served", func() bool {
+		_, v := infer(t, s.rest, "echo", bytesRequest)
+		return firstOutput(v) == `"two"`
+	})
+	assert.Equal(t, 0, s.stop(t))
+}

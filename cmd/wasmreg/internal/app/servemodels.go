@@ -46,15 +46,16 @@ type modelEntry struct {
 	Isolation string          `json:"isolation,omitempty"`
 	SHA256    string          `json:"sha256,omitempty"`
 
-	config []byte // Config checked, as the factory gets it
-	grants Grants
+	config     []byte // Config checked, as the factory gets it
+	grants     Grants
+	configFile string // FACTORY's --config @FILE
 }
 
 // servedModel is what the command serves under a name.
 type servedModel struct {
-	entry  modelEntry
-	key    string // the entry and the module's sha256: equal keys serve the same
-	module string // the module's file, to watch; "" for an oci:// reference
+	entry modelEntry
+	key   string   // the entry and the sha256 of its files: equal keys serve the same
+	files []string // the files it was made from, to watch: module (unless oci://), artifacts, --config @FILE
 }
 
 // modelManager loads, reloads and unloads the command's models, and owns
@@ -106,6 +107,9 @@ func (m *modelManager) factoryEntry() ([]modelEntry, error) {
 	config, err := readConfig(cCtx)
 	if err != nil {
 		return nil, err
+	}
+	if f, ok := strings.CutPrefix(cCtx.String(flagConfig), "@"); ok && cCtx.IsSet(flagConfig) {
+		e.configFile = f
 	}
 	// As a models file writes JSON text: in a string.
 	if e.Config, err = json.Marshal(string(config)); err != nil {
@@ -217,14 +221,34 @@ func clipString(s string) string {
 	return s
 }
 
-// key is what decides whether an entry changed, with its module's sha256.
-func (e modelEntry) key(moduleDigest string) string {
+// key is what decides whether an entry changed: its values, its module's
+// sha256 and the sha256 of the files it was read from.
+func (e modelEntry) key(moduleDigest string, files []string) string {
+	digests := make([]string, len(files))
+	for i, f := range files {
+		digests[i] = f + "=" + fileStateOf(f, fileState{}).digest
+	}
 	b, _ := json.Marshal(struct {
 		modelEntry
-		C string `json:"c"`
-		D string `json:"d"`
-	}{e, string(e.config), moduleDigest})
+		C string   `json:"c"`
+		D string   `json:"d"`
+		F []string `json:"f"`
+	}{e, string(e.config), moduleDigest, digests})
 	return string(b)
+}
+
+// files are the files an entry reads besides its module: its artifacts,
+// and FACTORY's --config @FILE.
+func (e modelEntry) files() []string {
+	var files []string
+	for _, f := range e.grants.Artifacts {
+		files = append(files, f)
+	}
+	sort.Strings(files)
+	if e.configFile != "" {
+		files = append(files, e.configFile)
+	}
+	return files
 }
 
 // loadAll loads every entry, failing at the first that does not load.
@@ -255,7 +279,11 @@ func (m *modelManager) load(e modelEntry) error {
 	if err != nil {
 		return fmt.Errorf("model %q: %w", label, err)
 	}
-	key := e.key(host.Digest(mod.wasm))
+	files := e.files()
+	if !oci.IsReference(e.Factory) {
+		files = append(files, mod.path)
+	}
+	key := e.key(host.Digest(mod.wasm), files)
 	if cur := m.current[e.Name]; cur != nil && cur.key == key {
 		return errUnchanged
 	}
@@ -267,18 +295,14 @@ func (m *modelManager) load(e modelEntry) error {
 	if e.Name == "" { // FACTORY without --name
 		e.Name = f.Info().Name
 		m.single = e.Name
-		key = e.key(host.Digest(mod.wasm))
+		key = e.key(host.Digest(mod.wasm), files)
 	}
 	m.own(f, h)
 	spec := serve.ModelSpec{Name: e.Name, Factory: f, Config: e.config, Instances: e.Instances, Isolation: serve.Isolation(e.Isolation)}
 	if err := m.srv.Load(context.Background(), spec); err != nil {
 		return fmt.Errorf("model %q: %w", e.Name, err)
 	}
-	sm := &servedModel{entry: e, key: key}
-	if !oci.IsReference(e.Factory) {
-		sm.module = mod.path
-	}
-	m.current[e.Name] = sm
+	m.current[e.Name] = &servedModel{entry: e, key: key, files: files}
 	return nil
 }
 
@@ -390,16 +414,14 @@ func (m *modelManager) reload(why string) {
 }
 
 // watchedFiles are the files whose change reloads: the models file and
-// the module file of every model served.
+// the files of every model served.
 func (m *modelManager) watchedFiles() []string {
 	var files []string
 	if m.models != "" {
 		files = append(files, m.models)
 	}
 	for _, sm := range m.current {
-		if sm.module != "" {
-			files = append(files, sm.module)
-		}
+		files = append(files, sm.files...)
 	}
 	return files
 }
