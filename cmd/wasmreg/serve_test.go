@@ -60,7 +60,6 @@ type server struct {
 	grpc   string // host:port, or "off"
 	stderr *lockedBuffer
 	exited chan int
-	status int // once exited
 }
 
 var listeningRE = regexp.MustCompile(`wasmreg: listening rest=(\S+) grpc=(\S+)`)
