@@ -739,3 +739,34 @@ func TestServeWatchesConfigFile(t *testing.T) {
 	})
 	assert.Equal(t, 0, s.stop(t))
 }
+
+// TestServeNotReadyUntilLoaded: while a model is still compiling (a Go
+// factory, without the compilation cache), the server is live but not
+// ready, and then ready.
+func TestServeNotReadyUntilLoaded(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, nil, "--no-cache", factory("linear.wasm"), "--config", "@"+filepath.Join("..", "..", "examples", "factories", "linear", "testdata", "iris_softmax.json"))
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + s.rest + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, strings.TrimSpace(string(b))
+	}
+	require.NotContains(t, s.stderr.String(), "wasmreg: ready", "the model loaded before the test could look: the test shows nothing")
+	status, body := get("/v2/health/ready")
+	assert.Equal(t, http.StatusServiceUnavailable, status)
+	assert.JSONEq(t, `{"ready":false}`, body)
+	status, _ = get("/v2/health/live")
+	assert.Equal(t, http.StatusOK, status)
+	out, code := grpcurl(t, "-plaintext", s.grpc, "inference.GRPCInferenceService/ServerReady")
+	if !strings.Contains(s.stderr.String(), "wasmreg: ready") { // still loading
+		assert.Equal(t, 0, code, out)
+		assert.JSONEq(t, `{}`, out, "ready false is the default, which grpcurl leaves out")
+	}
+	s.waitReady(t)
+	status, body = get("/v2/health/ready")
+	assert.Equal(t, http.StatusOK, status)
+	assert.JSONEq(t, `{"ready":true}`, body)
+	assert.Equal(t, 0, s.stop(t))
+}
