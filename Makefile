@@ -49,7 +49,7 @@ FUZZ_TARGETS := ./serve:FuzzTensor ./serve:FuzzRawTensor ./host:FuzzLoad ./host:
 	./internal/oci:FuzzParseReference ./internal/oci:FuzzDecodeManifest \
 	./registry:FuzzParseName ./examples/mlpnet:FuzzDecode \
 	./examples/factories:FuzzCSDKJSON ./examples/factories:FuzzRustSDKJSON ./examples/factories:FuzzASSDKJSON ./examples/factories:FuzzGoSDKNameRules ./examples/factories/linear:FuzzLinear \
-	./cmd/wasmreg/internal/app:FuzzReorderArgs
+	./cmd/wasmreg/internal/app:FuzzReorderArgs ./cmd/wasmreg/internal/app:FuzzParseModels
 FUZZTIME ?= 60s
 
 all: wasmreg examples
