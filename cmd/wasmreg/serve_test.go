@@ -562,7 +562,7 @@ func TestServeReloadAddsAndRemoves(t *testing.T) {
 	echo := hostFixture("echo.wasm")
 	models := writeFile(t, filepath.Join(t.TempDir(), "models.json"),
 		fmt.Sprintf(`{"models":[{"name":"a","factory":%q,"config":"\"a\""}]}`, echo))
-	s := startServe(t, nil, "--models", models, "--grpc-addr", "off", "--watch=false")
+	s := startServe(t, nil, "--models", models, "--grpc-addr", "off", "--watch=false", "--log-level", "debug")
 	s.waitReady(t)
 	writeFile(t, models, fmt.Sprintf(`{"models":[{"name":"b","factory":%q,"config":"\"b\""}]}`, echo))
 	require.NoError(t, s.cmd.Process.Signal(syscall.SIGHUP))
@@ -571,7 +571,12 @@ func TestServeReloadAddsAndRemoves(t *testing.T) {
 		sb, _ := infer(t, s.rest, "b", bytesRequest)
 		return sa == 404 && sb == 200
 	})
+	waitFor(t, "a's factory is closed", func() bool {
+		return strings.Contains(s.stderr.String(), `msg="closed a model's factory" model=a factory=echo@1.0.0`)
+	})
+	assert.NotContains(t, s.stderr.String(), `msg="closed a model's factory" model=b`)
 	assert.Equal(t, 0, s.stop(t))
+	assert.Contains(t, s.stderr.String(), `msg="closed a model's factory" model=b factory=echo@1.0.0`, "closed at shutdown")
 }
 
 // TestServeTerminateDrains: a terminate signal while requests run makes

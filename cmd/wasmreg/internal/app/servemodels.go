@@ -323,6 +323,7 @@ func (m *modelManager) release(spec serve.ModelSpec) {
 	if h != nil {
 		_ = spec.Factory.Close(context.Background())
 		_ = h.Close(context.Background())
+		m.logger.Debug("closed a model's factory", "model", spec.Name, "factory", spec.Factory.Name())
 	}
 }
 
