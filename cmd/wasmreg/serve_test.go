@@ -575,6 +575,17 @@ func TestServeReloadAddsAndRemoves(t *testing.T) {
 		return strings.Contains(s.stderr.String(), `msg="closed a model's factory" model=a factory=echo@1.0.0`)
 	})
 	assert.NotContains(t, s.stderr.String(), `msg="closed a model's factory" model=b`)
+
+	// A models file that does not parse changes nothing.
+	writeFile(t, models, `{"models":[{"name":"b","factory":"x.wasm","instancez":1}]}`)
+	require.NoError(t, s.cmd.Process.Signal(syscall.SIGHUP))
+	waitFor(t, "the failed reload is logged", func() bool {
+		return strings.Contains(s.stderr.String(), `reload failed; every model keeps serving`)
+	})
+	assert.Contains(t, s.stderr.String(), `unknown field \"instancez\"`)
+	status, v := infer(t, s.rest, "b", bytesRequest)
+	assert.Equal(t, 200, status)
+	assert.Equal(t, `"b"`, firstOutput(v))
 	assert.Equal(t, 0, s.stop(t))
 	assert.Contains(t, s.stderr.String(), `msg="closed a model's factory" model=b factory=echo@1.0.0`, "closed at shutdown")
 }
@@ -584,7 +595,19 @@ func TestServeReloadAddsAndRemoves(t *testing.T) {
 // the exit status is 0.
 func TestServeTerminateDrains(t *testing.T) {
 	t.Parallel()
-	s := startServe(t, nil, filepath.Join("testdata", "slowecho.wasm"), "--config", `"ok"`, "--instances", "2", "--drain-delay", "1s")
+	for _, delay := range []string{"0s", "1s"} {
+		t.Run("drain-delay "+delay, func(t *testing.T) {
+			t.Parallel()
+			terminateDrains(t, delay)
+		})
+	}
+}
+
+// terminateDrains is TestServeTerminateDrains with --drain-delay delay:
+// without a delay, the listener closes at once, so readiness cannot be
+// seen false from a new connection.
+func terminateDrains(t *testing.T, delay string) {
+	s := startServe(t, nil, filepath.Join("testdata", "slowecho.wasm"), "--config", `"ok"`, "--instances", "2", "--drain-delay", delay)
 	s.waitReady(t)
 	client := &http.Client{Timeout: 30 * time.Second}
 	const n = 8
@@ -603,18 +626,23 @@ func TestServeTerminateDrains(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond) // the requests are on their way: 8 of ~200 ms on 2 instances
 	require.NoError(t, s.cmd.Process.Signal(syscall.SIGTERM))
-	status, body := 0, ""
-	waitFor(t, "readiness is false", func() bool {
-		resp, err := client.Get("http://" + s.rest + "/readyz")
-		if err != nil {
-			return false
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		status, body = resp.StatusCode, string(b)
-		return status == http.StatusServiceUnavailable
-	})
-	assert.JSONEq(t, `{"ready":false}`, body)
+	if delay != "0s" {
+		status, body := 0, ""
+		waitFor(t, "readiness is false", func() bool {
+			resp, err := client.Get("http://" + s.rest + "/readyz")
+			if err != nil {
+				return false
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			status, body = resp.StatusCode, string(b)
+			return status == http.StatusServiceUnavailable
+		})
+		assert.JSONEq(t, `{"ready":false}`, body)
+		// Still accepting, and serving, during the delay.
+		code, v := infer(t, s.rest, "slowecho", bytesRequest)
+		assert.Equal(t, 200, code, v)
+	}
 	for range n {
 		select {
 		case got := <-statuses:
