@@ -82,7 +82,7 @@ func ServeCommand() *cli.Command {
 			"Examples:\n" +
 			"   wasmreg serve build/factories/scale.wasm --config '{\"factor\":2}'\n" +
 			"   wasmreg serve --models models.yaml --rest-addr :8080 --grpc-addr off\n" +
-			"   wasmreg serve mlp --grant random --tls-cert cert.pem --tls-key key.pem" + globalNote,
+			"   wasmreg serve linear --dir build/factories --config @iris.json --tls-cert cert.pem --tls-key key.pem" + globalNote,
 		Flags: slices.Concat(factoryFlagDefs(), []cli.Flag{
 			&cli.StringFlag{Name: flagModelName, Usage: "model name served (default: the factory's name)"},
 			&cli.IntFlag{Name: flagInstances, Usage: "instances of the model pooled (isolation model)", Value: 1},
