@@ -137,6 +137,11 @@ func serveAction(cCtx *cli.Context) error {
 			}
 		}
 	}
+	// From the start, so that a SIGHUP while the models load reloads
+	// once they are loaded rather than ending the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if err := checkLimitFlags(cCtx); err != nil {
 		return err
 	}
@@ -172,10 +177,6 @@ func serveAction(cCtx *cli.Context) error {
 		return err
 	}
 	fmt.Fprintf(cCtx.App.ErrWriter, "wasmreg: listening rest=%s grpc=%s tls=%t\n", l.restAddr(), l.grpcAddr(), so.tls != nil)
-
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 
 	if err := mgr.loadAll(entries); err != nil {
 		mgr.quiet = true
