@@ -33,6 +33,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wasmreg/wasmreg/internal/oci/ocitest"
 )
 
 // lockedBuffer is a buffer written by a process and read by the test.
@@ -801,5 +803,35 @@ func TestServeNotReadyUntilLoaded(t *testing.T) {
 	status, body = get("/v2/health/ready")
 	assert.Equal(t, http.StatusOK, status)
 	assert.JSONEq(t, `{"ready":true}`, body)
+	assert.Equal(t, 0, s.stop(t))
+}
+
+// TestServeOCI serves a factory from a real OCI registry, by tag in a
+// models file and by digest as FACTORY.
+func TestServeOCI(t *testing.T) {
+	t.Parallel()
+	reg := ocitest.Start(t)
+	tag := "oci://" + reg.Host + "/factories/echo:v1"
+	r := wasmreg(t, "", "push", hostFixture("echo.wasm"), tag)
+	require.Equal(t, 0, r.status, r.stderr)
+	pinned := strings.TrimSpace(r.stdout)
+	require.True(t, strings.HasPrefix(pinned, tag+"@sha256:"), pinned)
+	byDigest := "oci://" + reg.Host + "/factories/echo@" + strings.SplitN(pinned, "@", 2)[1]
+
+	models := writeFile(t, filepath.Join(t.TempDir(), "models.yaml"),
+		fmt.Sprintf("models:\n  - {name: tagged, factory: %q, config: '\"t\"'}\n", tag))
+	s := startServe(t, nil, "--models", models, "--grpc-addr", "off")
+	s.waitReady(t)
+	status, v := infer(t, s.rest, "tagged", bytesRequest)
+	require.Equal(t, 200, status, v)
+	assert.Equal(t, `"t"`, firstOutput(v))
+	assert.Contains(t, s.stderr.String(), "resolved "+tag+" to sha256:")
+	assert.Equal(t, 0, s.stop(t))
+
+	s = startServe(t, nil, byDigest, "--config", `"d"`, "--grpc-addr", "off")
+	s.waitReady(t)
+	status, v = infer(t, s.rest, "echo", bytesRequest)
+	require.Equal(t, 200, status, v)
+	assert.Equal(t, `"d"`, firstOutput(v))
 	assert.Equal(t, 0, s.stop(t))
 }
