@@ -835,3 +835,27 @@ func TestServeOCI(t *testing.T) {
 	assert.Equal(t, `"d"`, firstOutput(v))
 	assert.Equal(t, 0, s.stop(t))
 }
+
+// TestServeLockedDirRefusesChange: a factory of a locked --dir whose file
+// changes is refused at the reload, and the old model keeps serving.
+func TestServeLockedDirRefusesChange(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	wasm, err := os.ReadFile(hostFixture("echo.wasm"))
+	require.NoError(t, err)
+	module := writeFile(t, filepath.Join(dir, "echo.wasm"), string(wasm))
+	r := wasmreg(t, "", "lock", "--dir", dir)
+	require.Equal(t, 0, r.status, r.stderr)
+	s := startServe(t, nil, "echo", "--dir", dir, "--config", `"old"`, "--grpc-addr", "off")
+	s.waitReady(t)
+	// The same module with a custom section more: valid, another sha256.
+	writeFile(t, module, string(wasm)+"\x00\x02\x01x")
+	waitFor(t, "the refused reload is logged", func() bool {
+		return strings.Contains(s.stderr.String(), "reload failed; the old model keeps serving")
+	})
+	assert.Contains(t, s.stderr.String(), "wasmreg.lock")
+	status, v := infer(t, s.rest, "echo", bytesRequest)
+	assert.Equal(t, 200, status)
+	assert.Equal(t, `"old"`, firstOutput(v))
+	assert.Equal(t, 0, s.stop(t))
+}
