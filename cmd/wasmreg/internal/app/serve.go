@@ -125,8 +125,6 @@ func serveAction(cCtx *cli.Context) error {
 		return usageErrorf("serve takes one FACTORY argument, got %d: %s (see 'wasmreg serve --help')", cCtx.NArg(), strings.Join(cCtx.Args().Slice(), " "))
 	case cCtx.NArg() == 1 && cCtx.IsSet(flagModels):
 		return usageErrorf("serve takes a FACTORY argument or --%s, not both", flagModels)
-	case cCtx.NArg() == 0 && !cCtx.IsSet(flagModels):
-		return usageErrorf("serve needs a FACTORY argument or --%s FILE (see 'wasmreg serve --help')", flagModels)
 	case cCtx.IsSet(flagModels) && models == "":
 		return usageErrorf("--%s: empty file name", flagModels)
 	}
