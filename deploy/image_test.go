@@ -143,7 +143,7 @@ func TestImage(t *testing.T) {
 	assert.Equal(t, "65532:65532", podmanOutput(t, "image", "inspect", "--format", "{{.Config.User}}", ref))
 	name := fmt.Sprintf("wasmreg-image-test-%d", os.Getpid())
 	podmanOutput(t, "run", "-d", "--name", name, "--read-only",
-		"--tmpfs", "/var/cache/wasmreg:rw,mode=0700,uid=65532,gid=65532",
+		"--tmpfs", "/var/cache/wasmreg:rw,mode=0700,U",
 		"-p", "127.0.0.1::8080", "-p", "127.0.0.1::8081", ref)
 	t.Cleanup(func() { _ = podman(t, "rm", "-f", "-t", "0", name).Run() })
 	logs := func() string { out, _ := podman(t, "logs", name).CombinedOutput(); return string(out) }
