@@ -356,7 +356,7 @@ func TestServeErrors(t *testing.T) {
 		status int
 		want   string
 	}{
-		{"no factory", []string{"serve"}, 2, "serve needs a FACTORY argument or --models FILE"},
+		{"config for the demo", []string{"serve", "--config", "{}"}, 2, "--config is for a FACTORY argument; the built-in demo (no FACTORY) takes none"},
 		{"both", []string{"serve", echo, "--models", "x.yaml"}, 2, "a FACTORY argument or --models, not both"},
 		{"flag of FACTORY with --models", []string{"serve", "--models", "x.yaml", "--instances", "2"}, 2, "--instances is for a FACTORY argument"},
 		{"unknown field", []string{"serve", "--models", models("models:\n  - name: a\n    factory: " + echo + "\n    instancez: 2\n")}, 1, `unknown field "instancez"`},

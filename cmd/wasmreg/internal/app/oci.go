@@ -16,8 +16,9 @@ import (
 )
 
 const (
-	flagPlainHTTP = "plain-http"
-	flagOutput    = "output"
+	flagPlainHTTP     = "plain-http"
+	flagOutput        = "output"
+	flagKServeStorage = "kserve-storage"
 )
 
 // ociClient returns a client whose store is DIR/oci under --cache-dir
@@ -151,15 +152,30 @@ func PullCommand() *cli.Command {
 			"Examples:\n" +
 			"   wasmreg pull oci://127.0.0.1:5000/factories/mlp:1.0.0 -o mlp.wasm" + globalNote,
 		Flags: append(limitFlags(), &cli.StringFlag{Name: flagOutput, Aliases: []string{"o"},
-			Usage: "write the module to this file (refused if it exists)"}),
+			Usage: "write the module to this file (refused if it exists)"},
+			&cli.BoolFlag{Name: flagKServeStorage,
+				Usage: "act as KServe's storage initializer: take REF DIR and write DIR/" + KServeFactoryFile + " (docs/DEPLOY.md)"}),
 		Action:          pullAction,
 		OnUsageError:    onUsageError,
 		HideHelpCommand: true,
 	}
 }
 
+// KServeFactoryFile is the name `wasmreg pull --kserve-storage REF DIR`
+// gives the module in DIR, and the file the KServe runtime serves.
+const KServeFactoryFile = "factory.wasm"
+
 func pullAction(cCtx *cli.Context) error {
-	if cCtx.NArg() != 1 {
+	out := cCtx.String(flagOutput)
+	switch {
+	case cCtx.Bool(flagKServeStorage):
+		// KServe runs a storage initializer with the arguments STORAGE_URI
+		// and the directory the model server reads (/mnt/models).
+		if cCtx.NArg() != 2 || out != "" {
+			return usageErrorf("pull --%s needs an oci:// reference and a directory, and no -o", flagKServeStorage)
+		}
+		out = filepath.Join(cCtx.Args().Get(1), KServeFactoryFile)
+	case cCtx.NArg() != 1:
 		return usageErrorf("pull needs one oci:// reference (see 'wasmreg pull --help')")
 	}
 	scan, err := scanFlags(cCtx)
@@ -178,7 +194,7 @@ func pullAction(cCtx *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if out := cCtx.String(flagOutput); out != "" {
+	if out != "" {
 		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 		if err != nil {
 			return fmt.Errorf("write pulled module: %w", err)

@@ -69,8 +69,9 @@ func ServeCommand() *cli.Command {
 		ArgsUsage: "[FACTORY]",
 		Description: "Serves FACTORY (a .wasm file, a factory name in --dir, or an oci:// reference, as for run),\n" +
 			"built with --config and --grant, under --name (default: the factory's name), or every model of\n" +
-			"--models FILE (YAML or JSON; docs/SERVE.md). REST listens on --rest-addr ($PORT, when set,\n" +
-			"replaces its port), gRPC on --grpc-addr (\"off\" for none); both use TLS with --tls-cert and\n" +
+			"--models FILE (YAML or JSON; docs/SERVE.md); with neither, the built-in demo (the digits MLP\n" +
+			"of wasmreg run) as model digits. REST listens on --rest-addr ($PORT, when set, replaces its\n" +
+			"port), gRPC on --grpc-addr (\"off\" for none); both use TLS with --tls-cert and\n" +
 			"--tls-key. The addresses listened on are written to standard error; readiness\n" +
 			"(/v2/health/ready, /readyz, ServerReady) is false until every model is loaded.\n\n" +
 			"SIGHUP, or with --watch (the default) a change of the models file or of a factory's file,\n" +
@@ -125,8 +126,6 @@ func serveAction(cCtx *cli.Context) error {
 		return usageErrorf("serve takes one FACTORY argument, got %d: %s (see 'wasmreg serve --help')", cCtx.NArg(), strings.Join(cCtx.Args().Slice(), " "))
 	case cCtx.NArg() == 1 && cCtx.IsSet(flagModels):
 		return usageErrorf("serve takes a FACTORY argument or --%s, not both", flagModels)
-	case cCtx.NArg() == 0 && !cCtx.IsSet(flagModels):
-		return usageErrorf("serve needs a FACTORY argument or --%s FILE (see 'wasmreg serve --help')", flagModels)
 	case cCtx.IsSet(flagModels) && models == "":
 		return usageErrorf("--%s: empty file name", flagModels)
 	}

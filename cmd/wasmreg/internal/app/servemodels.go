@@ -49,6 +49,7 @@ type modelEntry struct {
 	config     []byte // Config checked, as the factory gets it
 	grants     Grants
 	configFile string // FACTORY's --config @FILE
+	demo       bool   // the built-in demo: FACTORY and --models both absent
 }
 
 // servedModel is what the command serves under a name.
@@ -99,6 +100,9 @@ func (m *modelManager) desired() ([]modelEntry, error) {
 // factoryEntry is FACTORY with its flags.
 func (m *modelManager) factoryEntry() ([]modelEntry, error) {
 	cCtx := m.cCtx
+	if cCtx.NArg() == 0 {
+		return m.demoEntry()
+	}
 	e := modelEntry{Name: cCtx.String(flagModelName), Factory: cCtx.Args().First(), Grants: cCtx.StringSlice(flagGrant),
 		Instances: cCtx.Int(flagInstances), Isolation: cCtx.String(flagIsolation), SHA256: cCtx.String(flagSHA256)}
 	if m.single != "" {
@@ -119,6 +123,52 @@ func (m *modelManager) factoryEntry() ([]modelEntry, error) {
 		return nil, usageError{err}
 	}
 	return []modelEntry{e}, nil
+}
+
+// demoModel is the model name the built-in demo is served under.
+const demoModel = "digits"
+
+// demoEntry is the built-in demo (the trained digits MLP that `wasmreg
+// run` runs), served when neither FACTORY nor --models is given, so that
+// the image and a bare `wasmreg serve` answer out of the box.
+func (m *modelManager) demoEntry() ([]modelEntry, error) {
+	cCtx := m.cCtx
+	for _, f := range []string{flagConfig, flagGrant, flagSHA256} {
+		if cCtx.IsSet(f) {
+			return nil, usageErrorf("--%s is for a FACTORY argument; the built-in demo (no FACTORY) takes none", f)
+		}
+	}
+	e := modelEntry{Name: cCtx.String(flagModelName), Factory: "(built-in demo)", Instances: cCtx.Int(flagInstances),
+		Isolation: cCtx.String(flagIsolation), demo: true}
+	if e.Name == "" {
+		e.Name = demoModel
+	}
+	if err := e.check(); err != nil {
+		return nil, usageError{err}
+	}
+	e.config = []byte(demoConfig)
+	return []modelEntry{e}, nil
+}
+
+// loadDemo builds the built-in demo's factory on a host of its own that
+// serves the embedded weights as its artifact.
+func (m *modelManager) loadDemo() (*host.Host, *host.Factory, string, error) {
+	assets, err := demoAssetsFunc()
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("built-in demo: %w", err)
+	}
+	h, err := openHost(m.cCtx, m.cCtx.App.ErrWriter,
+		host.WithGrants(host.CapRandom, host.CapArtifact),
+		host.WithArtifacts(host.ArtifactMap{demoArtifact: assets.weights}))
+	if err != nil {
+		return nil, nil, "", err
+	}
+	f, err := h.Load(m.cCtx.Context, assets.factory)
+	if err != nil {
+		closeHost(m.cCtx, h)
+		return nil, nil, "", fmt.Errorf("built-in demo: load the embedded factory: %w", err)
+	}
+	return h, f, host.Digest(assets.factory), nil
 }
 
 // readModelsFile reads and checks a models file.
@@ -270,6 +320,16 @@ func (m *modelManager) load(e modelEntry) error {
 	if label == "" {
 		label = e.Factory
 	}
+	if e.demo {
+		if m.current[e.Name] != nil { // embedded: it never changes
+			return errUnchanged
+		}
+		h, f, digest, err := m.loadDemo()
+		if err != nil {
+			return fmt.Errorf("model %q: %w", e.Name, err)
+		}
+		return m.serve(e, h, f, e.key(digest, nil), nil)
+	}
 	grantOpts, err := e.grants.Options()
 	if err != nil {
 		return fmt.Errorf("model %q: %w", label, err)
@@ -297,6 +357,11 @@ func (m *modelManager) load(e modelEntry) error {
 		m.single = e.Name
 		key = e.key(host.Digest(mod.wasm), files)
 	}
+	return m.serve(e, h, f, key, files)
+}
+
+// serve serves f, loaded by h, under e's name.
+func (m *modelManager) serve(e modelEntry, h *host.Host, f *host.Factory, key string, files []string) error {
 	m.own(f, h)
 	spec := serve.ModelSpec{Name: e.Name, Factory: f, Config: e.config, Instances: e.Instances, Isolation: serve.Isolation(e.Isolation)}
 	if err := m.srv.Load(context.Background(), spec); err != nil {
