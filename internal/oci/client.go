@@ -35,7 +35,7 @@ var (
 	// timeout (WithTimeout), retries included. It comes with
 	// ErrUnreachable, so that a stalled registry is both.
 	ErrTimeout = errors.New("oci: registry timeout")
-	ErrOffline      = errors.New("oci: not in the local store, and the registry cannot be asked")
+	ErrOffline = errors.New("oci: not in the local store, and the registry cannot be asked")
 )
 
 // Option configures a Client; options are validated when applied, by
