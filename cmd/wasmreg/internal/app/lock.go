@@ -93,7 +93,14 @@ func parseLock(b []byte) (lock, error) {
 // loaded, or nil.
 func (l lock) check(file string, got string) error {
 	want, ok := l[file]
+	ref := strings.HasPrefix(file, oci.Scheme)
 	switch {
+	case ref && !ok:
+		return fmt.Errorf("%s is not in %s (its module's sha256 is %s); pin it with 'wasmreg lock %s' (same --%s), or pass --%s",
+			file, LockFile, got, file, flagDir, flagAllowUnlocked)
+	case ref && want != got:
+		return fmt.Errorf("%s changed (the tag moved?): its module's sha256 is %s, %s has %s; if you trust the new module, "+
+			"run 'wasmreg lock %s' (same --%s), or pass --%s", file, got, LockFile, want, file, flagDir, flagAllowUnlocked)
 	case !ok:
 		return fmt.Errorf("%s is not in %s (sha256 %s); add it with 'wasmreg lock', or pass --%s",
 			file, LockFile, got, flagAllowUnlocked)
@@ -258,8 +265,9 @@ func (l lock) format() []byte {
 	}
 	slices.Sort(files)
 	var b bytes.Buffer
-	b.WriteString("# wasmreg lock file: the sha256 of every factory module of this directory.\n")
-	b.WriteString("# 'wasmreg --dir DIR ...' refuses a module that is not listed or has changed.\n")
+	b.WriteString("# wasmreg lock file: the sha256 of every factory module of this directory,\n")
+	b.WriteString("# and of the module of each oci:// reference it pins.\n")
+	b.WriteString("# 'wasmreg --dir DIR ...' refuses a module or reference that is not listed or has changed.\n")
 	for _, f := range files {
 		fmt.Fprintf(&b, "%s  %s\n", l[f], f)
 	}
