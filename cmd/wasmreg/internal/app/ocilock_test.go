@@ -102,6 +102,19 @@ func TestOCILockPinsReference(t *testing.T) {
 		assert.Contains(t, stderr, tag+" is not in", "the digest's pin is not the tag's")
 	})
 
+	t.Run("a new lock warns of the directory's modules", func(t *testing.T) {
+		dir := t.TempDir()
+		b, err := os.ReadFile(fixture("echo.wasm"))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "echo.wasm"), b, 0o644))
+		_, stderr, status := runMain(t, "", "--cache-dir", t.TempDir(), "--dir", dir, "lock", tag)
+		require.Equal(t, ExitOK, status, stderr)
+		assert.Contains(t, stderr, "wasmreg.lock is new and lists none of the 1 module file of "+dir)
+		_, stderr, status = runMain(t, "", "--dir", dir, "inspect", filepath.Join(dir, "echo.wasm"))
+		assert.Equal(t, ExitFailure, status)
+		assert.Contains(t, stderr, "echo.wasm is not in wasmreg.lock")
+	})
+
 	t.Run("refused references leave the lock as it was", func(t *testing.T) {
 		before := readLockText(t, dir)
 		for _, tc := range []struct {
