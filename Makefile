@@ -23,7 +23,9 @@ STATICCHECK := $(TOOLS)/staticcheck-v0.8.2/staticcheck
 GOIMPORTS   := $(TOOLS)/goimports-v0.52.0/goimports
 PROTOC_GEN_GO      := $(TOOLS)/protoc-gen-go-v1.36.12/protoc-gen-go
 PROTOC_GEN_GO_GRPC := $(TOOLS)/protoc-gen-go-grpc-v1.5.1/protoc-gen-go-grpc
-GO_TOOLS    := $(STATICCHECK) $(GOIMPORTS) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
+# ghz, the gRPC load generator of make bench-serve (hey, its HTTP one, is a Debian package).
+GHZ         := $(TOOLS)/ghz-v0.93.0/ghz
+GO_TOOLS    := $(STATICCHECK) $(GOIMPORTS) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(GHZ)
 
 # The OIP gRPC service's Go code, generated from serve/oippb's copied .proto.
 OIPPB_DIR   := serve/oippb
@@ -36,7 +38,7 @@ protoc_gen = protoc -I $(OIPPB_DIR) \
 	--go-grpc_out=$(1) --go-grpc_opt=paths=source_relative --go-grpc_opt=M$(OIPPB_PROTO)=$(OIPPB_GOPKG) \
 	$(OIPPB_DIR)/$(OIPPB_PROTO)
 
-.PHONY: all proto deps deps-apt demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
+.PHONY: all proto deps deps-apt demo test examples bench bench-extism bench-serve check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
 
 # Every fuzz target, as package:Function.
 FUZZ_TARGETS := ./serve:FuzzTensor ./serve:FuzzRawTensor ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports ./host/internal/snapshot:FuzzRewriteForSnapshot \
@@ -82,7 +84,7 @@ examples:
 	@cd guest-sdk/assemblyscript && $(ASC) example/scale.ts --config asconfig.json --target release -o $(CURDIR)/$(FACTORIES)/scale-as.wasm
 
 ## deps: install the C, Rust, AssemblyScript and WAT toolchains, the registry and the Go tools the tests need, if missing
-APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt rustc cargo libstd-rust-dev-wasm32 librust-serde-json-dev nodejs docker-registry skopeo protobuf-compiler
+APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt rustc cargo libstd-rust-dev-wasm32 librust-serde-json-dev nodejs docker-registry skopeo protobuf-compiler hey
 ORAS_VERSION := v1.3.6
 deps: deps-apt $(GO_TOOLS)
 	@# npm's cache under build/, so that CI can keep it; ci installs exactly package-lock.json.
@@ -159,6 +161,8 @@ $(STATICCHECK):
 	GOBIN=$(CURDIR)/$(@D) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 $(GOIMPORTS):
 	GOBIN=$(CURDIR)/$(@D) $(GO) install golang.org/x/tools/cmd/goimports@v0.52.0
+$(GHZ):
+	GOBIN=$(CURDIR)/$(@D) $(GO) install github.com/bojand/ghz/cmd/ghz@v0.93.0
 
 ## fixtures: regenerate the WAT test fixtures' .wasm files
 fixtures:
