@@ -133,6 +133,15 @@ bench:
 bench-extism:
 	(cd bench/extism && $(GO) test -run '^$$' -bench . -benchmem -count 3 ./...) | $(GO) run ./internal/benchratio
 
+## bench-serve: serving benchmarks on 127.0.0.1 (hey for REST, ghz for gRPC): package serve
+## next to bare net/http and grpc-go, request vs model isolation, the digits model served
+## next to `wasmreg bench`, rps per core; shorter: make bench-serve BENCH_SERVE_FLAGS=-duration=3s
+BENCH_SERVE_FLAGS ?=
+bench-serve: examples wasmreg $(GHZ)
+	$(GO) build -o $(BUILD)/bin/benchserver ./bench/serve/cmd/benchserver
+	$(GO) run ./bench/serve/cmd/benchserve -server $(BUILD)/bin/benchserver -wasmreg $(WASMREG) \
+		-ghz $(GHZ) -factories $(FACTORIES) $(BENCH_SERVE_FLAGS)
+
 ## check: formatting, vet, tidy modules, the Go SDK cross-builds for wasip1
 check: $(GO_TOOLS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -270,7 +270,9 @@ func wasmregServer(ctx context.Context, o options) (*serve.Server, func(), error
 	return srv, closeAll, nil
 }
 
-// bareBody is the baseline's fixed 64-byte response.
+// bareBody is the baselines' fixed 64-byte answer: the REST body, and the
+// gRPC response's one BYTES element. The driver serves it as the echo
+// model's config, so that wasmreg's echo answers the same bytes.
 var bareBody = []byte(`{"model_name":"echo","outputs":[{"name":"output","data":[0.5]}]}`)
 
 // bareHandler is the REST baseline: it reads the request body and answers
@@ -284,13 +286,13 @@ func (bareHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // bareGRPC is the gRPC baseline: ModelInfer answers a fixed response, the
-// one wasmreg's echo model gives.
+// one wasmreg's echo model gives when its config is bareBody.
 type bareGRPC struct {
 	oippb.UnimplementedGRPCInferenceServiceServer
 }
 
 func (bareGRPC) ModelInfer(context.Context, *oippb.ModelInferRequest) (*oippb.ModelInferResponse, error) {
 	return &oippb.ModelInferResponse{ModelName: "echo", ModelVersion: "1.0.0",
-		Outputs: []*oippb.ModelInferResponse_InferOutputTensor{{Name: "output", Datatype: "FP64", Shape: []int64{1},
-			Contents: &oippb.InferTensorContents{Fp64Contents: []float64{0.5}}}}}, nil
+		Outputs: []*oippb.ModelInferResponse_InferOutputTensor{{Name: "output", Datatype: "BYTES", Shape: []int64{1},
+			Contents: &oippb.InferTensorContents{BytesContents: [][]byte{bareBody}}}}}, nil
 }
