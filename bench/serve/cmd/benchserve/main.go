@@ -47,6 +47,7 @@ func main() {
 	flag.StringVar(&c.Heldout, "heldout", "examples/digits/heldout.csv", "held-out digits; the first is the request")
 	flag.DurationVar(&c.Duration, "duration", defaultDuration, "length of each run (wasmreg bench gets twice that: half of it builds)")
 	flag.IntVar(&c.Requests, "requests", 0, "if positive, each hey or ghz run sends this many requests instead of running for -duration")
+	flag.IntVar(&c.Rounds, "rounds", 3, "each case's runs, interleaved, this many times (rps: the mean; p50, p99: the medians)")
 	flag.IntVar(&c.Concurrency, "c", 64, "concurrency of the echo and isolation cases")
 	flag.StringVar(&digitsConc, "digits-c", "1,8,64", "concurrencies of the digits case")
 	flag.StringVar(&c.ProfileDir, "profile-dir", "", "if set, each wasmreg server writes a CPU profile of its case there (NAME.pprof)")

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -48,6 +49,7 @@ type Config struct {
 	Requests    int           // if > 0, each hey or ghz run sends this many instead (a smoke run)
 	Concurrency int           // of cases 1-3 and 5 (default 64)
 	DigitsConc  []int         // the concurrencies of the digits case (default 1, 8, 64)
+	Rounds      int           // each case's runs, interleaved, this many times (default 3)
 	ProfileDir  string        // if set, each wasmreg server writes a CPU profile there, per case
 }
 
@@ -86,8 +88,8 @@ func (c Config) check() error {
 	if c.Duration <= 0 {
 		return fmt.Errorf("%w: Duration %v is not positive", ErrConfig, c.Duration)
 	}
-	if c.Requests < 0 || c.Concurrency < 0 {
-		return fmt.Errorf("%w: Requests %d, Concurrency %d: want ≥ 0", ErrConfig, c.Requests, c.Concurrency)
+	if c.Requests < 0 || c.Concurrency < 0 || c.Rounds < 0 {
+		return fmt.Errorf("%w: Requests %d, Concurrency %d, Rounds %d: want ≥ 0", ErrConfig, c.Requests, c.Concurrency, c.Rounds)
 	}
 	for _, n := range c.DigitsConc {
 		if n < 1 {
@@ -106,9 +108,10 @@ type row struct {
 
 // Report is what Run measured. It is a plain value.
 type Report struct {
-	rows   []row
-	ratios []ratio
-	notes  []string
+	rows       []row
+	ratios     []ratio
+	notes      []string
+	gomaxprocs int // the servers'
 }
 
 // ratio is a wasmreg figure over its baseline, with its target (0: none).
@@ -129,6 +132,9 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if len(c.DigitsConc) == 0 {
 		c.DigitsConc = []int{1, 8, 64}
 	}
+	if c.Rounds == 0 {
+		c.Rounds = 3
+	}
 	if err := c.check(); err != nil {
 		return nil, err
 	}
@@ -138,138 +144,190 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	}
 	rep := &Report{}
 	l := load{c: c.Concurrency, d: c.Duration, n: c.Requests}
-	echo := filepath.Join(c.Factories, "echo.wasm")
-	echoREST := oipBytes(echoRequest)
+	echoServer := c.wasmregServer("-model", "name=echo,file="+filepath.Join(c.Factories, "echo.wasm")+",config="+echoBody)
 	echoGRPC := fmt.Sprintf(`{"model_name":"echo","inputs":[{"name":"x","datatype":"BYTES","shape":[1],"contents":{"bytes_contents":[%q]}}]}`,
 		base64.StdEncoding.EncodeToString([]byte(echoRequest)))
 
-	// 1, 2 and 5: echo over REST and gRPC, and the bare servers.
-	var wREST, bREST, wGRPC, bGRPC result
-	var procs int
-	err = c.with(ctx, log, "echo", c.wasmregServer("-model", "name=echo,file="+echo+",config="+echoBody), func(s *server) error {
-		procs = s.gomaxprocs
-		if wREST, err = c.heyRow(ctx, log, rep, "1. REST infer, echo", "wasmreg", l, "http://"+s.httpAddr+"/v2/models/echo/infer", echoREST); err != nil {
-			return err
-		}
-		wGRPC, err = c.ghzRow(ctx, log, rep, "2. gRPC ModelInfer, echo", "wasmreg", l, s.grpcAddr, echoGRPC)
-		return err
-	})
+	// 1 and 5: echo over REST, next to bare net/http.
+	rest, err := c.runCase(ctx, log, rep, caseSpec{name: "1. REST infer, echo",
+		servers: [][]string{echoServer, c.bareServer()}, profiles: []string{"rest-wasmreg", "rest-bare"},
+		targets: []target{
+			{server: "wasmreg", srv: 0, l: l, path: "/v2/models/echo/infer", body: oipBytes(echoRequest)},
+			{server: "bare net/http", srv: 1, l: l, path: "/v2/models/echo/infer", body: oipBytes(echoRequest)},
+		}})
 	if err != nil {
 		return rep, err
 	}
-	err = c.with(ctx, log, "", c.bareServer(), func(s *server) error {
-		if bREST, err = c.heyRow(ctx, log, rep, "1. REST infer, echo", "bare net/http", l, "http://"+s.httpAddr+"/v2/models/echo/infer", echoREST); err != nil {
-			return err
-		}
-		bGRPC, err = c.ghzRow(ctx, log, rep, "2. gRPC ModelInfer, echo", "bare grpc-go", l, s.grpcAddr, echoGRPC)
-		return err
-	})
+	rep.ratios = append(rep.ratios, ratio{name: "1. REST rps, wasmreg / bare net/http", num: rest[0].rps, den: rest[1].rps, target: 0.7})
+
+	// 2: echo over gRPC, next to bare grpc-go.
+	grpcRes, err := c.runCase(ctx, log, rep, caseSpec{name: "2. gRPC ModelInfer, echo",
+		servers: [][]string{echoServer, c.bareServer()}, profiles: []string{"grpc-wasmreg", "grpc-bare"},
+		targets: []target{
+			{server: "wasmreg", srv: 0, l: l, grpc: true, body: echoGRPC},
+			{server: "bare grpc-go", srv: 1, l: l, grpc: true, body: echoGRPC},
+		}})
 	if err != nil {
 		return rep, err
 	}
-	rep.ratios = append(rep.ratios,
-		ratio{name: "1. REST rps, wasmreg / bare net/http", num: wREST.rps, den: bREST.rps, target: 0.7},
-		ratio{name: "2. gRPC rps, wasmreg / bare grpc-go", num: wGRPC.rps, den: bGRPC.rps, target: 0.7})
+	rep.ratios = append(rep.ratios, ratio{name: "2. gRPC rps, wasmreg / bare grpc-go", num: grpcRes[0].rps, den: grpcRes[1].rps, target: 0.7})
 
 	// 3: the Go linear factory, a pool against a fresh sandbox per request.
 	linear := filepath.Join(c.Factories, "linear.wasm")
-	var model, request result
-	err = c.with(ctx, log, "isolation", c.wasmregServer(
-		"-model", "name=linear,file="+linear+",isolation=model,config="+linearConfig,
-		"-model", "name=linear-request,file="+linear+",isolation=request,config="+linearConfig), func(s *server) error {
-		body := oipRow("FP32", "[1.5,2.5]", 2)
-		if model, err = c.heyRow(ctx, log, rep, "3. REST infer, linear (Go guest)", "isolation model", l, "http://"+s.httpAddr+"/v2/models/linear/infer", body); err != nil {
-			return err
-		}
-		request, err = c.heyRow(ctx, log, rep, "3. REST infer, linear (Go guest)", "isolation request", l, "http://"+s.httpAddr+"/v2/models/linear-request/infer", body)
-		return err
-	})
+	linearBody := oipRow("FP32", "[1.5,2.5]", 2)
+	iso, err := c.runCase(ctx, log, rep, caseSpec{name: "3. REST infer, linear (Go guest)",
+		servers: [][]string{c.wasmregServer(
+			"-model", "name=linear,file="+linear+",isolation=model,config="+linearConfig,
+			"-model", "name=linear-request,file="+linear+",isolation=request,config="+linearConfig)},
+		profiles: []string{"isolation"},
+		targets: []target{
+			{server: "isolation model", l: l, path: "/v2/models/linear/infer", body: linearBody},
+			{server: "isolation request", l: l, path: "/v2/models/linear-request/infer", body: linearBody},
+		}})
 	if err != nil {
 		return rep, err
 	}
-	rep.ratios = append(rep.ratios, ratio{name: "3. rps, isolation request / model (Go guest)", num: request.rps, den: model.rps, target: 0.5})
+	rep.ratios = append(rep.ratios, ratio{name: "3. rps, isolation request / model (Go guest)", num: iso[1].rps, den: iso[0].rps, target: 0.5})
 
 	// 4: the digits MLP in C, served and in `wasmreg bench`.
 	mlpc := filepath.Join(c.Factories, "mlpc.wasm")
-	served := map[int]result{}
-	err = c.with(ctx, log, "digits", c.wasmregServer("-artifact", "digits="+c.Weights,
-		"-model", "name=digits,file="+mlpc+`,config={"weights":"digits"}`), func(s *server) error {
-		for _, n := range c.DigitsConc {
-			dl := load{c: n, d: c.Duration, n: c.Requests}
-			r, err := c.heyRow(ctx, log, rep, "4. REST infer, digits (C guest)", "wasmreg serve", dl, "http://"+s.httpAddr+"/v2/models/digits/infer", oipRow("FP32", digit, 64))
-			if err != nil {
-				return err
-			}
-			served[n] = r
-		}
-		return nil
-	})
+	digits := caseSpec{name: "4. REST infer, digits (C guest)",
+		servers: [][]string{c.wasmregServer("-artifact", "digits="+c.Weights,
+			"-model", "name=digits,file="+mlpc+`,config={"weights":"digits"}`)},
+		profiles: []string{"digits"}}
+	for _, n := range c.DigitsConc {
+		digits.targets = append(digits.targets, target{server: "wasmreg serve", l: load{c: n, d: c.Duration, n: c.Requests},
+			path: "/v2/models/digits/infer", body: oipRow("FP32", digit, 64)})
+	}
+	served, err := c.runCase(ctx, log, rep, digits)
 	if err != nil {
 		return rep, err
 	}
-	for _, n := range c.DigitsConc {
+	for i, n := range c.DigitsConc {
 		r, err := c.cliBench(ctx, log, mlpc, digit, n)
 		if err != nil {
 			return rep, err
 		}
 		rep.rows = append(rep.rows, row{"4. digits (C guest), in process", "wasmreg bench", n, r})
-		rep.ratios = append(rep.ratios, ratio{name: fmt.Sprintf("4. digits rps at c=%d, served / wasmreg bench", n), num: served[n].rps, den: r.rps})
+		rep.ratios = append(rep.ratios, ratio{name: fmt.Sprintf("4. digits rps at c=%d, served / wasmreg bench", n), num: served[i].rps, den: r.rps})
 	}
 
 	// 5: the echo REST figure per core, next to wasmCloud's hello world.
-	perCore := wREST.rps / float64(procs)
+	procs := rep.gomaxprocs
+	perCore := rest[0].rps / float64(procs)
 	rep.notes = append(rep.notes, fmt.Sprintf(
 		"5. per core: wasmreg REST echo %.0f rps / GOMAXPROCS %d = %.0f rps per core (hey -c %d on the same cores); "+
 			"wasmCloud's published hello-world component: ~22,000 rps on a 10-16-core machine with hey -c 150, ~1,400-2,200 rps per core",
-		wREST.rps, procs, perCore, c.Concurrency))
-	rep.ratios = append(rep.ratios, ratio{name: "5. rps per core, wasmreg echo / wasmCloud hello world (best case, 10 cores)", num: perCore, den: 22000.0 / 10})
+		rest[0].rps, procs, perCore, c.Concurrency))
+	rep.ratios = append(rep.ratios, ratio{name: "5. rps per core, wasmreg echo / wasmCloud hello world (its best case, 10 cores)", num: perCore, den: 22000.0 / 10})
 	return rep, nil
 }
 
 // linearConfig is the linear factory's model: y = 0.5 x0 - 0.25 x1 + 1.
 const linearConfig = `{"weights":[0.5,-0.25],"bias":1}`
 
-// with starts a server (what names its profile, "" for none), runs f on
-// it and stops it. A server that fails while f runs fails the case.
-func (c Config) with(ctx context.Context, log io.Writer, what string, argv []string, f func(*server) error) error {
-	if c.ProfileDir != "" && what != "" {
-		argv = append(argv[:len(argv):len(argv)], "-cpuprofile", filepath.Join(c.ProfileDir, what+".pprof"))
-	}
-	fmt.Fprintf(log, "start %s\n", strings.Join(argv, " "))
-	s, err := start(ctx, strings.Join(argv[:min(3, len(argv))], " "), argv)
-	if err != nil {
-		return err
-	}
-	ferr := f(s)
-	serr := s.stop()
-	if ferr != nil {
-		return ferr
-	}
-	return serr
+// caseSpec is one case: the servers it starts (each with its profile's
+// name), and the runs it measures on them, in turn, every round.
+type caseSpec struct {
+	name     string
+	servers  [][]string
+	profiles []string
+	targets  []target
 }
 
-func (c Config) heyRow(ctx context.Context, log io.Writer, rep *Report, name, srv string, l load, url, body string) (result, error) {
-	fmt.Fprintf(log, "hey  %s, %s, c=%d\n", name, srv, l.c)
-	r, err := hey(ctx, c.Hey, l, url, body)
-	return r, rep.add(row{name, srv, l.c, r}, err)
+// target is one row of a case: a load on one of its servers.
+type target struct {
+	server string // the row's SERVER column
+	srv    int    // which of the case's servers
+	l      load
+	grpc   bool   // ghz's ModelInfer, else hey's POST to path
+	path   string // REST path
+	body   string // REST body, or ghz's data
 }
 
-func (c Config) ghzRow(ctx context.Context, log io.Writer, rep *Report, name, srv string, l load, addr, data string) (result, error) {
-	fmt.Fprintf(log, "ghz  %s, %s, c=%d\n", name, srv, l.c)
-	r, err := ghz(ctx, c.Ghz, c.Proto, l, addr, data)
-	return r, rep.add(row{name, srv, l.c, r}, err)
+// runCase starts the case's servers, measures its targets round after
+// round (so that a change in the machine's load falls on all of them
+// alike), stops the servers, and adds a row per target: requests summed,
+// rps the mean of the rounds, p50 and p99 their medians.
+func (c Config) runCase(ctx context.Context, log io.Writer, rep *Report, cs caseSpec) ([]result, error) {
+	var servers []*server
+	stopAll := func() error {
+		var errs []error
+		for _, s := range servers {
+			if err := s.stop(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		servers = nil
+		return errors.Join(errs...)
+	}
+	defer stopAll()
+	for i, argv := range cs.servers {
+		if c.ProfileDir != "" && cs.profiles[i] != "" {
+			argv = append(argv[:len(argv):len(argv)], "-cpuprofile", filepath.Join(c.ProfileDir, cs.profiles[i]+".pprof"))
+		}
+		fmt.Fprintf(log, "start %s\n", strings.Join(argv, " "))
+		s, err := start(ctx, cs.name+", "+strings.Join(argv[:min(3, len(argv))], " "), argv)
+		if err != nil {
+			return nil, err
+		}
+		servers = append(servers, s)
+		rep.gomaxprocs = s.gomaxprocs
+	}
+	per := make([][]result, len(cs.targets))
+	for round := range c.Rounds {
+		for i, t := range cs.targets {
+			s := servers[t.srv]
+			var r result
+			var err error
+			if t.grpc {
+				fmt.Fprintf(log, "ghz  %s, %s, c=%d, round %d of %d\n", cs.name, t.server, t.l.c, round+1, c.Rounds)
+				r, err = ghz(ctx, c.Ghz, c.Proto, t.l, s.grpcAddr, t.body)
+			} else {
+				fmt.Fprintf(log, "hey  %s, %s, c=%d, round %d of %d\n", cs.name, t.server, t.l.c, round+1, c.Rounds)
+				r, err = hey(ctx, c.Hey, t.l, "http://"+s.httpAddr+t.path, t.body)
+			}
+			if err != nil {
+				return nil, err
+			}
+			if r.failed > 0 {
+				return nil, fmt.Errorf("%w: %s, %s, c=%d: %d of %d failed, e.g. %s", ErrRequests, cs.name, t.server, t.l.c, r.failed, r.count, r.firstError)
+			}
+			per[i] = append(per[i], r)
+		}
+	}
+	if err := stopAll(); err != nil {
+		return nil, fmt.Errorf("%s: %w", cs.name, err)
+	}
+	out := make([]result, len(cs.targets))
+	for i, t := range cs.targets {
+		out[i] = aggregate(per[i])
+		rep.rows = append(rep.rows, row{cs.name, t.server, t.l.c, out[i]})
+	}
+	return out, nil
 }
 
-// add records a row; failed requests fail the run.
-func (rep *Report) add(r row, err error) error {
-	if err != nil {
-		return err
+// aggregate sums the rounds' requests and takes the mean of their rps
+// and the median of their latencies.
+func aggregate(rs []result) result {
+	var a result
+	var p50s, p99s []time.Duration
+	for _, r := range rs {
+		a.count += r.count
+		a.failed += r.failed
+		a.rps += r.rps / float64(len(rs))
+		p50s, p99s = append(p50s, r.p50), append(p99s, r.p99)
 	}
-	rep.rows = append(rep.rows, r)
-	if r.r.failed > 0 {
-		return fmt.Errorf("%w: %s, %s, c=%d: %d of %d failed, e.g. %s", ErrRequests, r.caseName, r.server, r.conc, r.r.failed, r.r.count, r.r.firstError)
+	a.p50, a.p99 = median(p50s), median(p99s)
+	return a
+}
+
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
 	}
-	return nil
+	slices.Sort(ds)
+	return ds[len(ds)/2]
 }
 
 // cliBench runs `wasmreg bench` on the digits factory at concurrency n for

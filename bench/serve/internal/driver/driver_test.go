@@ -10,7 +10,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,14 +37,37 @@ func ghzPath(t *testing.T) string {
 	return filepath.Join(root, "build", "tools", string(m[1]))
 }
 
-// goBuild builds pkg (relative to the root) into a temporary directory.
+// binDir holds the binaries the tests build, once each.
+var (
+	binDir   string
+	binMu    sync.Mutex
+	binBuilt = map[string]string{}
+)
+
+func TestMain(m *testing.M) {
+	var err error
+	if binDir, err = os.MkdirTemp("", "bench-serve-test-"); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(binDir)
+	os.Exit(code)
+}
+
+// goBuild builds pkg (relative to the root) once, and returns its binary.
 func goBuild(t *testing.T, pkg string) string {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
+	binMu.Lock()
+	defer binMu.Unlock()
+	if out, ok := binBuilt[pkg]; ok {
+		return out
+	}
+	out := filepath.Join(binDir, filepath.Base(pkg))
 	cmd := exec.Command("go", "build", "-o", out, pkg)
 	cmd.Dir = root
 	b, err := cmd.CombinedOutput()
 	require.NoError(t, err, "go build %s: %s", pkg, b)
+	binBuilt[pkg] = out
 	return out
 }
 
@@ -76,12 +101,13 @@ func smokeConfig(t *testing.T) Config {
 	}
 }
 
-// TestSmoke runs every case of make bench-serve in a tiny mode (200
-// requests a run, concurrency 8), so that the driver, the servers and the
-// parsing of hey's, ghz's and wasmreg bench's reports cannot rot.
+// TestSmoke runs every case of make bench-serve in a tiny mode (one
+// round of 200 requests a run, concurrency 8), so that the driver, the
+// servers and the parsing of hey's, ghz's and wasmreg bench's reports
+// cannot rot.
 func TestSmoke(t *testing.T) {
 	c := smokeConfig(t)
-	c.Duration, c.Requests, c.Concurrency, c.DigitsConc = 200*time.Millisecond, 200, 8, []int{1, 4}
+	c.Duration, c.Requests, c.Concurrency, c.DigitsConc, c.Rounds = 100*time.Millisecond, 200, 8, []int{1, 4}, 1
 	c.ProfileDir = t.TempDir()
 	var log bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -90,8 +116,8 @@ func TestSmoke(t *testing.T) {
 	require.NoError(t, err, "log:\n%s", log.String())
 
 	want := []struct{ caseName, server string }{
-		{"1. REST infer, echo", "wasmreg"}, {"2. gRPC ModelInfer, echo", "wasmreg"},
-		{"1. REST infer, echo", "bare net/http"}, {"2. gRPC ModelInfer, echo", "bare grpc-go"},
+		{"1. REST infer, echo", "wasmreg"}, {"1. REST infer, echo", "bare net/http"},
+		{"2. gRPC ModelInfer, echo", "wasmreg"}, {"2. gRPC ModelInfer, echo", "bare grpc-go"},
 		{"3. REST infer, linear (Go guest)", "isolation model"}, {"3. REST infer, linear (Go guest)", "isolation request"},
 		{"4. REST infer, digits (C guest)", "wasmreg serve"}, {"4. REST infer, digits (C guest)", "wasmreg serve"},
 		{"4. digits (C guest), in process", "wasmreg bench"}, {"4. digits (C guest), in process", "wasmreg bench"},
@@ -101,6 +127,9 @@ func TestSmoke(t *testing.T) {
 		r := rep.rows[i]
 		assert.Equal(t, w.caseName, r.caseName, "row %d", i)
 		assert.Equal(t, w.server, r.server, "row %d", i)
+		if i < 8 { // hey's and ghz's rows
+			assert.Equal(t, 200, r.r.count, "row %d: requests", i)
+		}
 		assert.Positive(t, r.r.count, "row %d: requests", i)
 		assert.Zero(t, r.r.failed, "row %d: failed", i)
 		assert.Positive(t, r.r.rps, "row %d: rps", i)
@@ -114,7 +143,8 @@ func TestSmoke(t *testing.T) {
 	verdicts := regexp.MustCompile(`target (met|missed)`).FindAllString(out.String(), -1)
 	assert.Len(t, verdicts, 3, "a verdict per ratio with a target:\n%s", out.String())
 	assert.Contains(t, out.String(), "rps per core")
-	for _, p := range []string{"echo", "isolation", "digits"} {
+	assert.Equal(t, runtime.GOMAXPROCS(0), rep.gomaxprocs)
+	for _, p := range []string{"rest-wasmreg", "rest-bare", "grpc-wasmreg", "grpc-bare", "isolation", "digits"} {
 		fi, err := os.Stat(filepath.Join(c.ProfileDir, p+".pprof"))
 		require.NoError(t, err, "profile of %s", p)
 		assert.Positive(t, fi.Size(), "profile of %s", p)
@@ -253,6 +283,8 @@ Status code distribution:
 			firstError: "5000 responses with status 503"},
 		{name: "only errors", out: "Summary:\n  Requests/sec:\t0.0000\n\nError distribution:\n  [64]\tdial tcp: connection refused\n",
 			count: 64, failed: 64, firstError: "64 × dial tcp: connection refused"},
+		{name: "under 100 results, no 99% line", out: strings.Replace(ok, "  99% in 0.0200 secs\n", "", 1),
+			count: 15000, rps: 15000.5, p50: 3 * time.Millisecond, p99: 25 * time.Millisecond},
 		{name: "not hey", out: "hello", parseErr: "no Requests/sec line"},
 		{name: "no responses", out: "Summary:\n  Requests/sec:\t0.0000\n", parseErr: "no responses"},
 	} {
@@ -325,11 +357,15 @@ func TestParseCLIBench(t *testing.T) {
 	require.ErrorContains(t, err, "no predictions row")
 }
 
-func TestAddFailsOnFailedRequests(t *testing.T) {
-	rep := &Report{}
-	err := rep.add(row{"1. x", "wasmreg", 8, result{count: 10, failed: 1, firstError: "1 responses with status 500"}}, nil)
-	require.ErrorIs(t, err, ErrRequests)
-	assert.Contains(t, err.Error(), "status 500")
-	require.NoError(t, rep.add(row{"1. x", "wasmreg", 8, result{count: 10}}, nil))
-	assert.Len(t, rep.rows, 2)
+func TestAggregate(t *testing.T) {
+	a := aggregate([]result{
+		{count: 100, rps: 1000, p50: 3 * time.Millisecond, p99: 9 * time.Millisecond},
+		{count: 200, rps: 2000, p50: 1 * time.Millisecond, p99: 30 * time.Millisecond},
+		{count: 300, rps: 3000, p50: 2 * time.Millisecond, p99: 10 * time.Millisecond},
+	})
+	assert.Equal(t, 600, a.count)
+	assert.InDelta(t, 2000, a.rps, 1e-9)
+	assert.Equal(t, 2*time.Millisecond, a.p50)
+	assert.Equal(t, 10*time.Millisecond, a.p99)
+	assert.Equal(t, result{}, aggregate(nil))
 }

@@ -83,6 +83,7 @@ func hey(ctx context.Context, bin string, l load, url string, body string) (resu
 
 var (
 	heyRPS     = regexp.MustCompile(`(?m)^\s*Requests/sec:\s+([\d.]+)`)
+	heySlowest = regexp.MustCompile(`(?m)^\s*Slowest:\s+([\d.]+) secs`)
 	heyLatency = regexp.MustCompile(`(?m)^\s*(\d+)% in ([\d.]+) secs`)
 	heyStatus  = regexp.MustCompile(`(?m)^\s*\[(\d+)\]\s+(\d+) responses`)
 	heyErrors  = regexp.MustCompile(`(?m)^\s*\[(\d+)\]\s+(.+)$`)
@@ -131,6 +132,11 @@ func parseHey(out []byte) (result, error) {
 		case "99":
 			r.p99 = d
 		}
+	}
+	// hey leaves out the 99% line below 100 results: its slowest stands in.
+	if m := heySlowest.FindStringSubmatch(s); m != nil && r.p99 == 0 {
+		secs, _ := strconv.ParseFloat(m[1], 64)
+		r.p99 = time.Duration(secs * float64(time.Second))
 	}
 	// hey's Requests/sec counts every answer; the rate of successes is
 	// what the ratios compare.
