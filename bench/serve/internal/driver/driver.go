@@ -189,6 +189,22 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	}
 	rep.ratios = append(rep.ratios, ratio{name: "3. rps, isolation request / model (Go guest)", num: iso[1].rps, den: iso[0].rps, target: 0.5})
 
+	// 3b: the same for the WAT echo guest, whose build is cheap: what the
+	// isolation itself costs, apart from a Go guest's build.
+	echoIso, err := c.runCase(ctx, log, rep, caseSpec{name: "3b. REST infer, echo (WAT guest)",
+		servers: [][]string{c.wasmregServer(
+			"-model", "name=echo,file="+filepath.Join(c.Factories, "echo.wasm")+",isolation=model,config="+echoBody,
+			"-model", "name=echo-request,file="+filepath.Join(c.Factories, "echo.wasm")+",isolation=request,config="+echoBody)},
+		profiles: []string{"isolation-echo"},
+		targets: []target{
+			{server: "isolation model", l: l, path: "/v2/models/echo/infer", body: oipBytes(echoRequest)},
+			{server: "isolation request", l: l, path: "/v2/models/echo-request/infer", body: oipBytes(echoRequest)},
+		}})
+	if err != nil {
+		return rep, err
+	}
+	rep.ratios = append(rep.ratios, ratio{name: "3b. rps, isolation request / model (WAT echo guest)", num: echoIso[1].rps, den: echoIso[0].rps})
+
 	// 4: the digits MLP in C, served and in `wasmreg bench`.
 	mlpc := filepath.Join(c.Factories, "mlpc.wasm")
 	digits := caseSpec{name: "4. REST infer, digits (C guest)",

@@ -119,6 +119,7 @@ func TestSmoke(t *testing.T) {
 		{"1. REST infer, echo", "wasmreg"}, {"1. REST infer, echo", "bare net/http"},
 		{"2. gRPC ModelInfer, echo", "wasmreg"}, {"2. gRPC ModelInfer, echo", "bare grpc-go"},
 		{"3. REST infer, linear (Go guest)", "isolation model"}, {"3. REST infer, linear (Go guest)", "isolation request"},
+		{"3b. REST infer, echo (WAT guest)", "isolation model"}, {"3b. REST infer, echo (WAT guest)", "isolation request"},
 		{"4. REST infer, digits (C guest)", "wasmreg serve"}, {"4. REST infer, digits (C guest)", "wasmreg serve"},
 		{"4. digits (C guest), in process", "wasmreg bench"}, {"4. digits (C guest), in process", "wasmreg bench"},
 	}
@@ -127,7 +128,7 @@ func TestSmoke(t *testing.T) {
 		r := rep.rows[i]
 		assert.Equal(t, w.caseName, r.caseName, "row %d", i)
 		assert.Equal(t, w.server, r.server, "row %d", i)
-		if i < 8 { // hey's and ghz's rows
+		if i < 10 { // hey's and ghz's rows
 			assert.Equal(t, 200, r.r.count, "row %d: requests", i)
 		}
 		assert.Positive(t, r.r.count, "row %d: requests", i)
@@ -136,7 +137,7 @@ func TestSmoke(t *testing.T) {
 		assert.GreaterOrEqual(t, r.r.p99, r.r.p50, "row %d: p99 ≥ p50", i)
 	}
 	assert.Equal(t, 8, rep.rows[0].conc)
-	assert.Equal(t, []int{1, 4}, []int{rep.rows[6].conc, rep.rows[7].conc})
+	assert.Equal(t, []int{1, 4}, []int{rep.rows[8].conc, rep.rows[9].conc})
 
 	var out bytes.Buffer
 	require.NoError(t, rep.Write(&out))
@@ -144,7 +145,7 @@ func TestSmoke(t *testing.T) {
 	assert.Len(t, verdicts, 3, "a verdict per ratio with a target:\n%s", out.String())
 	assert.Contains(t, out.String(), "rps per core")
 	assert.Equal(t, runtime.GOMAXPROCS(0), rep.gomaxprocs)
-	for _, p := range []string{"rest-wasmreg", "rest-bare", "grpc-wasmreg", "grpc-bare", "isolation", "digits"} {
+	for _, p := range []string{"rest-wasmreg", "rest-bare", "grpc-wasmreg", "grpc-bare", "isolation", "isolation-echo", "digits"} {
 		fi, err := os.Stat(filepath.Join(c.ProfileDir, p+".pprof"))
 		require.NoError(t, err, "profile of %s", p)
 		assert.Positive(t, fi.Size(), "profile of %s", p)
