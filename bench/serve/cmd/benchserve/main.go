@@ -36,7 +36,7 @@ func lookPath(name string) string {
 
 func main() {
 	var c driver.Config
-	var digitsConc string
+	var digitsConc, cases string
 	flag.StringVar(&c.Server, "server", "build/bin/benchserver", "the benchserver binary")
 	flag.StringVar(&c.Wasmreg, "wasmreg", "build/bin/wasmreg", "the wasmreg CLI, for wasmreg bench")
 	flag.StringVar(&c.Hey, "hey", "hey", "the hey binary (HTTP load)")
@@ -50,6 +50,7 @@ func main() {
 	flag.IntVar(&c.Rounds, "rounds", 3, "each case's runs, interleaved, this many times (rps: the mean; p50, p99: the medians)")
 	flag.IntVar(&c.Concurrency, "c", 64, "concurrency of the echo and isolation cases")
 	flag.StringVar(&digitsConc, "digits-c", "1,8,64", "concurrencies of the digits case")
+	flag.StringVar(&cases, "cases", "", "comma-separated cases to run: 1 (REST, with 5), 2 (gRPC), 3 (isolation), 4 (digits); all if empty")
 	flag.StringVar(&c.ProfileDir, "profile-dir", "", "if set, each wasmreg server writes a CPU profile of its case there (NAME.pprof)")
 	flag.Parse()
 	for _, f := range strings.Split(digitsConc, ",") {
@@ -59,6 +60,9 @@ func main() {
 			os.Exit(2)
 		}
 		c.DigitsConc = append(c.DigitsConc, n)
+	}
+	if cases != "" {
+		c.Cases = strings.Split(cases, ",")
 	}
 	if c.Hey == "hey" {
 		c.Hey = lookPath("hey")

@@ -50,6 +50,7 @@ type Config struct {
 	Concurrency int           // of cases 1-3 and 5 (default 64)
 	DigitsConc  []int         // the concurrencies of the digits case (default 1, 8, 64)
 	Rounds      int           // each case's runs, interleaved, this many times (default 3)
+	Cases       []string      // the cases to run: "1" (with 5), "2", "3" (with 3b), "4"; all if empty
 	ProfileDir  string        // if set, each wasmreg server writes a CPU profile there, per case
 }
 
@@ -71,8 +72,9 @@ func (c Config) wasmregServer(args ...string) []string {
 func (c Config) bareServer() []string { return []string{c.Server, "-mode", "bare"} }
 
 func (c Config) check() error {
-	for name, p := range map[string]string{"Server": c.Server, "Wasmreg": c.Wasmreg, "Hey": c.Hey, "Ghz": c.Ghz,
-		"Proto": c.Proto, "Weights": c.Weights, "Heldout": c.Heldout} {
+	for _, f := range []struct{ name, p string }{{"Server", c.Server}, {"Wasmreg", c.Wasmreg}, {"Hey", c.Hey}, {"Ghz", c.Ghz},
+		{"Proto", c.Proto}, {"Weights", c.Weights}, {"Heldout", c.Heldout}} {
+		name, p := f.name, f.p
 		if p == "" {
 			return fmt.Errorf("%w: %s is empty", ErrConfig, name)
 		}
@@ -91,6 +93,11 @@ func (c Config) check() error {
 	if c.Requests < 0 || c.Concurrency < 0 || c.Rounds < 0 {
 		return fmt.Errorf("%w: Requests %d, Concurrency %d, Rounds %d: want ≥ 0", ErrConfig, c.Requests, c.Concurrency, c.Rounds)
 	}
+	for _, id := range c.Cases {
+		if !slices.Contains([]string{"1", "2", "3", "4"}, id) {
+			return fmt.Errorf("%w: Cases %q: want some of 1, 2, 3, 4", ErrConfig, c.Cases)
+		}
+	}
 	for _, n := range c.DigitsConc {
 		if n < 1 {
 			return fmt.Errorf("%w: DigitsConc %v: want positive", ErrConfig, c.DigitsConc)
@@ -98,6 +105,9 @@ func (c Config) check() error {
 	}
 	return nil
 }
+
+// want reports whether case id is to run.
+func (c Config) want(id string) bool { return len(c.Cases) == 0 || slices.Contains(c.Cases, id) }
 
 // row is one line of the table.
 type row struct {
@@ -148,94 +158,103 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	echoGRPC := fmt.Sprintf(`{"model_name":"echo","inputs":[{"name":"x","datatype":"BYTES","shape":[1],"contents":{"bytes_contents":[%q]}}]}`,
 		base64.StdEncoding.EncodeToString([]byte(echoRequest)))
 
-	// 1 and 5: echo over REST, next to bare net/http.
-	rest, err := c.runCase(ctx, log, rep, caseSpec{name: "1. REST infer, echo",
-		servers: [][]string{echoServer, c.bareServer()}, profiles: []string{"rest-wasmreg", "rest-bare"},
-		targets: []target{
-			{server: "wasmreg", srv: 0, l: l, path: "/v2/models/echo/infer", body: oipBytes(echoRequest)},
-			{server: "bare net/http", srv: 1, l: l, path: "/v2/models/echo/infer", body: oipBytes(echoRequest)},
-		}})
-	if err != nil {
-		return rep, err
-	}
-	rep.ratios = append(rep.ratios, ratio{name: "1. REST rps, wasmreg / bare net/http", num: rest[0].rps, den: rest[1].rps, target: 0.7})
-
-	// 2: echo over gRPC, next to bare grpc-go.
-	grpcRes, err := c.runCase(ctx, log, rep, caseSpec{name: "2. gRPC ModelInfer, echo",
-		servers: [][]string{echoServer, c.bareServer()}, profiles: []string{"grpc-wasmreg", "grpc-bare"},
-		targets: []target{
-			{server: "wasmreg", srv: 0, l: l, grpc: true, body: echoGRPC},
-			{server: "bare grpc-go", srv: 1, l: l, grpc: true, body: echoGRPC},
-		}})
-	if err != nil {
-		return rep, err
-	}
-	rep.ratios = append(rep.ratios, ratio{name: "2. gRPC rps, wasmreg / bare grpc-go", num: grpcRes[0].rps, den: grpcRes[1].rps, target: 0.7})
-
-	// 3: the Go linear factory, a pool against a fresh sandbox per request.
-	linear := filepath.Join(c.Factories, "linear.wasm")
-	linearBody := oipRow("FP32", "[1.5,2.5]", 2)
-	iso, err := c.runCase(ctx, log, rep, caseSpec{name: "3. REST infer, linear (Go guest)",
-		servers: [][]string{c.wasmregServer(
-			"-model", "name=linear,file="+linear+",isolation=model,config="+linearConfig,
-			"-model", "name=linear-request,file="+linear+",isolation=request,config="+linearConfig)},
-		profiles: []string{"isolation"},
-		targets: []target{
-			{server: "isolation model", l: l, path: "/v2/models/linear/infer", body: linearBody},
-			{server: "isolation request", l: l, path: "/v2/models/linear-request/infer", body: linearBody},
-		}})
-	if err != nil {
-		return rep, err
-	}
-	rep.ratios = append(rep.ratios, ratio{name: "3. rps, isolation request / model (Go guest)", num: iso[1].rps, den: iso[0].rps, target: 0.5})
-
-	// 3b: the same for the WAT echo guest, whose build is cheap: what the
-	// isolation itself costs, apart from a Go guest's build.
-	echoIso, err := c.runCase(ctx, log, rep, caseSpec{name: "3b. REST infer, echo (WAT guest)",
-		servers: [][]string{c.wasmregServer(
-			"-model", "name=echo,file="+filepath.Join(c.Factories, "echo.wasm")+",isolation=model,config="+echoBody,
-			"-model", "name=echo-request,file="+filepath.Join(c.Factories, "echo.wasm")+",isolation=request,config="+echoBody)},
-		profiles: []string{"isolation-echo"},
-		targets: []target{
-			{server: "isolation model", l: l, path: "/v2/models/echo/infer", body: oipBytes(echoRequest)},
-			{server: "isolation request", l: l, path: "/v2/models/echo-request/infer", body: oipBytes(echoRequest)},
-		}})
-	if err != nil {
-		return rep, err
-	}
-	rep.ratios = append(rep.ratios, ratio{name: "3b. rps, isolation request / model (WAT echo guest)", num: echoIso[1].rps, den: echoIso[0].rps})
-
-	// 4: the digits MLP in C, served and in `wasmreg bench`.
-	mlpc := filepath.Join(c.Factories, "mlpc.wasm")
-	digits := caseSpec{name: "4. REST infer, digits (C guest)",
-		servers: [][]string{c.wasmregServer("-artifact", "digits="+c.Weights,
-			"-model", "name=digits,file="+mlpc+`,config={"weights":"digits"}`)},
-		profiles: []string{"digits"}}
-	for _, n := range c.DigitsConc {
-		digits.targets = append(digits.targets, target{server: "wasmreg serve", l: load{c: n, d: c.Duration, n: c.Requests},
-			path: "/v2/models/digits/infer", body: oipRow("FP32", digit, 64)})
-	}
-	served, err := c.runCase(ctx, log, rep, digits)
-	if err != nil {
-		return rep, err
-	}
-	for i, n := range c.DigitsConc {
-		r, err := c.cliBench(ctx, log, mlpc, digit, n)
+	if c.want("1") {
+		// 1 and 5: echo over REST, next to bare net/http.
+		rest, err := c.runCase(ctx, log, rep, caseSpec{name: "1. REST infer, echo",
+			servers: [][]string{echoServer, c.bareServer()}, profiles: []string{"rest-wasmreg", "rest-bare"},
+			targets: []target{
+				{server: "wasmreg", srv: 0, l: l, path: "/v2/models/echo/infer", body: oipBytes(echoRequest)},
+				{server: "bare net/http", srv: 1, l: l, path: "/v2/models/echo/infer", body: oipBytes(echoRequest)},
+			}})
 		if err != nil {
 			return rep, err
 		}
-		rep.rows = append(rep.rows, row{"4. digits (C guest), in process", "wasmreg bench", n, r})
-		rep.ratios = append(rep.ratios, ratio{name: fmt.Sprintf("4. digits rps at c=%d, served / wasmreg bench", n), num: served[i].rps, den: r.rps})
+		rep.ratios = append(rep.ratios, ratio{name: "1. REST rps, wasmreg / bare net/http", num: rest[0].rps, den: rest[1].rps, target: 0.7})
+
+		// 5: the echo REST figure per core, next to wasmCloud's hello world.
+		procs := rep.gomaxprocs
+		perCore := rest[0].rps / float64(procs)
+		rep.notes = append(rep.notes, fmt.Sprintf(
+			"5. per core: wasmreg REST echo %.0f rps / GOMAXPROCS %d = %.0f rps per core (hey -c %d on the same cores); "+
+				"wasmCloud's published hello-world component: ~22,000 rps on a 10-16-core machine with hey -c 150, ~1,400-2,200 rps per core",
+			rest[0].rps, procs, perCore, c.Concurrency))
+		rep.ratios = append(rep.ratios, ratio{name: "5. rps per core, wasmreg echo / wasmCloud hello world (its best case, 10 cores)", num: perCore, den: 22000.0 / 10})
 	}
 
-	// 5: the echo REST figure per core, next to wasmCloud's hello world.
-	procs := rep.gomaxprocs
-	perCore := rest[0].rps / float64(procs)
-	rep.notes = append(rep.notes, fmt.Sprintf(
-		"5. per core: wasmreg REST echo %.0f rps / GOMAXPROCS %d = %.0f rps per core (hey -c %d on the same cores); "+
-			"wasmCloud's published hello-world component: ~22,000 rps on a 10-16-core machine with hey -c 150, ~1,400-2,200 rps per core",
-		rest[0].rps, procs, perCore, c.Concurrency))
-	rep.ratios = append(rep.ratios, ratio{name: "5. rps per core, wasmreg echo / wasmCloud hello world (its best case, 10 cores)", num: perCore, den: 22000.0 / 10})
+	if c.want("2") {
+		// 2: echo over gRPC, next to bare grpc-go.
+		grpcRes, err := c.runCase(ctx, log, rep, caseSpec{name: "2. gRPC ModelInfer, echo",
+			servers: [][]string{echoServer, c.bareServer()}, profiles: []string{"grpc-wasmreg", "grpc-bare"},
+			targets: []target{
+				{server: "wasmreg", srv: 0, l: l, grpc: true, body: echoGRPC},
+				{server: "bare grpc-go", srv: 1, l: l, grpc: true, body: echoGRPC},
+			}})
+		if err != nil {
+			return rep, err
+		}
+		rep.ratios = append(rep.ratios, ratio{name: "2. gRPC rps, wasmreg / bare grpc-go", num: grpcRes[0].rps, den: grpcRes[1].rps, target: 0.7})
+	}
+
+	if c.want("3") {
+		// 3: the Go linear factory, a pool against a fresh sandbox per request.
+		linear := filepath.Join(c.Factories, "linear.wasm")
+		linearBody := oipRow("FP32", "[1.5,2.5]", 2)
+		iso, err := c.runCase(ctx, log, rep, caseSpec{name: "3. REST infer, linear (Go guest)",
+			servers: [][]string{c.wasmregServer(
+				"-model", "name=linear,file="+linear+",isolation=model,config="+linearConfig,
+				"-model", "name=linear-request,file="+linear+",isolation=request,config="+linearConfig)},
+			profiles: []string{"isolation"},
+			targets: []target{
+				{server: "isolation model", l: l, path: "/v2/models/linear/infer", body: linearBody},
+				{server: "isolation request", l: l, path: "/v2/models/linear-request/infer", body: linearBody},
+			}})
+		if err != nil {
+			return rep, err
+		}
+		rep.ratios = append(rep.ratios, ratio{name: "3. rps, isolation request / model (Go guest)", num: iso[1].rps, den: iso[0].rps, target: 0.5})
+
+		// 3b: the same for the WAT echo guest, whose build is cheap: what the
+		// isolation itself costs, apart from a Go guest's build.
+		echoIso, err := c.runCase(ctx, log, rep, caseSpec{name: "3b. REST infer, echo (WAT guest)",
+			servers: [][]string{c.wasmregServer(
+				"-model", "name=echo,file="+filepath.Join(c.Factories, "echo.wasm")+",isolation=model,config="+echoBody,
+				"-model", "name=echo-request,file="+filepath.Join(c.Factories, "echo.wasm")+",isolation=request,config="+echoBody)},
+			profiles: []string{"isolation-echo"},
+			targets: []target{
+				{server: "isolation model", l: l, path: "/v2/models/echo/infer", body: oipBytes(echoRequest)},
+				{server: "isolation request", l: l, path: "/v2/models/echo-request/infer", body: oipBytes(echoRequest)},
+			}})
+		if err != nil {
+			return rep, err
+		}
+		rep.ratios = append(rep.ratios, ratio{name: "3b. rps, isolation request / model (WAT echo guest)", num: echoIso[1].rps, den: echoIso[0].rps})
+	}
+
+	if c.want("4") {
+		// 4: the digits MLP in C, served and in `wasmreg bench`.
+		mlpc := filepath.Join(c.Factories, "mlpc.wasm")
+		digits := caseSpec{name: "4. REST infer, digits (C guest)",
+			servers: [][]string{c.wasmregServer("-artifact", "digits="+c.Weights,
+				"-model", "name=digits,file="+mlpc+`,config={"weights":"digits"}`)},
+			profiles: []string{"digits"}}
+		for _, n := range c.DigitsConc {
+			digits.targets = append(digits.targets, target{server: "wasmreg serve", l: load{c: n, d: c.Duration, n: c.Requests},
+				path: "/v2/models/digits/infer", body: oipRow("FP32", digit, 64)})
+		}
+		served, err := c.runCase(ctx, log, rep, digits)
+		if err != nil {
+			return rep, err
+		}
+		for i, n := range c.DigitsConc {
+			r, err := c.cliBench(ctx, log, mlpc, digit, n)
+			if err != nil {
+				return rep, err
+			}
+			rep.rows = append(rep.rows, row{"4. digits (C guest), in process", "wasmreg bench", n, r})
+			rep.ratios = append(rep.ratios, ratio{name: fmt.Sprintf("4. digits rps at c=%d, served / wasmreg bench", n), num: served[i].rps, den: r.rps})
+		}
+	}
+
 	return rep, nil
 }
 

@@ -242,6 +242,23 @@ func TestConfigCheck(t *testing.T) {
 	c := Config{Server: "/nonexistent/benchserver"}
 	_, err := Run(context.Background(), c, io.Discard)
 	require.ErrorIs(t, err, ErrConfig)
+	assert.Contains(t, err.Error(), "/nonexistent/benchserver")
+}
+
+// TestCases runs only the gRPC case: one server pair, two rows, one ratio.
+func TestCases(t *testing.T) {
+	c := smokeConfig(t)
+	c.Duration, c.Requests, c.Concurrency, c.Rounds, c.Cases = 100*time.Millisecond, 100, 4, 1, []string{"2"}
+	rep, err := Run(context.Background(), c, io.Discard)
+	require.NoError(t, err)
+	require.Len(t, rep.rows, 2)
+	assert.Equal(t, "2. gRPC ModelInfer, echo", rep.rows[0].caseName)
+	require.Len(t, rep.ratios, 1)
+	assert.Equal(t, "2. gRPC rps, wasmreg / bare grpc-go", rep.ratios[0].name)
+
+	c.Cases = []string{"6"}
+	_, err = Run(context.Background(), c, io.Discard)
+	require.ErrorIs(t, err, ErrConfig)
 }
 
 func TestParseHey(t *testing.T) {
