@@ -137,6 +137,11 @@ func TestSmoke(t *testing.T) {
 		assert.GreaterOrEqual(t, r.r.p99, r.r.p50, "row %d: p99 ≥ p50", i)
 	}
 	assert.Equal(t, 8, rep.rows[0].conc)
+	for i := range 4 { // the echo servers serve one target each
+		assert.Positive(t, rep.rows[i].r.cpuPerRequest, "row %d: server CPU per request", i)
+		assert.Less(t, rep.rows[i].r.cpuPerRequest, 100*time.Millisecond, "row %d: server CPU per request", i)
+	}
+	assert.Zero(t, rep.rows[4].r.cpuPerRequest, "a server of two targets: not known")
 	assert.Equal(t, []int{1, 4}, []int{rep.rows[8].conc, rep.rows[9].conc})
 
 	var out bytes.Buffer
@@ -144,6 +149,8 @@ func TestSmoke(t *testing.T) {
 	verdicts := regexp.MustCompile(`target (met|missed)`).FindAllString(out.String(), -1)
 	assert.Len(t, verdicts, 3, "a verdict per ratio with a target:\n%s", out.String())
 	assert.Contains(t, out.String(), "rps per core")
+	assert.Contains(t, out.String(), "requests per second of the server's own CPU")
+	assert.Contains(t, out.String(), "SERVER CPU/REQ")
 	assert.Equal(t, runtime.GOMAXPROCS(0), rep.gomaxprocs)
 	for _, p := range []string{"rest-wasmreg", "rest-bare", "grpc-wasmreg", "grpc-bare", "isolation", "isolation-echo", "digits"} {
 		fi, err := os.Stat(filepath.Join(c.ProfileDir, p+".pprof"))

@@ -15,12 +15,14 @@ import (
 
 // result is one measured run: how many requests got an answer, how many
 // of those failed (non-2xx, a non-OK gRPC status, a transport error), the
-// successful ones per second and their latency.
+// successful ones per second and their latency, and the server's CPU time
+// per request.
 type result struct {
 	count, failed int
 	rps           float64
 	p50, p99      time.Duration
-	firstError    string // one failure, for the report
+	firstError    string        // one failure, for the report
+	cpuPerRequest time.Duration // the server's CPU time per request, where known
 }
 
 // load says what to send: concurrency c, for d or, when n > 0, n requests.

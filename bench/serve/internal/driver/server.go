@@ -28,7 +28,8 @@ type server struct {
 	gomaxprocs int
 	stderr     *capped
 	done       chan struct{}
-	waitErr    error
+	waitErr    error         // set before done is closed
+	cpu        time.Duration // the CPU time it reported at exit; set before done is closed
 }
 
 // capped keeps the first 64 KiB written to it, for error messages. It is
@@ -66,15 +67,25 @@ func start(ctx context.Context, what string, argv []string) (*server, error) {
 		return nil, fmt.Errorf("%w: %s: start %s: %v", ErrServer, what, argv[0], err)
 	}
 	lines := make(chan string, 1)
+	read := make(chan struct{})
 	go func() {
+		defer close(read)
 		sc := bufio.NewScanner(out)
 		if sc.Scan() {
 			lines <- sc.Text()
 		}
 		close(lines)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "cpu "); ok {
+				if us, err := strconv.ParseInt(v, 10, 64); err == nil {
+					s.cpu = time.Duration(us) * time.Microsecond
+				}
+			}
+		}
 		_, _ = io.Copy(io.Discard, out)
 	}()
-	go func() { s.waitErr = cmd.Wait(); close(s.done) }()
+	// Wait closes the pipe: only once everything in it is read.
+	go func() { <-read; s.waitErr = cmd.Wait(); close(s.done) }()
 	timer := time.NewTimer(readyTimeout)
 	defer timer.Stop()
 	select {
