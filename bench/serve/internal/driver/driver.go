@@ -35,7 +35,8 @@ var (
 )
 
 // Config says where the tools and inputs are and how long to run. It is a
-// plain value.
+// plain value that Run only reads, so one Config is safe to share between
+// goroutines.
 type Config struct {
 	Server    string // the benchserver binary
 	Wasmreg   string // the wasmreg CLI, for `wasmreg bench`
@@ -51,7 +52,7 @@ type Config struct {
 	DigitsConc  []int         // the concurrencies of the digits case (default 1, 8, 64)
 	Rounds      int           // each case's runs, interleaved, this many times (default 3)
 	Cases       []string      // the cases to run: "1" (with 5), "2", "3" (with 3b), "4"; all if empty
-	ProfileDir  string        // if set, each wasmreg server writes a CPU profile there, per case
+	ProfileDir  string        // if set, each server writes a CPU profile of its case there (NAME.pprof)
 }
 
 // The echo round trip: the guest gets a 64-byte request and answers its
@@ -116,7 +117,8 @@ type row struct {
 	r                result
 }
 
-// Report is what Run measured. It is a plain value.
+// Report is what Run measured. Run returns it complete; from then on it is
+// only read, so its Write is safe for concurrent use.
 type Report struct {
 	rows       []row
 	ratios     []ratio
@@ -442,7 +444,8 @@ func firstDigit(path string) (string, error) {
 	return "[" + strings.Join(rec[:64], ",") + "]", nil
 }
 
-// Write prints the table and the ratios.
+// Write prints the table and the ratios to w. It is safe for concurrent
+// use: it only reads the report.
 func (rep *Report) Write(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CASE\tSERVER\tC\tREQUESTS\tFAILED\tRPS\tP50\tP99\tSERVER CPU/REQ")
