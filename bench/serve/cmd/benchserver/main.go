@@ -253,18 +253,22 @@ func wasmregServer(ctx context.Context, o options) (*serve.Server, func(), error
 		}
 		_ = h.Close(context.Background())
 	}
+	byFile := map[string]*host.Factory{} // models of one file share its factory, compiled once
 	for _, m := range o.models {
-		wasm, err := os.ReadFile(m.file)
-		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("model %q: %w", m.name, err)
+		f := byFile[m.file]
+		if f == nil {
+			wasm, err := os.ReadFile(m.file)
+			if err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("model %q: %w", m.name, err)
+			}
+			if f, err = h.Load(ctx, wasm); err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("model %q: load %s: %w", m.name, m.file, err)
+			}
+			factories = append(factories, f)
+			byFile[m.file] = f
 		}
-		f, err := h.Load(ctx, wasm)
-		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("model %q: load %s: %w", m.name, m.file, err)
-		}
-		factories = append(factories, f)
 		spec := serve.ModelSpec{Name: m.name, Factory: f, Config: []byte(m.config),
 			Instances: m.instances, Isolation: serve.Isolation(m.isolation)}
 		if err := srv.Load(ctx, spec); err != nil {
