@@ -23,9 +23,11 @@ STATICCHECK := $(TOOLS)/staticcheck-v0.8.2/staticcheck
 GOIMPORTS   := $(TOOLS)/goimports-v0.52.0/goimports
 PROTOC_GEN_GO      := $(TOOLS)/protoc-gen-go-v1.36.12/protoc-gen-go
 PROTOC_GEN_GO_GRPC := $(TOOLS)/protoc-gen-go-grpc-v1.5.1/protoc-gen-go-grpc
+# grpcurl: the gRPC client the `wasmreg serve` tests call the server with.
+GRPCURL     := $(TOOLS)/grpcurl-v1.9.4/grpcurl
 # ghz, the gRPC load generator of make bench-serve (hey, its HTTP one, is a Debian package).
 GHZ         := $(TOOLS)/ghz-v0.93.0/ghz
-GO_TOOLS    := $(STATICCHECK) $(GOIMPORTS) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(GHZ)
+GO_TOOLS    := $(STATICCHECK) $(GOIMPORTS) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(GRPCURL) $(GHZ)
 
 # The OIP gRPC service's Go code, generated from serve/oippb's copied .proto.
 OIPPB_DIR   := serve/oippb
@@ -49,7 +51,7 @@ FUZZ_TARGETS := ./serve:FuzzTensor ./serve:FuzzRawTensor ./host:FuzzLoad ./host:
 	./internal/oci:FuzzParseReference ./internal/oci:FuzzDecodeManifest \
 	./registry:FuzzParseName ./examples/mlpnet:FuzzDecode \
 	./examples/factories:FuzzCSDKJSON ./examples/factories:FuzzRustSDKJSON ./examples/factories:FuzzASSDKJSON ./examples/factories:FuzzGoSDKNameRules ./examples/factories/linear:FuzzLinear \
-	./cmd/wasmreg/internal/app:FuzzReorderArgs
+	./cmd/wasmreg/internal/app:FuzzReorderArgs ./cmd/wasmreg/internal/app:FuzzParseModels
 FUZZTIME ?= 60s
 
 all: wasmreg examples
@@ -77,6 +79,8 @@ examples:
 	@echo "c    $(FACTORIES)/scale.wasm (guest-sdk/c/example/minimal.c)"
 	@$(CLANG) $(CFLAGS_WASM) -o $(FACTORIES)/scale.wasm guest-sdk/c/example/minimal.c
 	@cp host/testdata/echo.wasm $(FACTORIES)/echo.wasm
+	@echo "wat  $(FACTORIES)/abi-only.wasm (examples/factories/abi-only, from docs/ABI.md alone)"
+	@wat2wasm examples/factories/abi-only/abi-only.wat -o $(FACTORIES)/abi-only.wasm
 	@echo "rust $(FACTORIES)/scale-rs.wasm (guest-sdk/rust/example)"
 	@cd guest-sdk/rust/example && $(CARGO_WASM) -q
 	@cp $(BUILD)/cargo/wasm32-wasi/release/scale.wasm $(FACTORIES)/scale-rs.wasm
@@ -165,6 +169,9 @@ $(PROTOC_GEN_GO):
 	GOBIN=$(CURDIR)/$(@D) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 $(PROTOC_GEN_GO_GRPC):
 	GOBIN=$(CURDIR)/$(@D) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
+
+$(GRPCURL):
+	GOBIN=$(CURDIR)/$(@D) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
 
 $(STATICCHECK):
 	GOBIN=$(CURDIR)/$(@D) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2

@@ -99,7 +99,7 @@ func New(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Writer:                    stdout,
 		ErrWriter:                 stderr,
 		Flags:                     globalFlags(),
-		Commands:                  []*cli.Command{RunCommand(), ListCommand(), InspectCommand(), ValidateCommand(), LockCommand(), BenchCommand(), PushCommand(), PullCommand()},
+		Commands:                  []*cli.Command{RunCommand(), ListCommand(), InspectCommand(), ValidateCommand(), LockCommand(), BenchCommand(), PushCommand(), PullCommand(), ServeCommand()},
 		Before:                    checkGlobalFlags,
 		Action:                    rootAction,
 		OnUsageError:              onUsageError,
