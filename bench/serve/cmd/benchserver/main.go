@@ -9,9 +9,8 @@
 //
 //	ready http=127.0.0.1:PORT grpc=127.0.0.1:PORT gomaxprocs=N
 //
-// and serves until SIGTERM or SIGINT, when it shuts down, writes the CPU
-// profile if -cpuprofile asked for one, and prints the CPU time it used
-// (user and system, since it started) as "cpu MICROSECONDS".
+// and serves until SIGTERM or SIGINT, when it shuts down and writes the
+// CPU profile if -cpuprofile asked for one.
 //
 //	benchserver -mode wasmreg -model name=echo,file=host/testdata/echo.wasm,config=[0.5]
 //	benchserver -mode bare
@@ -210,10 +209,6 @@ func run(args []string, stdout io.Writer) error {
 	_ = shutdown(sctx)
 	_ = hs.Shutdown(sctx)
 	g.Stop()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
-		fmt.Fprintf(stdout, "cpu %d\n", (time.Duration(ru.Utime.Nano()) + time.Duration(ru.Stime.Nano())).Microseconds())
-	}
 	return nil
 }
 

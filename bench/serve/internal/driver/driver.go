@@ -10,11 +10,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -52,7 +54,10 @@ type Config struct {
 	DigitsConc  []int         // the concurrencies of the digits case (default 1, 8, 64)
 	Rounds      int           // each case's runs, interleaved, this many times (default 3)
 	Cases       []string      // the cases to run: "1" (with 5), "2", "3" (with 3b), "4"; all if empty
-	ProfileDir  string        // if set, each server writes a CPU profile of its case there (NAME.pprof)
+	ProfileDir  string        // if set, each benchserver writes a CPU profile of its case there (NAME.pprof)
+	// ServeCLI serves the wasmreg side with `wasmreg serve` (Wasmreg) on a
+	// models file instead of benchserver; it writes no profile.
+	ServeCLI bool
 }
 
 // The echo round trip: the guest gets a 64-byte request and answers its
@@ -63,11 +68,76 @@ const (
 )
 
 // wasmregServer is the argv of the wasmreg server a case starts, serving
-// the -model and -artifact flags in args. When `wasmreg serve` exists, this
-// is the one line to change: return append([]string{c.Wasmreg, "serve"}, args...)
-// (with its flag names, and its ready line as parseReady reads it).
-func (c Config) wasmregServer(args ...string) []string {
-	return append([]string{c.Server, "-mode", "wasmreg"}, args...)
+// what args say in benchserver's flags: -model name=N,file=F[,isolation=I][,config=JSON]
+// and -artifact NAME=FILE. With ServeCLI it is `wasmreg serve` instead, on
+// a models file saying the same (written into dir).
+func (c Config) wasmregServer(dir string, args ...string) ([]string, error) {
+	if !c.ServeCLI {
+		return append([]string{c.Server, "-mode", "wasmreg"}, args...), nil
+	}
+	type entry struct {
+		Name      string   `json:"name"`
+		Factory   string   `json:"factory"`
+		Config    string   `json:"config,omitempty"`
+		Instances int      `json:"instances,omitempty"`
+		Isolation string   `json:"isolation,omitempty"`
+		Grants    []string `json:"grants,omitempty"`
+	}
+	var models []entry
+	var grants []string
+	for i := 0; i+1 < len(args); i += 2 {
+		switch flag, v := args[i], args[i+1]; flag {
+		case "-artifact":
+			grants = append(grants, "artifact="+v)
+		case "-model":
+			e := entry{Instances: runtime.GOMAXPROCS(0)} // benchserver's default pool
+			for rest := v; rest != ""; {
+				var field string
+				field, rest, _ = strings.Cut(rest, ",")
+				key, val, _ := strings.Cut(field, "=")
+				switch key {
+				case "name":
+					e.Name = val
+				case "file":
+					e.Factory = val
+				case "isolation":
+					e.Isolation = val
+				case "config":
+					if rest != "" {
+						val += "," + rest
+					}
+					e.Config, rest = val, ""
+				default:
+					return nil, fmt.Errorf("%w: -model %q: field %q", ErrConfig, v, key)
+				}
+			}
+			if e.Isolation == "request" {
+				e.Instances = 0
+			}
+			models = append(models, e)
+		default:
+			return nil, fmt.Errorf("%w: benchserver flag %q", ErrConfig, flag)
+		}
+	}
+	for i := range models {
+		models[i].Grants = grants
+	}
+	b, err := json.Marshal(map[string]any{"models": models})
+	if err != nil {
+		return nil, fmt.Errorf("driver: models file: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "models-*.json")
+	if err != nil {
+		return nil, fmt.Errorf("driver: models file: %w", err)
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("driver: models file: %w", err)
+	}
+	return []string{c.Wasmreg, "serve", "--models", f.Name(), "--rest-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--watch=false"}, nil
 }
 
 func (c Config) bareServer() []string { return []string{c.Server, "-mode", "bare"} }
@@ -123,7 +193,8 @@ type Report struct {
 	rows       []row
 	ratios     []ratio
 	notes      []string
-	gomaxprocs int // the servers'
+	gomaxprocs int    // the servers'
+	side       string // what served the wasmreg side
 }
 
 // ratio is a wasmreg figure over its baseline, with its target (0: none).
@@ -154,9 +225,20 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{}
+	rep := &Report{side: "benchserver (package serve mounted as an embedder would)"}
+	if c.ServeCLI {
+		rep.side = "wasmreg serve (the CLI, on a models file)"
+	}
 	l := load{c: c.Concurrency, d: c.Duration, n: c.Requests}
-	echoServer := c.wasmregServer("-model", "name=echo,file="+filepath.Join(c.Factories, "echo.wasm")+",config="+echoBody)
+	dir, err := os.MkdirTemp("", "bench-serve-")
+	if err != nil {
+		return nil, fmt.Errorf("driver: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	echoServer, err := c.wasmregServer(dir, "-model", "name=echo,file="+filepath.Join(c.Factories, "echo.wasm")+",config="+echoBody)
+	if err != nil {
+		return nil, err
+	}
 	echoGRPC := fmt.Sprintf(`{"model_name":"echo","inputs":[{"name":"x","datatype":"BYTES","shape":[1],"contents":{"bytes_contents":[%q]}}]}`,
 		base64.StdEncoding.EncodeToString([]byte(echoRequest)))
 
@@ -195,10 +277,14 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 		// 3: the Go linear factory, a pool against a fresh sandbox per request.
 		linear := filepath.Join(c.Factories, "linear.wasm")
 		linearBody := oipRow("FP32", "[1.5,2.5]", 2)
+		isoServer, err := c.wasmregServer(dir,
+			"-model", "name=linear,file="+linear+",isolation=model,config="+linearConfig,
+			"-model", "name=linear-request,file="+linear+",isolation=request,config="+linearConfig)
+		if err != nil {
+			return rep, err
+		}
 		iso, err := c.runCase(ctx, log, rep, caseSpec{name: "3. REST infer, linear (Go guest)",
-			servers: [][]string{c.wasmregServer(
-				"-model", "name=linear,file="+linear+",isolation=model,config="+linearConfig,
-				"-model", "name=linear-request,file="+linear+",isolation=request,config="+linearConfig)},
+			servers:  [][]string{isoServer},
 			profiles: []string{"isolation"},
 			targets: []target{
 				{server: "isolation model", l: l, path: "/v2/models/linear/infer", body: linearBody},
@@ -211,10 +297,14 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 
 		// 3b: the same for the WAT echo guest, whose build is cheap: what the
 		// isolation itself costs, apart from a Go guest's build.
+		echoIsoServer, err := c.wasmregServer(dir,
+			"-model", "name=echo,file="+filepath.Join(c.Factories, "echo.wasm")+",isolation=model,config="+echoBody,
+			"-model", "name=echo-request,file="+filepath.Join(c.Factories, "echo.wasm")+",isolation=request,config="+echoBody)
+		if err != nil {
+			return rep, err
+		}
 		echoIso, err := c.runCase(ctx, log, rep, caseSpec{name: "3b. REST infer, echo (WAT guest)",
-			servers: [][]string{c.wasmregServer(
-				"-model", "name=echo,file="+filepath.Join(c.Factories, "echo.wasm")+",isolation=model,config="+echoBody,
-				"-model", "name=echo-request,file="+filepath.Join(c.Factories, "echo.wasm")+",isolation=request,config="+echoBody)},
+			servers:  [][]string{echoIsoServer},
 			profiles: []string{"isolation-echo"},
 			targets: []target{
 				{server: "isolation model", l: l, path: "/v2/models/echo/infer", body: oipBytes(echoRequest)},
@@ -229,12 +319,16 @@ func Run(ctx context.Context, c Config, log io.Writer) (*Report, error) {
 	if c.want("4") {
 		// 4: the digits MLP in C, served and in `wasmreg bench`.
 		mlpc := filepath.Join(c.Factories, "mlpc.wasm")
+		digitsServer, err := c.wasmregServer(dir, "-artifact", "digits="+c.Weights,
+			"-model", "name=digits,file="+mlpc+`,config={"weights":"digits"}`)
+		if err != nil {
+			return rep, err
+		}
 		digits := caseSpec{name: "4. REST infer, digits (C guest)",
-			servers: [][]string{c.wasmregServer("-artifact", "digits="+c.Weights,
-				"-model", "name=digits,file="+mlpc+`,config={"weights":"digits"}`)},
+			servers:  [][]string{digitsServer},
 			profiles: []string{"digits"}}
 		for _, n := range c.DigitsConc {
-			digits.targets = append(digits.targets, target{server: "wasmreg serve", l: load{c: n, d: c.Duration, n: c.Requests},
+			digits.targets = append(digits.targets, target{server: "served", l: load{c: n, d: c.Duration, n: c.Requests},
 				path: "/v2/models/digits/infer", body: oipRow("FP32", digit, 64)})
 		}
 		served, err := c.runCase(ctx, log, rep, digits)
@@ -309,7 +403,7 @@ func (c Config) runCase(ctx context.Context, log io.Writer, rep *Report, cs case
 	}
 	defer stopAll()
 	for i, argv := range cs.servers {
-		if c.ProfileDir != "" && cs.profiles[i] != "" {
+		if c.ProfileDir != "" && cs.profiles[i] != "" && argv[0] == c.Server {
 			argv = append(argv[:len(argv):len(argv)], "-cpuprofile", filepath.Join(c.ProfileDir, cs.profiles[i]+".pprof"))
 		}
 		fmt.Fprintf(log, "start %s\n", strings.Join(argv, " "))
@@ -447,6 +541,7 @@ func firstDigit(path string) (string, error) {
 // Write prints the table and the ratios to w. It is safe for concurrent
 // use: it only reads the report.
 func (rep *Report) Write(w io.Writer) error {
+	fmt.Fprintf(w, "wasmreg side: %s\n\n", rep.side)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CASE\tSERVER\tC\tREQUESTS\tFAILED\tRPS\tP50\tP99\tSERVER CPU/REQ")
 	for _, r := range rep.rows {

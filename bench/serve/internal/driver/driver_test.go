@@ -120,7 +120,7 @@ func TestSmoke(t *testing.T) {
 		{"2. gRPC ModelInfer, echo", "wasmreg"}, {"2. gRPC ModelInfer, echo", "bare grpc-go"},
 		{"3. REST infer, linear (Go guest)", "isolation model"}, {"3. REST infer, linear (Go guest)", "isolation request"},
 		{"3b. REST infer, echo (WAT guest)", "isolation model"}, {"3b. REST infer, echo (WAT guest)", "isolation request"},
-		{"4. REST infer, digits (C guest)", "wasmreg serve"}, {"4. REST infer, digits (C guest)", "wasmreg serve"},
+		{"4. REST infer, digits (C guest)", "served"}, {"4. REST infer, digits (C guest)", "served"},
 		{"4. digits (C guest), in process", "wasmreg bench"}, {"4. digits (C guest), in process", "wasmreg bench"},
 	}
 	require.Len(t, rep.rows, len(want))
@@ -168,7 +168,9 @@ func TestSameAnswer(t *testing.T) {
 	require.Len(t, echoRequest, 64)
 	ctx := context.Background()
 
-	w, err := start(ctx, "wasmreg", c.wasmregServer("-model", "name=echo,file="+filepath.Join(root, "host", "testdata", "echo.wasm")+",config="+echoBody))
+	argv, err := c.wasmregServer(t.TempDir(), "-model", "name=echo,file="+filepath.Join(root, "host", "testdata", "echo.wasm")+",config="+echoBody)
+	require.NoError(t, err)
+	w, err := start(ctx, "wasmreg", argv)
 	require.NoError(t, err)
 	defer w.stop()
 	b, err := start(ctx, "bare", c.bareServer())
@@ -230,7 +232,7 @@ func TestServerFailures(t *testing.T) {
 		argv []string
 		want string
 	}{
-		{"exits at once", []string{"false"}, "no ready line"},
+		{"exits at once", []string{"false"}, "exited before it was ready"},
 		{"bad flag", []string{bin, "-mode", "nonsense"}, `-mode "nonsense"`},
 		{"missing factory", []string{bin, "-model", "name=x,file=/nonexistent.wasm"}, "nonexistent.wasm"},
 		{"not loopback", []string{bin, "-mode", "bare", "-http", "0.0.0.0:0"}, "loopback"},
@@ -243,6 +245,30 @@ func TestServerFailures(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// TestServeCLI runs the echo and digits cases with `wasmreg serve` as the
+// wasmreg side, so that the driver's models file and its reading of the
+// command's listening and ready lines keep up with the command.
+func TestServeCLI(t *testing.T) {
+	c := smokeConfig(t)
+	c.Duration, c.Requests, c.Concurrency, c.Rounds, c.DigitsConc = 100*time.Millisecond, 100, 4, 1, []int{2}
+	c.Cases, c.ServeCLI = []string{"1", "2", "4"}, true
+	var log bytes.Buffer
+	rep, err := Run(context.Background(), c, &log)
+	require.NoError(t, err, "log:\n%s", log.String())
+	require.Len(t, rep.rows, 6)
+	for i, r := range rep.rows[:5] {
+		assert.Equal(t, 100, r.r.count, "row %d", i)
+		assert.Zero(t, r.r.failed, "row %d", i)
+	}
+	assert.Equal(t, "served", rep.rows[4].server)
+	assert.Positive(t, rep.rows[0].r.cpuPerRequest, "wasmreg serve's CPU time")
+	assert.Positive(t, rep.rows[1].r.cpuPerRequest, "the bare benchserver's")
+	assert.Contains(t, log.String(), c.Wasmreg+" serve --models ")
+	var out bytes.Buffer
+	require.NoError(t, rep.Write(&out))
+	assert.Contains(t, out.String(), "wasmreg side: wasmreg serve")
 }
 
 func TestConfigCheck(t *testing.T) {

@@ -4,10 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,7 +29,7 @@ type server struct {
 	stderr     *capped
 	done       chan struct{}
 	waitErr    error         // set before done is closed
-	cpu        time.Duration // the CPU time it reported at exit; set before done is closed
+	cpu        time.Duration // its user and system CPU time, once exited; set before done is closed
 }
 
 // capped keeps the first 64 KiB written to it, for error messages. It is
@@ -54,81 +54,113 @@ func (c *capped) String() string {
 	return strings.TrimSpace(c.buf.String())
 }
 
-// start runs argv and waits for its ready line.
+// start runs argv and waits until it is ready: benchserver's ready line
+// on standard output, or `wasmreg serve`'s "wasmreg: listening rest=…
+// grpc=…" and then "wasmreg: ready: …" on standard error.
 func start(ctx context.Context, what string, argv []string) (*server, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	s := &server{cmd: cmd, stderr: &capped{}, done: make(chan struct{})}
-	cmd.Stderr = s.stderr
 	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrServer, what, err)
+	}
+	errOut, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrServer, what, err)
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%w: %s: start %s: %v", ErrServer, what, argv[0], err)
 	}
-	lines := make(chan string, 1)
-	read := make(chan struct{})
-	go func() {
-		defer close(read)
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
+	ready := make(chan struct{})
+	var once sync.Once
+	var mu sync.Mutex // guards the fields of s that the readers set, until done
+	var readers sync.WaitGroup
+	scan := func(r io.Reader, keep io.Writer) {
+		defer readers.Done()
+		sc := bufio.NewScanner(r)
 		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "cpu "); ok {
-				if us, err := strconv.ParseInt(v, 10, 64); err == nil {
-					s.cpu = time.Duration(us) * time.Microsecond
-				}
+			line := sc.Text()
+			if keep != nil {
+				_, _ = io.WriteString(keep, line+"\n")
+			}
+			mu.Lock()
+			ok := s.parseLine(line)
+			mu.Unlock()
+			if ok {
+				once.Do(func() { close(ready) })
 			}
 		}
-		_, _ = io.Copy(io.Discard, out)
+		_, _ = io.Copy(io.Discard, r)
+	}
+	readers.Add(2)
+	go scan(out, nil)
+	go scan(errOut, s.stderr)
+	// Wait closes the pipes: only once everything in them is read.
+	go func() {
+		readers.Wait()
+		s.waitErr = cmd.Wait()
+		if ps := cmd.ProcessState; ps != nil {
+			s.cpu = ps.UserTime() + ps.SystemTime()
+		}
+		close(s.done)
 	}()
-	// Wait closes the pipe: only once everything in it is read.
-	go func() { <-read; s.waitErr = cmd.Wait(); close(s.done) }()
 	timer := time.NewTimer(readyTimeout)
 	defer timer.Stop()
 	select {
-	case line, ok := <-lines:
-		if ok && s.parseReady(line) == nil {
-			return s, nil
+	case <-ready:
+		mu.Lock()
+		defer mu.Unlock()
+		if s.gomaxprocs == 0 { // wasmreg serve runs with the machine's default, as this process does
+			s.gomaxprocs = runtime.GOMAXPROCS(0)
 		}
-		<-s.done
-		return nil, fmt.Errorf("%w: %s: no ready line (got %q), exit %v: %s", ErrServer, what, line, s.waitErr, s.stderr)
+		return s, nil
+	case <-s.done:
+		return nil, fmt.Errorf("%w: %s: exited before it was ready (%v): %s", ErrServer, what, s.waitErr, s.stderr)
 	case <-timer.C:
-		s.stop()
+		_ = s.stop()
 		return nil, fmt.Errorf("%w: %s: not ready after %v: %s", ErrServer, what, readyTimeout, s.stderr)
 	case <-ctx.Done():
-		s.stop()
+		_ = s.stop()
 		return nil, fmt.Errorf("%w: %s: %w", ErrServer, what, ctx.Err())
 	}
 }
 
-// parseReady reads "ready http=ADDR grpc=ADDR gomaxprocs=N".
-func (s *server) parseReady(line string) error {
+// parseLine reads one line the server wrote and reports whether it says
+// the server is ready: benchserver's "ready http=ADDR grpc=ADDR
+// gomaxprocs=N", or wasmreg serve's
+// "wasmreg: listening rest=ADDR grpc=ADDR tls=false" then "wasmreg: ready: …".
+func (s *server) parseLine(line string) bool {
 	f := strings.Fields(line)
-	if len(f) != 4 || f[0] != "ready" {
-		return errors.New("not a ready line")
-	}
-	for _, kv := range f[1:] {
-		k, v, _ := strings.Cut(kv, "=")
-		switch k {
-		case "http":
-			s.httpAddr = v
-		case "grpc":
-			s.grpcAddr = v
-		case "gomaxprocs":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 {
-				return fmt.Errorf("gomaxprocs %q", v)
+	switch {
+	case len(f) == 4 && f[0] == "ready":
+		for _, kv := range f[1:] {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "http":
+				s.httpAddr = v
+			case "grpc":
+				s.grpcAddr = v
+			case "gomaxprocs":
+				if n, err := strconv.Atoi(v); err == nil && n > 0 {
+					s.gomaxprocs = n
+				}
 			}
-			s.gomaxprocs = n
 		}
+		return s.httpAddr != "" && s.grpcAddr != "" && s.gomaxprocs > 0
+	case len(f) >= 3 && f[0] == "wasmreg:" && f[1] == "listening":
+		for _, kv := range f[2:] {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "rest":
+				s.httpAddr = v
+			case "grpc":
+				s.grpcAddr = v
+			}
+		}
+	case len(f) >= 2 && f[0] == "wasmreg:" && f[1] == "ready:":
+		return s.httpAddr != "" && s.grpcAddr != ""
 	}
-	if s.httpAddr == "" || s.grpcAddr == "" || s.gomaxprocs == 0 {
-		return errors.New("incomplete ready line")
-	}
-	return nil
+	return false
 }
 
 // stop sends SIGTERM (the server writes its profile and exits), then
