@@ -102,12 +102,12 @@ func smokeConfig(t *testing.T) Config {
 }
 
 // TestSmoke runs every case of make bench-serve in a tiny mode (one
-// round of 200 requests a run, concurrency 8), so that the driver, the
-// servers and the parsing of hey's, ghz's and wasmreg bench's reports
-// cannot rot.
+// round of 48 requests a run, concurrency 8: about 500 requests in all),
+// so that the driver, the servers and the parsing of hey's, ghz's and
+// wasmreg bench's reports cannot rot.
 func TestSmoke(t *testing.T) {
 	c := smokeConfig(t)
-	c.Duration, c.Requests, c.Concurrency, c.DigitsConc, c.Rounds = 100*time.Millisecond, 200, 8, []int{1, 4}, 1
+	c.Duration, c.Requests, c.Concurrency, c.DigitsConc, c.Rounds = 100*time.Millisecond, 48, 8, []int{1, 4}, 1
 	c.ProfileDir = t.TempDir()
 	var log bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -129,7 +129,7 @@ func TestSmoke(t *testing.T) {
 		assert.Equal(t, w.caseName, r.caseName, "row %d", i)
 		assert.Equal(t, w.server, r.server, "row %d", i)
 		if i < 10 { // hey's and ghz's rows
-			assert.Equal(t, 200, r.r.count, "row %d: requests", i)
+			assert.Equal(t, 48, r.r.count, "row %d: requests", i)
 		}
 		assert.Positive(t, r.r.count, "row %d: requests", i)
 		assert.Zero(t, r.r.failed, "row %d: failed", i)
@@ -252,14 +252,14 @@ func TestServerFailures(t *testing.T) {
 // command's listening and ready lines keep up with the command.
 func TestServeCLI(t *testing.T) {
 	c := smokeConfig(t)
-	c.Duration, c.Requests, c.Concurrency, c.Rounds, c.DigitsConc = 100*time.Millisecond, 100, 4, 1, []int{2}
+	c.Duration, c.Requests, c.Concurrency, c.Rounds, c.DigitsConc = 100*time.Millisecond, 48, 4, 1, []int{2}
 	c.Cases, c.ServeCLI = []string{"1", "2", "4"}, true
 	var log bytes.Buffer
 	rep, err := Run(context.Background(), c, &log)
 	require.NoError(t, err, "log:\n%s", log.String())
 	require.Len(t, rep.rows, 6)
 	for i, r := range rep.rows[:5] {
-		assert.Equal(t, 100, r.r.count, "row %d", i)
+		assert.Equal(t, 48, r.r.count, "row %d", i)
 		assert.Zero(t, r.r.failed, "row %d", i)
 	}
 	assert.Equal(t, "served", rep.rows[4].server)
@@ -281,7 +281,7 @@ func TestConfigCheck(t *testing.T) {
 // TestCases runs only the gRPC case: one server pair, two rows, one ratio.
 func TestCases(t *testing.T) {
 	c := smokeConfig(t)
-	c.Duration, c.Requests, c.Concurrency, c.Rounds, c.Cases = 100*time.Millisecond, 100, 4, 1, []string{"2"}
+	c.Duration, c.Requests, c.Concurrency, c.Rounds, c.Cases = 100*time.Millisecond, 48, 4, 1, []string{"2"}
 	rep, err := Run(context.Background(), c, io.Discard)
 	require.NoError(t, err)
 	require.Len(t, rep.rows, 2)
