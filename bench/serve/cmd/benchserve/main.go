@@ -52,7 +52,7 @@ func main() {
 	flag.StringVar(&digitsConc, "digits-c", "1,8,64", "concurrencies of the digits case")
 	flag.StringVar(&cases, "cases", "", "comma-separated cases to run: 1 (REST, with 5), 2 (gRPC), 3 (isolation), 4 (digits); all if empty")
 	flag.BoolVar(&c.ServeCLI, "wasmreg-serve", false, "serve the wasmreg side with `wasmreg serve` (-wasmreg) on a models file instead of -server")
-	flag.StringVar(&c.ProfileDir, "profile-dir", "", "if set, each wasmreg server writes a CPU profile of its case there (NAME.pprof)")
+	flag.StringVar(&c.ProfileDir, "profile-dir", "", "if set, each benchserver writes a CPU profile of its case there (NAME.pprof)")
 	flag.Parse()
 	for _, f := range strings.Split(digitsConc, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))

@@ -15,8 +15,9 @@
 //	benchserver -mode wasmreg -model name=echo,file=host/testdata/echo.wasm,config=[0.5]
 //	benchserver -mode bare
 //
-// It stands in for `wasmreg serve` until that command exists; the driver
-// (bench/serve/cmd/benchserve) names the server it starts in one place.
+// The driver (bench/serve/cmd/benchserve) starts it, or with -wasmreg-serve
+// the `wasmreg serve` command on a models file saying the same, so that
+// both package serve as embedded and the command are measured.
 package main
 
 import (
