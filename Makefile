@@ -25,7 +25,9 @@ PROTOC_GEN_GO      := $(TOOLS)/protoc-gen-go-v1.36.12/protoc-gen-go
 PROTOC_GEN_GO_GRPC := $(TOOLS)/protoc-gen-go-grpc-v1.5.1/protoc-gen-go-grpc
 # grpcurl: the gRPC client the `wasmreg serve` tests call the server with.
 GRPCURL     := $(TOOLS)/grpcurl-v1.9.4/grpcurl
-GO_TOOLS    := $(STATICCHECK) $(GOIMPORTS) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(GRPCURL)
+# ghz, the gRPC load generator of make bench-serve (hey, its HTTP one, is a Debian package).
+GHZ         := $(TOOLS)/ghz-v0.93.0/ghz
+GO_TOOLS    := $(STATICCHECK) $(GOIMPORTS) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(GRPCURL) $(GHZ)
 
 # The OIP gRPC service's Go code, generated from serve/oippb's copied .proto.
 OIPPB_DIR   := serve/oippb
@@ -43,7 +45,7 @@ IMAGE       ?= localhost/wasmreg:latest
 IMAGE_CONTEXT := $(BUILD)/image
 PODMAN      := CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf podman
 
-.PHONY: image image-context test-deploy scale-test all proto deps deps-apt demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
+.PHONY: image image-context test-deploy scale-test all proto deps deps-apt demo test examples bench bench-extism bench-serve check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
 
 # Every fuzz target, as package:Function.
 FUZZ_TARGETS := ./serve:FuzzTensor ./serve:FuzzRawTensor ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports ./host/internal/snapshot:FuzzRewriteForSnapshot \
@@ -159,6 +161,15 @@ bench:
 bench-extism:
 	(cd bench/extism && $(GO) test -run '^$$' -bench . -benchmem -count 3 ./...) | $(GO) run ./internal/benchratio
 
+## bench-serve: serving benchmarks on 127.0.0.1 (hey for REST, ghz for gRPC): package serve
+## next to bare net/http and grpc-go, request vs model isolation, the digits model served
+## next to `wasmreg bench`, rps per core; shorter: make bench-serve BENCH_SERVE_FLAGS=-duration=3s
+BENCH_SERVE_FLAGS ?=
+bench-serve: examples wasmreg $(GHZ)
+	$(GO) build -o $(BUILD)/bin/benchserver ./bench/serve/cmd/benchserver
+	$(GO) run ./bench/serve/cmd/benchserve -server $(BUILD)/bin/benchserver -wasmreg $(WASMREG) \
+		-ghz $(GHZ) -factories $(FACTORIES) $(BENCH_SERVE_FLAGS)
+
 ## check: formatting, vet, tidy modules, the Go SDK cross-builds for wasip1
 check: $(GO_TOOLS)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -191,6 +202,8 @@ $(STATICCHECK):
 	GOBIN=$(CURDIR)/$(@D) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
 $(GOIMPORTS):
 	GOBIN=$(CURDIR)/$(@D) $(GO) install golang.org/x/tools/cmd/goimports@v0.52.0
+$(GHZ):
+	GOBIN=$(CURDIR)/$(@D) $(GO) install github.com/bojand/ghz/cmd/ghz@v0.93.0
 
 ## fixtures: regenerate the WAT test fixtures' .wasm files
 fixtures:
