@@ -14,6 +14,7 @@ import (
 type served struct {
 	spec ModelSpec
 	cfg  config
+	sig  host.Signature // the factory's declared signature; empty lists if none
 
 	slots chan struct{} // a token per running request
 	// waiting counts requests queued for a slot; bounded by cfg.queue.
@@ -36,7 +37,8 @@ func newServed(ctx context.Context, spec ModelSpec, cfg config) (*served, error)
 		spec.Isolation = IsolationModel
 	}
 	spec.Config = append([]byte(nil), spec.Config...)
-	m := &served{spec: spec, cfg: cfg,
+	sig, _ := spec.Factory.Signature()
+	m := &served{spec: spec, cfg: cfg, sig: sig,
 		slots: make(chan struct{}, cfg.concurrency), waiting: make(chan struct{}, cfg.queue),
 		pool: make(chan *host.Model, spec.Instances), closed: make(chan struct{})}
 	n := spec.Instances
