@@ -202,4 +202,3 @@ func TestSignatureConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
-
