@@ -102,7 +102,9 @@ func (m *served) outputsOf(resps [][]byte, bytesIn bool) ([]outTensor, error) {
 
 // declaredOutputs maps responses to the declared outputs. A response that
 // is a JSON object holds outputs by name, each field one declared output;
-// any other response is the value of the only declared output. Every row
+// any other response is the value of the only declared output, and a
+// response that is not JSON is, for a sole BYTES output, its element
+// verbatim. Every row
 // must hold the same outputs; an output no row holds is left out of the
 // response. Output k's tensor is [N, value's shape…], checked against its
 // declared shape, its values against its datatype.
@@ -112,10 +114,15 @@ func declaredOutputs(model string, specs []host.TensorSpec, resps [][]byte) ([]o
 	}
 	rows := make([]map[string]json.RawMessage, len(resps))
 	for i, r := range resps {
-		r = bytes.TrimSpace(r)
 		if !json.Valid(r) {
-			return nil, bad(i, "the response %s is not JSON, as the model's declared outputs need", clip(r))
+			if len(specs) == 1 && specs[0].Datatype == "BYTES" {
+				s, _ := json.Marshal(string(r)) // the sole BYTES output, verbatim
+				rows[i] = map[string]json.RawMessage{specs[0].Name: s}
+				continue
+			}
+			return nil, bad(i, "the response %s is not JSON, as the model's declared outputs need (but a sole BYTES output)", clip(r))
 		}
+		r = bytes.TrimSpace(r)
 		if r[0] != '{' {
 			if len(specs) != 1 {
 				return nil, bad(i, "the response %s is not an object holding the %d outputs the model's signature declares", clip(r), len(specs))

@@ -25,6 +25,11 @@ func init() {
 		Description:  "Greets each request with the greeting in its config.",
 		ConfigSchema: `{"type": "object", "properties": {"greeting": {"type": "string"}}, "additionalProperties": false}`,
 		Capabilities: []string{"log"},
+		// The tensor signature a server reports and checks (docs/SERVE.md):
+		// each element of a BYTES tensor of names is one request, and each
+		// greeting one element of the BYTES output.
+		Inputs:  []wasmreg.Tensor{{Name: "name", Datatype: "BYTES", Shape: []int64{-1}}},
+		Outputs: []wasmreg.Tensor{{Name: "greeting", Datatype: "BYTES", Shape: []int64{-1}}},
 	}, build)
 }
 
