@@ -15,7 +15,11 @@ WASMREG_INFO("{\"name\":\"scale\",\"version\":\"1.0.0\","
              "\"description\":\"Multiplies a JSON array of numbers by the factor in its config.\","
              "\"config_schema\":{\"type\":\"object\",\"required\":[\"factor\"],"
              "\"properties\":{\"factor\":{\"type\":\"number\",\"description\":\"what to multiply by\"}},"
-             "\"additionalProperties\":false}}");
+             "\"additionalProperties\":false},"
+             /* The tensor signature a server reports and checks: rows of
+              * numbers in, each row scaled out. */
+             "\"tensors\":{\"inputs\":[" WASMREG_TENSOR("x", FP64, -1, -1) "],"
+             "\"outputs\":[" WASMREG_TENSOR("y", FP64, -1, -1) "]}}");
 
 static double factor; /* the model: what wasmreg_factory_build leaves in memory */
 
