@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -140,4 +141,39 @@ func TestMlpcSignature(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, code, tc.name)
 		assert.Contains(t, resp["error"], tc.want, tc.name)
 	}
+}
+
+// TestASSDKSignature: tensors() declares the AssemblyScript example's
+// signature; what it refuses fails wasmreg_info, so the Load, with the
+// reason; its DATATYPES are the host's.
+func TestASSDKSignature(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, _ := cSDKHost(t)
+	f, err := h.Load(ctx, asSDKWasm(t, "scale", "example/scale.ts"))
+	require.NoError(t, err)
+	sig, ok := f.Signature()
+	require.True(t, ok)
+	assert.Equal(t, host.Signature{
+		Inputs:  []host.TensorSpec{{Name: "x", Datatype: "FP64", Shape: []int64{-1, -1}}},
+		Outputs: []host.TensorSpec{{Name: "y", Datatype: "FP64", Shape: []int64{-1, -1}}},
+	}, sig)
+
+	_, err = h.Load(ctx, asSDKWasm(t, "badsig", "testdata/badsig.ts"))
+	var ce *host.CallError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, host.ExportInfo, ce.Export)
+	assert.Equal(t, `wasmreg_info: tensors: inputs[0] "x": shape[1] is -2, want -1 (variable) or 0 to 16777216`, ce.Message)
+
+	root, err := wasmbuild.RepoRoot()
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(root, "guest-sdk", "assemblyscript", "assembly", "index.ts"))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?s)export const DATATYPES: string\[\] = \[([^\]]*)\];`).FindSubmatch(b)
+	require.NotNil(t, m, "index.ts defines DATATYPES")
+	var listed []string
+	for _, q := range regexp.MustCompile(`"([^"]*)"`).FindAllSubmatch(m[1], -1) {
+		listed = append(listed, string(q[1]))
+	}
+	assert.Equal(t, host.Datatypes(), listed)
 }
