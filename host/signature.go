@@ -36,8 +36,9 @@ func Datatypes() []string {
 
 // TensorSpec is one tensor of a factory's declared signature: its name,
 // its Open Inference Protocol datatype ("FP32", "INT64", "BYTES", …) and
-// its shape, where -1 is a variable dimension. A TensorSpec returned by
-// [Factory.Signature] is the caller's own copy.
+// its shape, where -1 is a variable dimension. It is a plain value: safe
+// for concurrent reads, not for a write concurrent with other use. A
+// TensorSpec returned by [Factory.Signature] is the caller's own copy.
 type TensorSpec struct {
 	Name     string
 	Datatype string
@@ -46,8 +47,9 @@ type TensorSpec struct {
 
 // Signature is the tensor signature a factory declares in its metadata's
 // "tensors" field (docs/ABI.md §5). Either list may be empty: that side
-// keeps the generic mapping of docs/SERVE.md. A Signature returned by
-// [Factory.Signature] is the caller's own copy.
+// keeps the generic mapping of docs/SERVE.md. It is a plain value, like
+// [TensorSpec]. A Signature returned by [Factory.Signature] is the
+// caller's own copy.
 type Signature struct {
 	Inputs  []TensorSpec
 	Outputs []TensorSpec

@@ -234,6 +234,9 @@ func tensorValue(dt string, v json.RawMessage) ([]any, []int64, error) {
 // BYTES a string, BOOL true or false, an integer type an integer in its
 // range, a float type a number in its range.
 func outputElement(dt string, v json.RawMessage) (any, error) {
+	if bytes.Equal(v, []byte("null")) { // encoding/json reads it as the zero value
+		return nil, fmt.Errorf("null is not a value of %s", dt)
+	}
 	switch dt {
 	case "BYTES":
 		var s string
