@@ -102,12 +102,13 @@ func (info Info) Validate() error {
 		list  []Tensor
 	}{{"Inputs", info.Inputs}, {"Outputs", info.Outputs}} {
 		for i, t := range side.list {
+			where := fmt.Sprintf("Info.%s[%d] of %q", side.field, i, info.Name)
 			if err := t.validate(); err != nil {
-				return fmt.Errorf("Info.%s[%d] of %q: %w", side.field, i, info.Name, err)
+				return fmt.Errorf("%s: %w", where, err)
 			}
 			for _, prev := range side.list[:i] {
 				if prev.Name == t.Name {
-					return fmt.Errorf("Info.%s[%d] of %q: name %q declared twice", side.field, i, info.Name, t.Name)
+					return fmt.Errorf("%s: name %q declared twice", where, t.Name)
 				}
 			}
 		}
@@ -119,15 +120,15 @@ func (info Info) Validate() error {
 func (t Tensor) validate() error {
 	switch {
 	case t.Name == "":
-		return fmt.Errorf("empty Name")
+		return fmt.Errorf("empty Tensor.Name")
 	case len(t.Name) > maxTensorName:
-		return fmt.Errorf("Name of %d bytes, more than %d", len(t.Name), maxTensorName)
+		return fmt.Errorf("Tensor.Name of %d bytes, more than %d", len(t.Name), maxTensorName)
 	case !utf8.ValidString(t.Name):
-		return fmt.Errorf("Name %q is not valid UTF-8", t.Name)
+		return fmt.Errorf("Tensor.Name %q is not valid UTF-8", t.Name)
 	}
 	for i, r := range t.Name {
 		if unicode.IsControl(r) {
-			return fmt.Errorf("Name %q has control character %U at byte %d", t.Name, r, i)
+			return fmt.Errorf("Tensor.Name %q has control character %U at byte %d", t.Name, r, i)
 		}
 	}
 	if !slices.Contains(Datatypes(), t.Datatype) {
