@@ -75,6 +75,8 @@ examples:
 	@echo "c    $(FACTORIES)/scale.wasm (guest-sdk/c/example/minimal.c)"
 	@$(CLANG) $(CFLAGS_WASM) -o $(FACTORIES)/scale.wasm guest-sdk/c/example/minimal.c
 	@cp host/testdata/echo.wasm $(FACTORIES)/echo.wasm
+	@echo "wat  $(FACTORIES)/abi-only.wasm (examples/factories/abi-only, from docs/ABI.md alone)"
+	@wat2wasm examples/factories/abi-only/abi-only.wat -o $(FACTORIES)/abi-only.wasm
 	@echo "rust $(FACTORIES)/scale-rs.wasm (guest-sdk/rust/example)"
 	@cd guest-sdk/rust/example && $(CARGO_WASM) -q
 	@cp $(BUILD)/cargo/wasm32-wasi/release/scale.wasm $(FACTORIES)/scale-rs.wasm

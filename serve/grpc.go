@@ -86,12 +86,15 @@ func (g grpcService) ModelMetadata(_ context.Context, r *oippb.ModelMetadataRequ
 }
 
 func (g grpcService) ModelInfer(ctx context.Context, r *oippb.ModelInferRequest) (*oippb.ModelInferResponse, error) {
+	start := time.Now()
 	m, err := g.s.lookupVersion(r.GetModelName(), r.GetModelVersion())
 	if err != nil {
+		g.s.metrics.observe(nil, protoGRPC, start, err)
 		return nil, grpcError(err)
 	}
 	defer m.unref()
 	resp, err := g.infer(ctx, m, r)
+	g.s.metrics.observe(m.met, protoGRPC, start, err)
 	if err != nil {
 		return nil, grpcError(err)
 	}

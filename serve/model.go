@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/wasmreg/wasmreg/host"
 )
@@ -15,12 +17,15 @@ type served struct {
 	spec ModelSpec
 	cfg  config
 	sig  host.Signature // the factory's declared signature; empty lists if none
+	met  *modelMetrics
 
 	slots chan struct{} // a token per running request
 	// waiting counts requests queued for a slot; bounded by cfg.queue.
 	waiting chan struct{}
 
 	pool chan *host.Model // idle pooled models (IsolationModel)
+	// sandboxes counts the request sandboxes alive (IsolationRequest).
+	sandboxes atomic.Int64
 
 	mu      sync.Mutex // guards the fields below
 	refs    int
@@ -29,7 +34,7 @@ type served struct {
 	live    []*host.Model // every pooled model not yet closed
 }
 
-func newServed(ctx context.Context, spec ModelSpec, cfg config) (*served, error) {
+func newServed(ctx context.Context, spec ModelSpec, cfg config, met *modelMetrics) (*served, error) {
 	if spec.Instances == 0 {
 		spec.Instances = 1
 	}
@@ -38,7 +43,7 @@ func newServed(ctx context.Context, spec ModelSpec, cfg config) (*served, error)
 	}
 	spec.Config = append([]byte(nil), spec.Config...)
 	sig, _ := spec.Factory.Signature()
-	m := &served{spec: spec, cfg: cfg, sig: sig,
+	m := &served{spec: spec, cfg: cfg, sig: sig, met: met,
 		slots: make(chan struct{}, cfg.concurrency), waiting: make(chan struct{}, cfg.queue),
 		pool: make(chan *host.Model, spec.Instances), closed: make(chan struct{})}
 	n := spec.Instances
@@ -46,7 +51,7 @@ func newServed(ctx context.Context, spec ModelSpec, cfg config) (*served, error)
 		n = 1 // build one to check the config, then close it
 	}
 	for range n {
-		hm, err := spec.Factory.BuildModel(ctx, spec.Config)
+		hm, err := m.timeBuild(func() (*host.Model, error) { return spec.Factory.BuildModel(ctx, spec.Config) })
 		if err != nil {
 			m.closeLive(context.Background())
 			return nil, err
@@ -138,8 +143,10 @@ func (m *served) waitClosed(ctx context.Context) error {
 
 // admit takes a running slot, waiting in the bounded queue if need be.
 func (m *served) admit(ctx context.Context) (release func(), err error) {
+	start := time.Now()
 	select {
 	case m.slots <- struct{}{}:
+		m.met.queueWait.Observe(time.Since(start).Seconds())
 		return func() { <-m.slots }, nil
 	default:
 	}
@@ -149,6 +156,7 @@ func (m *served) admit(ctx context.Context) (release func(), err error) {
 		return nil, fmt.Errorf("%w: model %q: %d requests running and %d queued", ErrQueueFull, m.spec.Name, cap(m.slots), cap(m.waiting))
 	}
 	defer func() { <-m.waiting }()
+	defer func() { m.met.queueWait.Observe(time.Since(start).Seconds()) }()
 	select {
 	case m.slots <- struct{}{}:
 		return func() { <-m.slots }, nil
@@ -162,20 +170,28 @@ func (m *served) admit(ctx context.Context) (release func(), err error) {
 // replaced by a fresh build, so the model keeps serving.
 func (m *served) predict(ctx context.Context, input []byte) ([]byte, error) {
 	if m.spec.Isolation == IsolationRequest {
-		hm, err := m.spec.Factory.BuildModel(ctx, m.spec.Config)
+		m.sandboxes.Add(1)
+		defer m.sandboxes.Add(-1)
+		hm, err := m.timeBuild(func() (*host.Model, error) { return m.spec.Factory.BuildModel(ctx, m.spec.Config) })
 		if err != nil {
 			return nil, err
 		}
 		defer hm.Close(context.Background())
-		return hm.Predict(ctx, input)
+		out, err := hm.Predict(ctx, input)
+		m.met.guestError(err)
+		return out, err
 	}
 	var hm *host.Model
+	start := time.Now()
 	select {
 	case hm = <-m.pool:
+		m.met.instanceWait.Observe(time.Since(start).Seconds())
 	case <-ctx.Done():
+		m.met.instanceWait.Observe(time.Since(start).Seconds())
 		return nil, fmt.Errorf("model %q: waiting for an instance: %w", m.spec.Name, ctx.Err())
 	}
 	out, err := hm.Predict(ctx, input)
+	m.met.guestError(err)
 	if broken(err) {
 		go m.rebuild(hm)
 		return nil, err
@@ -197,7 +213,7 @@ func broken(err error) bool {
 // rebuild replaces a pooled model that failed with a fresh build.
 func (m *served) rebuild(old *host.Model) {
 	_ = old.Close(context.Background())
-	hm, err := m.spec.Factory.BuildModel(context.Background(), m.spec.Config)
+	hm, err := m.timeBuild(func() (*host.Model, error) { return m.spec.Factory.BuildModel(context.Background(), m.spec.Config) })
 	m.mu.Lock()
 	for i, x := range m.live {
 		if x == old {
@@ -219,4 +235,13 @@ func (m *served) rebuild(old *host.Model) {
 		return
 	}
 	m.pool <- hm
+}
+
+// instanceCounts returns the instances built and not closed, and those
+// idle in the pool, for the instance gauges.
+func (m *served) instanceCounts() (live, idle int) {
+	m.mu.Lock()
+	live = len(m.live)
+	m.mu.Unlock()
+	return live + int(m.sandboxes.Load()), len(m.pool)
 }

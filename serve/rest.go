@@ -19,7 +19,8 @@ import (
 )
 
 // Handler returns the REST API (OIP v2, docs/SERVE.md) to mount on the
-// embedder's http.Server. It is safe for concurrent use.
+// embedder's http.Server, with GET /metrics for Prometheus (see
+// [WithMetrics]). It is safe for concurrent use.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v2/health/live", s.live)
@@ -27,6 +28,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v2/health/ready", s.ready)
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /v2", s.serverMetadata)
+	mux.HandleFunc("GET /v2/{$}", s.serverMetadata) // the path the OIP OpenAPI file writes
 	mux.HandleFunc("GET /v2/models/{name}", s.modelMetadata)
 	mux.HandleFunc("GET /v2/models/{name}/versions/{version}", s.modelMetadata)
 	mux.HandleFunc("GET /v2/models/{name}/ready", s.modelReady)
@@ -37,6 +39,9 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST /v2/repository/index", s.admin(s.repoIndex))
 		mux.HandleFunc("POST /v2/repository/models/{name}/load", s.admin(s.repoLoad))
 		mux.HandleFunc("POST /v2/repository/models/{name}/unload", s.admin(s.repoUnload))
+	}
+	if s.metrics.gatherer != nil {
+		mux.Handle("GET /metrics", s.metrics.handler())
 	}
 	return s.accessLog(mux)
 }
@@ -199,13 +204,16 @@ func (s *Server) deadline(r *http.Request) (time.Duration, error) {
 }
 
 func (s *Server) infer(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	m, err := s.lookup(r)
 	if err != nil {
+		s.metrics.observe(nil, protoREST, start, err)
 		writeError(w, err)
 		return
 	}
 	defer m.unref()
 	resp, err := s.inferJSON(r, m)
+	s.metrics.observe(m.met, protoREST, start, err)
 	if err != nil {
 		writeError(w, err)
 		return

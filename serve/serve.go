@@ -26,6 +26,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/wasmreg/wasmreg/host"
 )
 
@@ -108,6 +110,7 @@ type config struct {
 	logger         *slog.Logger
 	adminToken     string
 	resolver       Resolver
+	registerer     prometheus.Registerer // nil: the Server's own registry
 }
 
 func invalid(option, format string, args ...any) error {
@@ -193,6 +196,8 @@ type Server struct {
 	loadMu sync.Mutex
 
 	shutting atomic.Bool
+
+	metrics *metrics
 }
 
 // New returns a Server with no models, or an error naming a bad option. It
@@ -207,7 +212,12 @@ func New(opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
-	return &Server{cfg: cfg, models: map[string]*served{}}, nil
+	s := &Server{cfg: cfg, models: map[string]*served{}}
+	var err error
+	if s.metrics, err = newMetrics(s, cfg.registerer); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Load builds the model spec describes and serves it under spec.Name,
@@ -223,14 +233,17 @@ func (s *Server) Load(ctx context.Context, spec ModelSpec) error {
 	}
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
-	m, err := newServed(ctx, spec, s.cfg)
+	version := labelVersion(spec.Factory.Info().Version)
+	m, err := newServed(ctx, spec, s.cfg, s.metrics.forModel(spec.Name, version))
 	if err != nil {
+		s.metrics.loadFailed(s.servedMetrics(spec.Name), spec.Name, version)
 		return fmt.Errorf("serve: load model %q: %w", spec.Name, err)
 	}
 	s.mu.Lock()
 	old := s.models[spec.Name]
 	s.models[spec.Name] = m
 	s.mu.Unlock()
+	s.metrics.loaded(old, version)
 	if old != nil {
 		old.retire()
 	}
@@ -247,6 +260,9 @@ func (s *Server) Unload(ctx context.Context, name string) error {
 	m := s.models[name]
 	delete(s.models, name)
 	s.mu.Unlock()
+	if m != nil {
+		s.metrics.unloaded(name)
+	}
 	s.loadMu.Unlock()
 	if m == nil {
 		return fmt.Errorf("%w: model %q", ErrModelNotFound, name)

@@ -100,6 +100,7 @@ func TestEndpoints(t *testing.T) {
 		{"ready", "GET", "/v2/health/ready", "", 200, "ready", true},
 		{"readyz", "GET", "/readyz", "", 200, "ready", true},
 		{"server metadata", "GET", "/v2", "", 200, "name", "wasmreg"},
+		{"server metadata at /v2/", "GET", "/v2/", "", 200, "name", "wasmreg"},
 		{"model metadata", "GET", "/v2/models/echo", "", 200, "name", "echo"},
 		{"model version metadata", "GET", "/v2/models/echo/versions/1.0.0", "", 200, "platform", "wasmreg"},
 		{"unknown model", "GET", "/v2/models/nope", "", 404, "", nil},

@@ -276,6 +276,13 @@ func outputElement(dt string, v json.RawMessage) (any, error) {
 	if rng, ok := numericTypes[dt]; err != nil || !ok || f < rng[0] || f > rng[1] || math.IsInf(f, 0) {
 		return nil, fmt.Errorf("%s is out of the range of %s", clip(v), dt)
 	}
+	if dt != "FP64" {
+		// Rounded once, from the factory's digits: a factory that writes
+		// a float32's shortest digits gets that float32 back, in REST's
+		// JSON as in gRPC's fp32_contents.
+		f32, _ := strconv.ParseFloat(s, 32)
+		return float32(f32), nil
+	}
 	return f, nil
 }
 
@@ -301,6 +308,8 @@ func contentsOf(o outTensor) *oippb.InferTensorContents {
 			} else {
 				c.UintContents = append(c.UintContents, uint32(x))
 			}
+		case float32:
+			c.Fp32Contents = append(c.Fp32Contents, x)
 		case float64:
 			if o.Datatype == "FP64" {
 				c.Fp64Contents = append(c.Fp64Contents, x)

@@ -32,8 +32,9 @@ func TestDeclaredOutputsDatatypes(t *testing.T) {
 		{"INT64 exact", spec("INT64", -1), []string{`9007199254740993`}, []int64{1}, []any{int64(9007199254740993)}, ""},
 		{"INT8 negative", spec("INT8", -1, 1), []string{`[-128]`}, []int64{1, 1}, []any{int64(-128)}, ""},
 		{"FP16 range", spec("FP16", -1), []string{`70000`}, nil, nil, `70000 is out of the range of FP16`},
+		{"FP32 rounded once", spec("FP32", -1), []string{`1.6168804e-7`}, []int64{1}, []any{float32(1.6168804e-7)}, ""},
 		{"FP64 scalar rows", spec("FP64", -1), []string{`1.5`, `-2`}, []int64{2}, []any{1.5, -2.0}, ""},
-		{"rank 3", spec("FP32", -1, 2, 1), []string{`[[1],[2]]`}, []int64{1, 2, 1}, []any{1.0, 2.0}, ""},
+		{"rank 3", spec("FP32", -1, 2, 1), []string{`[[1],[2]]`}, []int64{1, 2, 1}, []any{float32(1), float32(2)}, ""},
 		{"rank mismatch", spec("FP32", -1), []string{`[1]`}, nil, nil, `output "o" has shape [1 1], the model's signature declares [-1]`},
 		{"rows of different shapes", spec("FP32", -1, -1), []string{`[1]`, `[1,2]`}, nil, nil, `row 1: output "o" has shape [2], row 0's has [1]`},
 		{"not JSON, not BYTES", spec("FP32", -1), []string{`nope`}, nil, nil, `is not JSON`},
@@ -71,6 +72,8 @@ func TestContentsOf(t *testing.T) {
 	assert.Equal(t, []uint64{1 << 63}, c.GetUint64Contents())
 	c = contentsOf(outTensor{Datatype: "UINT16", Data: []any{uint64(7)}})
 	assert.Equal(t, []uint32{7}, c.GetUintContents())
+	c = contentsOf(outTensor{Datatype: "FP32", Data: []any{float32(1.6168804e-7)}})
+	assert.Equal(t, []float32{1.6168804e-7}, c.GetFp32Contents())
 	c = contentsOf(outTensor{Datatype: "FP16", Data: []any{0.5}})
 	assert.Equal(t, []float32{0.5}, c.GetFp32Contents())
 	c = contentsOf(outTensor{Datatype: "FP64", Data: []any{0.5}})

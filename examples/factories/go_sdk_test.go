@@ -197,8 +197,8 @@ func TestGoSDKMinimalExample(t *testing.T) {
 		sig, ok := f.Signature()
 		require.True(t, ok, "the example declares its tensor signature")
 		assert.Equal(t, host.Signature{
-			Inputs:  []host.TensorSpec{{Name: "name", Datatype: "BYTES", Shape: []int64{-1}}},
-			Outputs: []host.TensorSpec{{Name: "greeting", Datatype: "BYTES", Shape: []int64{-1}}},
+			Inputs:  []host.TensorSpec{{Name: "input", Datatype: "BYTES", Shape: []int64{-1}}},
+			Outputs: []host.TensorSpec{{Name: "output", Datatype: "BYTES", Shape: []int64{-1}}},
 		}, sig)
 	})
 

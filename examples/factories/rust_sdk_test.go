@@ -63,8 +63,8 @@ func TestRustSDKExample(t *testing.T) {
 		sig, ok := f.Signature()
 		require.True(t, ok, "the example declares its tensor signature")
 		assert.Equal(t, host.Signature{
-			Inputs:  []host.TensorSpec{{Name: "x", Datatype: "FP64", Shape: []int64{-1, -1}}},
-			Outputs: []host.TensorSpec{{Name: "y", Datatype: "FP64", Shape: []int64{-1, -1}}},
+			Inputs:  []host.TensorSpec{{Name: "input", Datatype: "FP32", Shape: []int64{-1, -1}}},
+			Outputs: []host.TensorSpec{{Name: "output", Datatype: "FP64", Shape: []int64{-1, -1}}},
 		}, sig)
 		for _, imp := range importNames(f) {
 			assert.NotContains(t, cSDKCapabilityImports, imp, "the example imports no capability it does not use")

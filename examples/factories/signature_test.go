@@ -33,8 +33,8 @@ func TestCSDKSignature(t *testing.T) {
 	sig, ok := f.Signature()
 	require.True(t, ok)
 	assert.Equal(t, host.Signature{
-		Inputs:  []host.TensorSpec{{Name: "x", Datatype: "FP64", Shape: []int64{-1, -1}}},
-		Outputs: []host.TensorSpec{{Name: "y", Datatype: "FP64", Shape: []int64{-1, -1}}},
+		Inputs:  []host.TensorSpec{{Name: "input", Datatype: "FP32", Shape: []int64{-1, -1}}},
+		Outputs: []host.TensorSpec{{Name: "output", Datatype: "FP64", Shape: []int64{-1, -1}}},
 	}, sig)
 
 	root, err := wasmbuild.RepoRoot()
@@ -155,8 +155,8 @@ func TestASSDKSignature(t *testing.T) {
 	sig, ok := f.Signature()
 	require.True(t, ok)
 	assert.Equal(t, host.Signature{
-		Inputs:  []host.TensorSpec{{Name: "x", Datatype: "FP64", Shape: []int64{-1, -1}}},
-		Outputs: []host.TensorSpec{{Name: "y", Datatype: "FP64", Shape: []int64{-1, -1}}},
+		Inputs:  []host.TensorSpec{{Name: "input", Datatype: "FP32", Shape: []int64{-1, -1}}},
+		Outputs: []host.TensorSpec{{Name: "output", Datatype: "FP64", Shape: []int64{-1, -1}}},
 	}, sig)
 
 	_, err = h.Load(ctx, asSDKWasm(t, "badsig", "testdata/badsig.ts"))

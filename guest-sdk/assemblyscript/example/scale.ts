@@ -14,7 +14,7 @@ class Scale extends Factory {
       '"config_schema":{"type":"object","required":["factor"],"properties":{"factor":{"type":"number"}}},' +
       // The tensor signature a server reports and checks: rows of numbers
       // in, each row scaled out.
-      tensors([new Tensor("x", "FP64", [-1, -1])], [new Tensor("y", "FP64", [-1, -1])]) + "}";
+      tensors([new Tensor("input", "FP32", [-1, -1])], [new Tensor("output", "FP64", [-1, -1])]) + "}";
   }
   build(config: Uint8Array): i32 {
     const f = numberField(config, "factor");

@@ -18,8 +18,8 @@ WASMREG_INFO("{\"name\":\"scale\",\"version\":\"1.0.0\","
              "\"additionalProperties\":false},"
              /* The tensor signature a server reports and checks: rows of
               * numbers in, each row scaled out. */
-             "\"tensors\":{\"inputs\":[" WASMREG_TENSOR("x", FP64, -1, -1) "],"
-             "\"outputs\":[" WASMREG_TENSOR("y", FP64, -1, -1) "]}}");
+             "\"tensors\":{\"inputs\":[" WASMREG_TENSOR("input", FP32, -1, -1) "],"
+             "\"outputs\":[" WASMREG_TENSOR("output", FP64, -1, -1) "]}}");
 
 static double factor; /* the model: what wasmreg_factory_build leaves in memory */
 

@@ -27,9 +27,10 @@ func init() {
 		Capabilities: []string{"log"},
 		// The tensor signature a server reports and checks (docs/SERVE.md):
 		// each element of a BYTES tensor of names is one request, and each
-		// greeting one element of the BYTES output.
-		Inputs:  []wasmreg.Tensor{{Name: "name", Datatype: "BYTES", Shape: []int64{-1}}},
-		Outputs: []wasmreg.Tensor{{Name: "greeting", Datatype: "BYTES", Shape: []int64{-1}}},
+		// greeting one element of the BYTES output; the generic mapping's
+		// names, so that its clients need no change.
+		Inputs:  []wasmreg.Tensor{{Name: "input", Datatype: "BYTES", Shape: []int64{-1}}},
+		Outputs: []wasmreg.Tensor{{Name: "output", Datatype: "BYTES", Shape: []int64{-1}}},
 	}, build)
 }
 

@@ -23,8 +23,8 @@ impl Factory for Scale {
             capabilities: vec!["log".into()],
             // The tensor signature a server reports and checks: rows of
             // numbers in, each row scaled out.
-            inputs: vec![wasmreg::Tensor::new("x", "FP64", &[-1, -1])],
-            outputs: vec![wasmreg::Tensor::new("y", "FP64", &[-1, -1])],
+            inputs: vec![wasmreg::Tensor::new("input", "FP32", &[-1, -1])],
+            outputs: vec![wasmreg::Tensor::new("output", "FP64", &[-1, -1])],
         }
     }
 
