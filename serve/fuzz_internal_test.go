@@ -56,6 +56,9 @@ func FuzzDeclaredOutputs(f *testing.F) {
 	specs := []host.TensorSpec{{Name: "label", Datatype: "INT64", Shape: []int64{-1}}, {Name: "scores", Datatype: "FP32", Shape: []int64{-1, -1}}}
 	f.Fuzz(func(t *testing.T, a, b []byte) {
 		for _, sp := range [][]host.TensorSpec{specs, specs[1:]} {
+			if _, err := declaredOutputs("m", sp, nil); err != nil {
+				t.Fatalf("an empty batch: %v", err)
+			}
 			outs, err := declaredOutputs("m", sp, [][]byte{a, b})
 			if err != nil {
 				continue

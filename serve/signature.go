@@ -107,10 +107,22 @@ func (m *served) outputsOf(resps [][]byte, bytesIn bool) ([]outTensor, error) {
 // verbatim. Every row
 // must hold the same outputs; an output no row holds is left out of the
 // response. Output k's tensor is [N, value's shape…], checked against its
-// declared shape, its values against its datatype.
+// declared shape, its values against its datatype. No responses (a batch
+// of 0 rows) answer every declared output, empty.
 func declaredOutputs(model string, specs []host.TensorSpec, resps [][]byte) ([]outTensor, error) {
 	bad := func(row int, format string, args ...any) error {
 		return fmt.Errorf("%w: model %q: row %d: %s", ErrBadResponse, model, row, fmt.Sprintf(format, args...))
+	}
+	if len(resps) == 0 { // an empty batch: every output empty
+		out := make([]outTensor, len(specs))
+		for i, spec := range specs {
+			shape := make([]int64, len(spec.Shape))
+			for k, d := range spec.Shape {
+				shape[k] = max(d, 0) // the batch, and every variable dimension, 0
+			}
+			out[i] = outTensor{Name: spec.Name, Shape: shape, Datatype: spec.Datatype, Data: []any{}}
+		}
+		return out, nil
 	}
 	rows := make([]map[string]json.RawMessage, len(resps))
 	for i, r := range resps {

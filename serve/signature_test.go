@@ -90,6 +90,15 @@ func TestSignatureInferREST(t *testing.T) {
 		assert.Equal(t, []any{map[string]any{"name": "scores", "datatype": "FP32", "shape": []any{1.0, 2.0}, "data": []any{1.0, 2.0}}}, resp["outputs"])
 	})
 
+	t.Run("an empty batch answers every output empty", func(t *testing.T) {
+		code, resp, _ := fx.do(t, "POST", "/v2/models/sig/infer", body("x", "FP32", "[0,2]", "[]"))
+		require.Equal(t, http.StatusOK, code, "%v", resp)
+		assert.Equal(t, []any{
+			map[string]any{"name": "label", "datatype": "INT64", "shape": []any{0.0}, "data": []any{}},
+			map[string]any{"name": "scores", "datatype": "FP32", "shape": []any{0.0, 2.0}, "data": []any{}},
+		}, resp["outputs"])
+	})
+
 	bad := []struct {
 		name, model, body string
 		status            int
@@ -154,6 +163,11 @@ func TestSignatureGRPC(t *testing.T) {
 	assert.Equal(t, "FP32", scores.GetDatatype())
 	assert.Equal(t, []int64{2, 2}, scores.GetShape())
 	assert.Equal(t, []float32{0.25, 0.75, 0.25, 0.75}, scores.GetContents().GetFp32Contents())
+	// An empty batch: every declared output, empty, and the server lives on.
+	resp, err = c.ModelInfer(ctx, &oippb.ModelInferRequest{ModelName: "sig", Inputs: input("FP32", []int64{0, 2}, &oippb.InferTensorContents{})})
+	require.NoError(t, err)
+	require.Len(t, resp.GetOutputs(), 2)
+	assert.Equal(t, []int64{0, 2}, resp.GetOutputs()[1].GetShape())
 	// Raw input is checked against the signature too.
 	_, err = c.ModelInfer(ctx, &oippb.ModelInferRequest{ModelName: "sig", Inputs: input("FP32", []int64{1, 1}, nil),
 		RawInputContents: [][]byte{{0, 0, 128, 63}}})
