@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/wasmreg/wasmreg/host"
+	"github.com/wasmreg/wasmreg/internal/safetext"
 	"github.com/wasmreg/wasmreg/serve/oippb"
 )
 
@@ -132,12 +133,12 @@ func declaredOutputs(model string, specs []host.TensorSpec, resps [][]byte) ([]o
 				rows[i] = map[string]json.RawMessage{specs[0].Name: s}
 				continue
 			}
-			return nil, bad(i, "the response %s is not JSON, as the model's declared outputs need (but a sole BYTES output)", clip(r))
+			return nil, bad(i, "the response %s is not JSON, as the model's declared outputs need (but a sole BYTES output)", guestText(r))
 		}
 		r = bytes.TrimSpace(r)
 		if r[0] != '{' {
 			if len(specs) != 1 {
-				return nil, bad(i, "the response %s is not an object holding the %d outputs the model's signature declares", clip(r), len(specs))
+				return nil, bad(i, "the response %s is not an object holding the %d outputs the model's signature declares", guestText(r), len(specs))
 			}
 			rows[i] = map[string]json.RawMessage{specs[0].Name: r}
 			continue
@@ -253,19 +254,19 @@ func outputElement(dt string, v json.RawMessage) (any, error) {
 	case "BYTES":
 		var s string
 		if err := json.Unmarshal(v, &s); err != nil {
-			return nil, fmt.Errorf("%s is not a string (BYTES)", clip(v))
+			return nil, fmt.Errorf("%s is not a string (BYTES)", guestText(v))
 		}
 		return s, nil
 	case "BOOL":
 		var b bool
 		if err := json.Unmarshal(v, &b); err != nil {
-			return nil, fmt.Errorf("%s is not a BOOL", clip(v))
+			return nil, fmt.Errorf("%s is not a BOOL", guestText(v))
 		}
 		return b, nil
 	}
 	var num json.Number
 	if err := json.Unmarshal(v, &num); err != nil {
-		return nil, fmt.Errorf("%s is not a number (%s)", clip(v), dt)
+		return nil, fmt.Errorf("%s is not a number (%s)", guestText(v), dt)
 	}
 	s := num.String()
 	switch dt {
@@ -273,20 +274,20 @@ func outputElement(dt string, v json.RawMessage) (any, error) {
 		bits := map[string]int{"INT8": 8, "INT16": 16, "INT32": 32, "INT64": 64}[dt]
 		n, err := strconv.ParseInt(s, 10, bits)
 		if err != nil {
-			return nil, fmt.Errorf("%s is not an integer in the range of %s", clip(v), dt)
+			return nil, fmt.Errorf("%s is not an integer in the range of %s", guestText(v), dt)
 		}
 		return n, nil
 	case "UINT8", "UINT16", "UINT32", "UINT64":
 		bits := map[string]int{"UINT8": 8, "UINT16": 16, "UINT32": 32, "UINT64": 64}[dt]
 		n, err := strconv.ParseUint(s, 10, bits)
 		if err != nil {
-			return nil, fmt.Errorf("%s is not an integer in the range of %s", clip(v), dt)
+			return nil, fmt.Errorf("%s is not an integer in the range of %s", guestText(v), dt)
 		}
 		return n, nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if rng, ok := numericTypes[dt]; err != nil || !ok || f < rng[0] || f > rng[1] || math.IsInf(f, 0) {
-		return nil, fmt.Errorf("%s is out of the range of %s", clip(v), dt)
+		return nil, fmt.Errorf("%s is out of the range of %s", guestText(v), dt)
 	}
 	if dt != "FP64" {
 		// Rounded once, from the factory's digits: a factory that writes
@@ -297,6 +298,10 @@ func outputElement(dt string, v json.RawMessage) (any, error) {
 	}
 	return f, nil
 }
+
+// guestText is a factory's bytes, safe to quote in an error: escaped as
+// internal/safetext escapes guest text, and cut to 32 bytes.
+func guestText(b []byte) string { return safetext.Field(string(b), 32) }
 
 // contentsOf renders an output tensor's data in the typed contents field
 // of its datatype (ModelInferResponse).

@@ -42,6 +42,7 @@ func TestDeclaredOutputsDatatypes(t *testing.T) {
 		{"object field missing in a row", []host.TensorSpec{{Name: "a", Datatype: "FP32", Shape: []int64{-1}}, {Name: "b", Datatype: "FP32", Shape: []int64{-1}}},
 			[]string{`{"a":1,"b":2}`, `{"a":1}`}, nil, nil, `row 1: output "b" is in some rows' responses and not in others`},
 		{"no declared output", spec("FP32", -1), []string{`{}`}, nil, nil, `holds none of the outputs`},
+		{"guest text escaped", spec("FP32", -1), []string{"\x1b[2J\u202e"}, nil, nil, `the response \x1b[2J\u202e is not JSON`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
