@@ -23,7 +23,9 @@ STATICCHECK := $(TOOLS)/staticcheck-v0.8.2/staticcheck
 GOIMPORTS   := $(TOOLS)/goimports-v0.52.0/goimports
 PROTOC_GEN_GO      := $(TOOLS)/protoc-gen-go-v1.36.12/protoc-gen-go
 PROTOC_GEN_GO_GRPC := $(TOOLS)/protoc-gen-go-grpc-v1.5.1/protoc-gen-go-grpc
-GO_TOOLS    := $(STATICCHECK) $(GOIMPORTS) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC)
+# grpcurl: the gRPC client the `wasmreg serve` tests call the server with.
+GRPCURL     := $(TOOLS)/grpcurl-v1.9.4/grpcurl
+GO_TOOLS    := $(STATICCHECK) $(GOIMPORTS) $(PROTOC_GEN_GO) $(PROTOC_GEN_GO_GRPC) $(GRPCURL)
 
 # The OIP gRPC service's Go code, generated from serve/oippb's copied .proto.
 OIPPB_DIR   := serve/oippb
@@ -36,7 +38,12 @@ protoc_gen = protoc -I $(OIPPB_DIR) \
 	--go-grpc_out=$(1) --go-grpc_opt=paths=source_relative --go-grpc_opt=M$(OIPPB_PROTO)=$(OIPPB_GOPKG) \
 	$(OIPPB_DIR)/$(OIPPB_PROTO)
 
-.PHONY: all proto deps deps-apt demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
+# The image `make image` builds, and the manifests under deploy/ name.
+IMAGE       ?= localhost/wasmreg:latest
+IMAGE_CONTEXT := $(BUILD)/image
+PODMAN      := CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf podman
+
+.PHONY: image image-context test-deploy scale-test all proto deps deps-apt demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
 
 # Every fuzz target, as package:Function.
 FUZZ_TARGETS := ./serve:FuzzTensor ./serve:FuzzRawTensor ./serve:FuzzDeclaredOutputs ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzMetadata ./host:FuzzImports ./host/internal/snapshot:FuzzRewriteForSnapshot \
@@ -47,7 +54,7 @@ FUZZ_TARGETS := ./serve:FuzzTensor ./serve:FuzzRawTensor ./serve:FuzzDeclaredOut
 	./internal/oci:FuzzParseReference ./internal/oci:FuzzDecodeManifest \
 	./registry:FuzzParseName ./examples/mlpnet:FuzzDecode \
 	./examples/factories:FuzzCSDKJSON ./examples/factories:FuzzRustSDKJSON ./examples/factories:FuzzASSDKJSON ./examples/factories:FuzzGoSDKNameRules ./examples/factories/linear:FuzzLinear \
-	./cmd/wasmreg/internal/app:FuzzReorderArgs
+	./cmd/wasmreg/internal/app:FuzzReorderArgs ./cmd/wasmreg/internal/app:FuzzParseModels
 FUZZTIME ?= 60s
 
 all: wasmreg examples
@@ -84,7 +91,7 @@ examples:
 	@cd guest-sdk/assemblyscript && $(ASC) example/scale.ts --config asconfig.json --target release -o $(CURDIR)/$(FACTORIES)/scale-as.wasm
 
 ## deps: install the C, Rust, AssemblyScript and WAT toolchains, the registry and the Go tools the tests need, if missing
-APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt rustc cargo libstd-rust-dev-wasm32 librust-serde-json-dev nodejs docker-registry skopeo protobuf-compiler
+APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt rustc cargo libstd-rust-dev-wasm32 librust-serde-json-dev nodejs docker-registry skopeo protobuf-compiler podman runc catatonit ca-certificates haproxy hey
 ORAS_VERSION := v1.3.6
 deps: deps-apt $(GO_TOOLS)
 	@# npm's cache under build/, so that CI can keep it; ci installs exactly package-lock.json.
@@ -105,10 +112,29 @@ test: deps check examples wasmreg
 	WASMREG_HEARTBEAT=1 $(GO) test -race -count=1 -run '^TestHostileHeartbeat$$' ./host/
 	cd guest-sdk/go && $(GO) test -count=1 ./...
 	cd guest-sdk/rust && $(CARGO) test --offline -q
+	$(MAKE) --no-print-directory test-deploy
 	cd guest-sdk/rust && $(CARGO) build --offline -q --features serde_json
 	$(WASMREG) list --dir $(FACTORIES)
 	$(WASMREG) run
 	$(MAKE) fuzz-smoke
+
+## image: build the container image (Containerfile) with podman, tagged $(IMAGE)
+image: image-context
+	$(PODMAN) build --quiet -t $(IMAGE) -f Containerfile $(IMAGE_CONTEXT)
+
+## image-context: the static binary, CA certificates and an empty cache directory, for any builder
+image-context:
+	@rm -rf $(IMAGE_CONTEXT) && mkdir -p $(IMAGE_CONTEXT)/cache
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $(IMAGE_CONTEXT)/wasmreg ./cmd/wasmreg
+	cp /etc/ssl/certs/ca-certificates.crt $(IMAGE_CONTEXT)/
+
+## test-deploy: the image, run with podman, and the Kubernetes and KServe manifests (a module of its own)
+test-deploy: image wasmreg
+	cd deploy && IMAGE=$(IMAGE) CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf $(GO) test -race -count=1 ./...
+
+## scale-test: three replicas behind haproxy, by digest from a registry, under load through a SIGKILL and a rolling update
+scale-test: wasmreg
+	cd deploy && $(GO) test -count=1 -v -run '^TestScaleOut$$' ./scale/
 
 ## fuzz: run every fuzz target for FUZZTIME (default 60s) each
 fuzz:
@@ -146,6 +172,7 @@ check: $(GO_TOOLS)
 		if ! diff -r -x '*.proto' -x '*.md' -x LICENSE $(OIPPB_DIR) $$tmp >/dev/null; then \
 			rm -rf $$tmp; echo "$(OIPPB_DIR) differs from its .proto: run make proto"; exit 1; fi; rm -rf $$tmp
 	cd guest-sdk/go && $(GO) vet ./... && $(GO) mod tidy -diff && $(CURDIR)/$(STATICCHECK) ./...
+	cd deploy && $(GO) vet ./... && $(GO) mod tidy -diff && $(CURDIR)/$(STATICCHECK) ./...
 	cd guest-sdk/go && GOOS=wasip1 GOARCH=wasm $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) build ./...
 
 ## proto: regenerate serve/oippb/*.pb.go from the OIP .proto
@@ -156,6 +183,9 @@ $(PROTOC_GEN_GO):
 	GOBIN=$(CURDIR)/$(@D) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
 $(PROTOC_GEN_GO_GRPC):
 	GOBIN=$(CURDIR)/$(@D) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.5.1
+
+$(GRPCURL):
+	GOBIN=$(CURDIR)/$(@D) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
 
 $(STATICCHECK):
 	GOBIN=$(CURDIR)/$(@D) $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2

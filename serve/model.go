@@ -27,6 +27,10 @@ type served struct {
 	// sandboxes counts the request sandboxes alive (IsolationRequest).
 	sandboxes atomic.Int64
 
+	// rebuilds counts rebuilds running, which use the factory: the model
+	// is released only after them.
+	rebuilds sync.WaitGroup
+
 	mu      sync.Mutex // guards the fields below
 	refs    int
 	retired bool
@@ -118,6 +122,10 @@ func (m *served) finish() {
 	for _, hm := range live {
 		_ = hm.Close(context.Background())
 	}
+	m.rebuilds.Wait()
+	if m.cfg.release != nil {
+		m.cfg.release(m.spec)
+	}
 	close(m.closed)
 }
 
@@ -193,6 +201,7 @@ func (m *served) predict(ctx context.Context, input []byte) ([]byte, error) {
 	out, err := hm.Predict(ctx, input)
 	m.met.guestError(err)
 	if broken(err) {
+		m.rebuilds.Add(1)
 		go m.rebuild(hm)
 		return nil, err
 	}
@@ -212,6 +221,7 @@ func broken(err error) bool {
 
 // rebuild replaces a pooled model that failed with a fresh build.
 func (m *served) rebuild(old *host.Model) {
+	defer m.rebuilds.Done()
 	_ = old.Close(context.Background())
 	hm, err := m.timeBuild(func() (*host.Model, error) { return m.spec.Factory.BuildModel(context.Background(), m.spec.Config) })
 	m.mu.Lock()

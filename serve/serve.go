@@ -111,6 +111,8 @@ type config struct {
 	adminToken     string
 	resolver       Resolver
 	registerer     prometheus.Registerer // nil: the Server's own registry
+	readyCheck     func() bool
+	release        func(ModelSpec)
 }
 
 func invalid(option, format string, args ...any) error {
@@ -182,6 +184,40 @@ func WithRepository(token string, resolver Resolver) Option {
 	}
 }
 
+// WithReadyCheck adds a condition to readiness: [Server.Ready], and so
+// /readyz, /v2/health/ready, ServerReady and the gRPC health service, are
+// false while ready returns false, such as until the embedder has loaded
+// every model it configured. ready must be safe for concurrent use and
+// fast: it runs on every readiness probe.
+func WithReadyCheck(ready func() bool) Option {
+	return func(c *config) error {
+		if ready == nil {
+			return invalid("WithReadyCheck", "nil function")
+		}
+		c.readyCheck = ready
+		return nil
+	}
+}
+
+// WithRelease sets the function the Server calls once it no longer uses
+// the factory of a spec given to [Server.Load], so that the embedder can
+// close it: at once when Load fails, or, when the model is replaced,
+// unloaded or shut down, after its last request has finished and its
+// instances are closed. It is called once per Load, from the goroutine of
+// the Load, the last request or the unload; it must be safe for concurrent
+// use. A model whose drain Shutdown gave up on is released when its last
+// request ends, if ever: the embedder closes what is left after Shutdown
+// returns, and ignores a release that comes later.
+func WithRelease(release func(ModelSpec)) Option {
+	return func(c *config) error {
+		if release == nil {
+			return invalid("WithRelease", "nil function")
+		}
+		c.release = release
+		return nil
+	}
+}
+
 // Server serves models over OIP. It is safe for concurrent use by multiple
 // goroutines: Load, Unload and Shutdown may run while requests are served.
 type Server struct {
@@ -225,6 +261,14 @@ func New(opts ...Option) (*Server, error) {
 // any, keeps serving, and the error says why. Load is safe for concurrent
 // use; loads of one name take turns.
 func (s *Server) Load(ctx context.Context, spec ModelSpec) error {
+	err := s.load(ctx, spec)
+	if err != nil && s.cfg.release != nil && spec.Factory != nil {
+		s.cfg.release(spec)
+	}
+	return err
+}
+
+func (s *Server) load(ctx context.Context, spec ModelSpec) error {
 	if err := spec.validate(); err != nil {
 		return err
 	}
@@ -285,8 +329,11 @@ func (s *Server) Models() []string {
 }
 
 // Ready reports whether the server accepts inference requests: not
-// shutting down. It is safe for concurrent use.
-func (s *Server) Ready() bool { return !s.shutting.Load() }
+// shutting down, and the condition of [WithReadyCheck] holds. It is safe
+// for concurrent use.
+func (s *Server) Ready() bool {
+	return !s.shutting.Load() && (s.cfg.readyCheck == nil || s.cfg.readyCheck())
+}
 
 // Shutdown reports not-ready at once (so load balancers stop sending),
 // refuses new inference requests with 503, waits up to ctx for requests in

@@ -28,7 +28,14 @@ var (
 	ErrForbidden    = errors.New("oci: forbidden (403)")
 	ErrNotFound     = errors.New("oci: not found (404)")
 	ErrUnreachable  = errors.New("oci: registry unreachable")
-	ErrOffline      = errors.New("oci: not in the local store, and the registry cannot be asked")
+	// ErrUnavailable is a registry that kept answering 5xx or 429 after
+	// the retries with back-off.
+	ErrUnavailable = errors.New("oci: registry unavailable (5xx or 429, retried with back-off)")
+	// ErrTimeout is a push or pull that did not end within the client's
+	// timeout (WithTimeout), retries included. It comes with
+	// ErrUnreachable, so that a stalled registry is both.
+	ErrTimeout = errors.New("oci: registry timeout")
+	ErrOffline = errors.New("oci: not in the local store, and the registry cannot be asked")
 )
 
 // Option configures a Client; options are validated when applied, by
@@ -53,7 +60,12 @@ func WithCredentials(s credentials.Store) Option {
 	return func(c *config) error { c.creds = s; return nil }
 }
 
-// WithTimeout bounds each Push or Pull, retries included (default 2 min).
+// DefaultTimeout bounds each Push or Pull of a Client made without
+// WithTimeout.
+const DefaultTimeout = time.Minute
+
+// WithTimeout bounds each Push or Pull, every request, response and
+// retry of it included (default DefaultTimeout).
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -92,14 +104,14 @@ func New(store *Store, opts ...Option) (*Client, error) {
 	if store == nil {
 		return nil, errors.New("oci: New: nil store")
 	}
-	c := config{timeout: 2 * time.Minute, maxLayer: 64 << 20}
+	c := config{timeout: DefaultTimeout, maxLayer: 64 << 20}
 	for _, o := range opts {
 		if err := o(&c); err != nil {
 			return nil, err
 		}
 	}
 	base := http.DefaultTransport.(*http.Transport).Clone()
-	base.ResponseHeaderTimeout = 30 * time.Second
+	base.ResponseHeaderTimeout = min(30*time.Second, c.timeout)
 	return &Client{cfg: c, store: store, http: &http.Client{Transport: retry.NewTransport(base)}}, nil
 }
 
@@ -131,22 +143,26 @@ func (c *Client) repo(ref Reference) (*remote.Repository, error) {
 // classify wraps a registry error with the sentinel for its kind, naming
 // the reference and the registry. Credentials never appear: oras-go's
 // errors carry URLs without them.
-func classify(err error, op string, ref Reference) error {
+func (c *Client) classify(err error, op string, ref Reference) error {
 	var resp *errcode.ErrorResponse
-	kind := error(nil)
+	status := 0
+	if errors.As(err, &resp) {
+		status = resp.StatusCode
+	}
 	var ne net.Error
 	switch {
-	case errors.As(err, &resp) && resp.StatusCode == http.StatusUnauthorized, errors.Is(err, auth.ErrBasicCredentialNotFound):
-		kind = ErrUnauthorized
-	case errors.As(err, &resp) && resp.StatusCode == http.StatusForbidden:
-		kind = ErrForbidden
-	case errors.As(err, &resp) && resp.StatusCode == http.StatusNotFound, errors.Is(err, errdef.ErrNotFound):
-		kind = ErrNotFound
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne), errors.Is(err, io.ErrUnexpectedEOF):
-		kind = ErrUnreachable
-	}
-	if kind != nil {
-		return fmt.Errorf("%s %s (registry %s): %w: %w", op, ref, ref.Registry, kind, err)
+	case status == http.StatusUnauthorized, errors.Is(err, auth.ErrBasicCredentialNotFound):
+		return fmt.Errorf("%s %s (registry %s): %w: %w", op, ref, ref.Registry, ErrUnauthorized, err)
+	case status == http.StatusForbidden:
+		return fmt.Errorf("%s %s (registry %s): %w: %w", op, ref, ref.Registry, ErrForbidden, err)
+	case status == http.StatusNotFound, errors.Is(err, errdef.ErrNotFound):
+		return fmt.Errorf("%s %s (registry %s): %w: %w", op, ref, ref.Registry, ErrNotFound, err)
+	case status >= 500 || status == http.StatusTooManyRequests:
+		return fmt.Errorf("%s %s (registry %s): %w: %w", op, ref, ref.Registry, ErrUnavailable, err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Errorf("%s %s (registry %s): %w: %w: no answer within %v: %w", op, ref, ref.Registry, ErrUnreachable, ErrTimeout, c.cfg.timeout, err)
+	case errors.As(err, &ne), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%s %s (registry %s): %w: %w", op, ref, ref.Registry, ErrUnreachable, err)
 	}
 	return fmt.Errorf("%s %s (registry %s): %w", op, ref, ref.Registry, err)
 }
@@ -178,11 +194,11 @@ func (c *Client) Push(ctx context.Context, ref Reference, wasm []byte, meta Meta
 		p []byte
 	}{{layer, wasm}, {cfgDesc, cfg}} {
 		if err := repo.Push(ctx, b.d, bytes.NewReader(b.p)); err != nil {
-			return Reference{}, classify(err, "push", ref)
+			return Reference{}, c.classify(err, "push", ref)
 		}
 	}
 	if err := repo.PushReference(ctx, manDesc, bytes.NewReader(man), ref.Tag); err != nil {
-		return Reference{}, classify(err, "push", ref)
+		return Reference{}, c.classify(err, "push", ref)
 	}
 	// What was pushed is what a pull by digest reads, offline too.
 	for d, b := range map[digest.Digest][]byte{layer.Digest: wasm, cfgDesc.Digest: cfg, manDesc.Digest: man} {
@@ -223,7 +239,7 @@ func (c *Client) Pull(ctx context.Context, ref Reference) (Artifact, error) {
 	}
 	desc, rc, err := repo.FetchReference(ctx, want)
 	if err != nil {
-		return Artifact{}, classify(err, "pull", ref)
+		return Artifact{}, c.classify(err, "pull", ref)
 	}
 	wantMan := desc.Digest
 	if ref.Digest != "" {
@@ -266,7 +282,7 @@ func (c *Client) fetchErr(err error, what string, ref Reference) error {
 	if errors.Is(err, ErrDigestMismatch) || errors.Is(err, ErrTooLarge) {
 		return fmt.Errorf("pull %s: %s: %w", ref, what, err)
 	}
-	return classify(err, "pull "+what+" of", ref)
+	return c.classify(err, "pull "+what+" of", ref)
 }
 
 // fetchBlob fetches the blob d, reading at most limit bytes. The blob is

@@ -10,6 +10,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -64,12 +65,16 @@ func TestParseReference(t *testing.T) {
 		{name: "upper-case repo", in: "oci://h/R:t", bad: true},
 		{name: "md5", in: "oci://h/r@md5:0123456789abcdef0123456789abcdef", bad: true},
 		{name: "empty", in: "oci://", bad: true},
+		{name: "credentials", in: "oci://user:hunter2@h/r:t", bad: true},
+		{name: "credentials and digest", in: "oci://user:hunter2@h/r@" + d, bad: true},
+		{name: "user", in: "oci://hunter2@h:5000/r:t", bad: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := ParseReference(tc.in)
 			if tc.bad {
 				require.ErrorIs(t, err, ErrReference)
+				assert.NotContains(t, err.Error(), "hunter2", "credentials typed into a reference are not shown")
 				return
 			}
 			require.NoError(t, err)

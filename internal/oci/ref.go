@@ -47,6 +47,12 @@ func ParseReference(s string) (Reference, error) {
 		return Reference{}, fmt.Errorf("%w %q: want %sHOST/REPO:TAG or %sHOST/REPO@sha256:DIGEST", ErrReference, s, Scheme, Scheme)
 	}
 	raw := s[len(Scheme):]
+	if host, rest, _ := strings.Cut(raw, "/"); strings.Contains(host, "@") {
+		// user:password@host: refused without echoing what precedes the @.
+		shown := Scheme + "…@" + host[strings.LastIndex(host, "@")+1:] + "/" + rest
+		return Reference{}, fmt.Errorf("%w %q: credentials do not go in a reference (they would show in logs); log in with 'docker login' or 'oras login'",
+			ErrReference, shown)
+	}
 	var tag string
 	if at := strings.LastIndex(raw, "@"); at >= 0 {
 		// oras-go parses REPO:TAG@DIGEST; keep the tag to show it.

@@ -16,10 +16,10 @@ WASMREG_INFO("{\"name\":\"scale\",\"version\":\"1.0.0\","
              "\"config_schema\":{\"type\":\"object\",\"required\":[\"factor\"],"
              "\"properties\":{\"factor\":{\"type\":\"number\",\"description\":\"what to multiply by\"}},"
              "\"additionalProperties\":false},"
-             /* The tensor signature a server reports and checks: rows of
-              * numbers in, each row scaled out. */
-             "\"tensors\":{\"inputs\":[" WASMREG_TENSOR("input", FP32, -1, -1) "],"
-             "\"outputs\":[" WASMREG_TENSOR("output", FP64, -1, -1) "]}}");
+             /* The tensor signature a server reports: each row scaled out.
+              * No input is declared, so a server takes rows of numbers of
+              * any name and datatype, as the generic mapping does. */
+             "\"tensors\":{\"outputs\":[" WASMREG_TENSOR("output", FP64, -1, -1) "]}}");
 
 static double factor; /* the model: what wasmreg_factory_build leaves in memory */
 

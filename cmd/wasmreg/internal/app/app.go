@@ -21,6 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/wasmreg/wasmreg/host"
+	"github.com/wasmreg/wasmreg/internal/oci"
 	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
@@ -99,7 +100,7 @@ func New(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Writer:                    stdout,
 		ErrWriter:                 stderr,
 		Flags:                     globalFlags(),
-		Commands:                  []*cli.Command{RunCommand(), ListCommand(), InspectCommand(), ValidateCommand(), LockCommand(), BenchCommand(), PushCommand(), PullCommand()},
+		Commands:                  []*cli.Command{RunCommand(), ListCommand(), InspectCommand(), ValidateCommand(), LockCommand(), BenchCommand(), PushCommand(), PullCommand(), ServeCommand()},
 		Before:                    checkGlobalFlags,
 		Action:                    rootAction,
 		OnUsageError:              onUsageError,
@@ -149,6 +150,13 @@ func globalFlags() []cli.Flag {
 			Usage:   "talk plain HTTP to OCI registries (loopback registries always are)",
 			EnvVars: []string{"WASMREG_PLAIN_HTTP"},
 		},
+		&cli.DurationFlag{
+			Name: flagRegistryTimeout,
+			Usage: "time limit of each OCI registry operation (a push, a pull, a tag's resolution), " +
+				"every request, retry and download of it included",
+			Value:   oci.DefaultTimeout,
+			EnvVars: []string{"WASMREG_REGISTRY_TIMEOUT"},
+		},
 		&cli.BoolFlag{
 			Name:    flagNoCache,
 			Usage:   "do not use the compilation cache",
@@ -172,6 +180,9 @@ func globalFlags() []cli.Flag {
 
 // checkGlobalFlags rejects bad global flag values before any command runs.
 func checkGlobalFlags(cCtx *cli.Context) error {
+	if d := cCtx.Duration(flagRegistryTimeout); d <= 0 {
+		return usageErrorf("--%s: %v: want a positive duration such as 30s or 2m", flagRegistryTimeout, d)
+	}
 	_, err := newLogger(cCtx, io.Discard)
 	return err
 }

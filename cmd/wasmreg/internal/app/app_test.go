@@ -41,7 +41,7 @@ func runMain(t *testing.T, stdin string, args ...string) (stdout, stderr string,
 }
 
 func TestHelpShowsExamples(t *testing.T) {
-	for _, cmd := range []string{"", "run", "list", "inspect", "validate"} {
+	for _, cmd := range []string{"", "run", "list", "inspect", "validate", "serve"} {
 		t.Run("wasmreg "+cmd, func(t *testing.T) {
 			args := strings.Fields(cmd + " --help")
 			stdout, stderr, status := runMain(t, "", args...)

@@ -235,7 +235,12 @@ func findModule(cCtx *cli.Context, req moduleRequest) (foundModule, error) {
 	if _, _, err := registry.ParseName(arg); err != nil {
 		return foundModule{}, fmt.Errorf("%q is neither a file nor a factory name: %w", arg, err)
 	}
+	return findByName(cCtx, scan, req)
+}
 
+// findByName is findModule for a factory name, looked up in --dir only.
+func findByName(cCtx *cli.Context, scan scanOptions, req moduleRequest) (foundModule, error) {
+	arg := req.arg
 	dir := cCtx.String(flagDir)
 	c, err := scanDir(cCtx, dir, scan, req.grants...)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/wasmreg/wasmreg/host"
+	"github.com/wasmreg/wasmreg/internal/oci"
 	"github.com/wasmreg/wasmreg/internal/safetext"
 )
 
@@ -68,7 +69,16 @@ func parseLock(b []byte) (lock, error) {
 		if !ok || file == "" || len(digest) != 64 || strings.Trim(digest, "0123456789abcdef") != "" {
 			return nil, fmt.Errorf("line %d: want \"SHA256  FILE\" with a lowercase hex sha256, got %q", n, line)
 		}
-		if strings.ContainsRune(file, '/') && !strings.HasPrefix(file, "oci://") {
+		if strings.HasPrefix(file, oci.Scheme) {
+			// A pin that no reference could match would be a silent no-op.
+			ref, err := oci.ParseReference(file)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %w", n, err)
+			}
+			if key := lockKey(ref); key != file {
+				return nil, fmt.Errorf("line %d: %q: a lock file pins a tag without a digest; write %q", n, file, key)
+			}
+		} else if strings.ContainsRune(file, '/') {
 			return nil, fmt.Errorf("line %d: %q: a lock file names files of its own directory", n, file)
 		}
 		if _, dup := l[file]; dup {
@@ -83,7 +93,14 @@ func parseLock(b []byte) (lock, error) {
 // loaded, or nil.
 func (l lock) check(file string, got string) error {
 	want, ok := l[file]
+	ref := strings.HasPrefix(file, oci.Scheme)
 	switch {
+	case ref && !ok:
+		return fmt.Errorf("%s is not in %s (its module's sha256 is %s); pin it with 'wasmreg lock %s' (same --%s), or pass --%s",
+			file, LockFile, got, file, flagDir, flagAllowUnlocked)
+	case ref && want != got:
+		return fmt.Errorf("%s changed (the tag moved?): its module's sha256 is %s, %s has %s; if you trust the new module, "+
+			"run 'wasmreg lock %s' (same --%s), or pass --%s", file, got, LockFile, want, file, flagDir, flagAllowUnlocked)
 	case !ok:
 		return fmt.Errorf("%s is not in %s (sha256 %s); add it with 'wasmreg lock', or pass --%s",
 			file, LockFile, got, flagAllowUnlocked)
@@ -238,7 +255,9 @@ func (e *sha256Mismatch) Error() string {
 	return fmt.Sprintf("its sha256 is %s, --%s wants %s", e.got, flagSHA256, e.want)
 }
 
-// format writes l as a lock file, sorted by file name.
+// format writes l as a lock file, sorted by file name (references after
+// files, as "oci://" sorts after the names of *.wasm files that start
+// with a letter or digit).
 func (l lock) format() []byte {
 	files := make([]string, 0, len(l))
 	for f := range l {
@@ -246,8 +265,9 @@ func (l lock) format() []byte {
 	}
 	slices.Sort(files)
 	var b bytes.Buffer
-	b.WriteString("# wasmreg lock file: the sha256 of every factory module of this directory.\n")
-	b.WriteString("# 'wasmreg --dir DIR ...' refuses a module that is not listed or has changed.\n")
+	b.WriteString("# wasmreg lock file: the sha256 of every factory module of this directory,\n")
+	b.WriteString("# and of the module of each oci:// reference it pins.\n")
+	b.WriteString("# 'wasmreg --dir DIR ...' refuses a module or reference that is not listed or has changed.\n")
 	for _, f := range files {
 		fmt.Fprintf(&b, "%s  %s\n", l[f], f)
 	}
@@ -255,18 +275,25 @@ func (l lock) format() []byte {
 }
 
 // LockCommand returns the `wasmreg lock` command: pin the sha256 of every
-// module of --dir that loads.
+// module of --dir that loads, or of the modules oci:// references name.
 func LockCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "lock",
-		Usage: "write the factories directory's lock file (file name → sha256)",
-		Description: "lock loads every *.wasm module of --dir, granting nothing (as list does), and writes\n" +
-			"the sha256 of each one that loads to DIR/" + LockFile + " (the format of sha256sum).\n" +
-			"From then on, commands that read --dir, or a module file in DIR, refuse a module that\n" +
-			"is not listed or whose contents changed, unless --" + flagAllowUnlocked + " is given. Review\n" +
-			"what you lock: locking says you trust it.\n\n" +
+		Name:      "lock",
+		Usage:     "write the factories directory's lock file (file or oci:// reference → sha256)",
+		ArgsUsage: "[oci://HOST[:PORT]/REPO:TAG|oci://HOST[:PORT]/REPO@sha256:DIGEST...]",
+		Description: "Without arguments, lock loads every *.wasm module of --dir, granting nothing (as list\n" +
+			"does), and writes the sha256 of each one that loads to DIR/" + LockFile + " (the format of\n" +
+			"sha256sum), keeping the lines of oci:// references. With oci:// references, it pulls each\n" +
+			"one (a tag is resolved to a digest once), loads its module the same way, and adds or\n" +
+			"updates the line \"SHA256  REF\" that pins the reference (a tag without the digest it\n" +
+			"resolved to) to the module's sha256, leaving every other line as it was.\n" +
+			"From then on, commands that read --dir, a module file in DIR or an oci:// reference\n" +
+			"refuse a module or reference that is not listed, or whose contents changed (a moved\n" +
+			"tag), unless --" + flagAllowUnlocked + " is given. Review what you lock: locking says you\n" +
+			"trust it.\n\n" +
 			"Examples:\n" +
 			"   wasmreg lock --dir build/factories\n" +
+			"   wasmreg lock --dir build/factories oci://127.0.0.1:5000/factories/echo:v1\n" +
 			"   sha256sum -c build/factories/" + LockFile + globalNote,
 		Flags:           limitFlags(),
 		Action:          lockAction,
@@ -276,13 +303,13 @@ func LockCommand() *cli.Command {
 }
 
 func lockAction(cCtx *cli.Context) error {
-	if cCtx.NArg() > 0 {
-		return usageErrorf("lock takes no arguments; it locks --%s", flagDir)
-	}
 	dir := cCtx.String(flagDir)
 	scan, err := scanFlags(cCtx)
 	if err != nil {
 		return err
+	}
+	if cCtx.NArg() > 0 {
+		return lockRefs(cCtx, dir, scan, cCtx.Args().Slice())
 	}
 	scan.allowUnlocked = true // locking is how a module gets in
 	c, err := scanDir(cCtx, dir, scan)
@@ -292,10 +319,10 @@ func lockAction(cCtx *cli.Context) error {
 	defer closeHost(cCtx, c.host)
 	c.warnSkipped(cCtx)
 	l := lock{}
-	// Pins of oci:// references are the user's: keep them.
+	// Pins of oci:// references are made by 'wasmreg lock REF': keep them.
 	if old, locked, err := readLock(dir); err == nil && locked {
 		for k, v := range old {
-			if strings.HasPrefix(k, "oci://") {
+			if strings.HasPrefix(k, oci.Scheme) {
 				l[k] = v
 			}
 		}
@@ -303,10 +330,88 @@ func lockAction(cCtx *cli.Context) error {
 	for _, m := range c.loaded {
 		l[filepath.Base(m.path)] = m.factory.Digest()
 	}
-	path := filepath.Join(dir, LockFile)
-	if err := os.WriteFile(path, l.format(), 0o644); err != nil {
-		return fmt.Errorf("write lock file: %w", err)
+	path, err := writeLock(dir, l)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(cCtx.App.Writer, "locked %d module(s) in %s\n", len(l), safetext.Line(path, maxLineShown))
 	return nil
+}
+
+// lockRefs adds or updates the pins of refs in dir's lock file: each is
+// pulled, its module loaded on an inspection host (a module that would not
+// load is not locked), and pinned to its sha256 under lockKey. Every other
+// line stays. Nothing is written unless every reference is locked.
+func lockRefs(cCtx *cli.Context, dir string, scan scanOptions, args []string) error {
+	l, locked, err := readLock(dir)
+	if err != nil {
+		return err
+	}
+	if !locked {
+		l = lock{}
+	}
+	refs := make([]oci.Reference, len(args))
+	for i, arg := range args {
+		if refs[i], err = oci.ParseReference(arg); err != nil {
+			return usageErrorf("lock takes oci:// references, or no arguments to lock --%s: %s", flagDir, errLine(err))
+		}
+	}
+	c, err := ociClient(cCtx, scan.sizeLimit)
+	if err != nil {
+		return err
+	}
+	for _, ref := range refs {
+		a, err := c.Pull(cCtx.Context, ref)
+		if err != nil {
+			return fmt.Errorf("not locking %s: %w", safetext.Line(ref.String(), maxLineShown), registryErr(err))
+		}
+		h, err := newInspectionHost(cCtx)
+		if err != nil {
+			return err
+		}
+		_, err = h.Load(cCtx.Context, a.Wasm)
+		closeHost(cCtx, h)
+		if err != nil {
+			return fmt.Errorf("not locking %s: %w", safetext.Line(a.Ref.String(), maxLineShown), err)
+		}
+		key, sum := lockKey(ref), strings.TrimPrefix(a.LayerDigest, "sha256:")
+		switch old, ok := l[key]; {
+		case !ok:
+			fmt.Fprintf(cCtx.App.ErrWriter, "pinned %s to sha256 %s (manifest %s)\n", safetext.Line(key, maxLineShown), sum, a.Ref.Digest)
+		case old != sum:
+			fmt.Fprintf(cCtx.App.ErrWriter, "re-pinned %s from sha256 %s to %s (manifest %s)\n", safetext.Line(key, maxLineShown), old, sum, a.Ref.Digest)
+		}
+		l[key] = sum
+	}
+	path, err := writeLock(dir, l)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cCtx.App.Writer, "locked %s in %s\n", plural(len(refs), "reference"), safetext.Line(path, maxLineShown))
+	if !locked {
+		if files, _ := filepath.Glob(filepath.Join(dir, "*.wasm")); len(files) > 0 {
+			warnf(cCtx.App.ErrWriter, "%s is new and lists none of the %s of %s; they are refused until 'wasmreg lock --%s %s'",
+				LockFile, plural(len(files), "module file"), safetext.Line(dir, maxLineShown), flagDir, safetext.Line(dir, maxLineShown))
+		}
+	}
+	return nil
+}
+
+// writeLock writes l as dir's lock file through a temporary file and a
+// rename, so that a reader never sees half a lock, and returns its path.
+func writeLock(dir string, l lock) (string, error) {
+	path := filepath.Join(dir, LockFile)
+	tmp, err := os.CreateTemp(dir, ".wasmreg.lock-*")
+	if err != nil {
+		return "", fmt.Errorf("write lock file: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a rename, nothing to remove
+	_, werr := tmp.Write(l.format())
+	if err := errors.Join(werr, tmp.Chmod(0o644), tmp.Close()); err != nil {
+		return "", fmt.Errorf("write lock file %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", fmt.Errorf("write lock file: %w", err)
+	}
+	return path, nil
 }

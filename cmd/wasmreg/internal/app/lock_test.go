@@ -58,6 +58,16 @@ func TestLockCheck(t *testing.T) {
 	err = l.check("other.wasm", digest)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "other.wasm is not in wasmreg.lock")
+
+	ref := "oci://127.0.0.1:5000/f/m:v1"
+	l[ref] = l["m.wasm"]
+	err = l.check(ref, digest)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), ref+" changed (the tag moved?): its module's sha256 is "+digest+", wasmreg.lock has "+l[ref])
+	assert.Contains(t, err.Error(), "run 'wasmreg lock "+ref+"' (same --dir)", "a reference is locked by naming it")
+	err = l.check(ref+"x", digest)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "pin it with 'wasmreg lock "+ref+"x'")
 }
 
 func TestDigestPinAllowed(t *testing.T) {

@@ -245,3 +245,29 @@ func TestOCICredentials(t *testing.T) { // not parallel: it sets DOCKER_CONFIG
 		assert.NotContains(t, out, auth)
 	}
 }
+
+// TestPullKServeStorage runs pull the way KServe runs a storage
+// initializer: REF and the model directory as arguments.
+func TestPullKServeStorage(t *testing.T) {
+	reg := ocitest.Start(t)
+	ref := pushed(t, "echo.wasm", "oci://"+reg.Host+"/factories/echo:v1")
+	dir := t.TempDir()
+	_, stderr, status := runMain(t, "", "--cache-dir", t.TempDir(), "pull", "--kserve-storage", ref, dir)
+	require.Equal(t, ExitOK, status, stderr)
+	got, err := os.ReadFile(filepath.Join(dir, KServeFactoryFile))
+	require.NoError(t, err)
+	orig, err := os.ReadFile(fixture("echo.wasm"))
+	require.NoError(t, err)
+	assert.Equal(t, orig, got)
+
+	for name, args := range map[string][]string{
+		"no directory": {"pull", "--kserve-storage", ref},
+		"and -o":       {"pull", "--kserve-storage", "-o", filepath.Join(dir, "x.wasm"), ref, dir},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, stderr, status := runMain(t, "", append([]string{"--cache-dir", t.TempDir()}, args...)...)
+			assert.Equal(t, ExitUsage, status, stderr)
+			assert.Contains(t, stderr, "kserve-storage")
+		})
+	}
+}
