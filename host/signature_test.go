@@ -16,7 +16,7 @@ import (
 
 func TestSignatureLoaded(t *testing.T) {
 	h, _ := newHost(t)
-	f := load(t, h, "signature.wasm")
+	f := load(t, h, "signature/signature.wasm")
 	defer f.Close(context.Background())
 	sig, ok := f.Signature()
 	require.True(t, ok)
@@ -135,7 +135,7 @@ func TestSignatureMetadata(t *testing.T) {
 // A factory whose signature is bad is refused at Load, naming it.
 func TestSignatureRefusedAtLoad(t *testing.T) {
 	h, _ := newHost(t)
-	wasm := fixture(t, "signature.wasm")
+	wasm := fixture(t, "signature/signature.wasm")
 	// Same length, so the fixture's metadata length still holds.
 	bad := strings.Replace(string(wasm), `"datatype":"INT64"`, `"datatype":"INT65"`, 1)
 	require.NotEqual(t, string(wasm), bad)
@@ -148,7 +148,7 @@ func ExampleFactory_Signature() {
 	ctx := context.Background()
 	h, _ := host.New(ctx)
 	defer h.Close(ctx)
-	wasm, _ := os.ReadFile("testdata/signature.wasm")
+	wasm, _ := os.ReadFile("testdata/signature/signature.wasm")
 	f, err := h.Load(ctx, wasm)
 	if err != nil {
 		fmt.Println(err)

@@ -18,7 +18,7 @@ import (
 	"github.com/wasmreg/wasmreg/serve/oippb"
 )
 
-// sigFixture serves host/testdata/signature.wasm (input "x" FP32 [-1, 2];
+// sigFixture serves host/testdata/signature/signature.wasm (input "x" FP32 [-1, 2];
 // outputs "label" INT64 [-1], "scores" FP32 [-1, 2]), which answers every
 // request with its config, under one model per response to test, beside
 // newFixture's generic echo.
@@ -29,7 +29,7 @@ func sigFixture(t *testing.T) *fixture {
 	h, err := host.New(ctx, host.WithCallTimeout(2*time.Second))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = h.Close(ctx) })
-	f := loadFactory(t, h, "signature.wasm")
+	f := loadFactory(t, h, "signature/signature.wasm")
 	for name, config := range map[string]string{
 		"sig":        `{"label":3,"scores":[0.25,0.75]}`,
 		"sig-scores": `{"scores":[1,2]}`,
