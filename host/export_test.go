@@ -56,3 +56,13 @@ func (h *Host) Grants() []string {
 	}
 	return out
 }
+
+// ParseMetadata runs h's metadata parser on out, as Load runs it on what
+// wasmreg_info wrote, and returns the factory it filled in.
+func ParseMetadata(h *Host, out []byte) (*Factory, error) {
+	f := &Factory{h: h, fullName: "sha256:fuzz"}
+	if err := f.parseMetadata(out); err != nil {
+		return nil, err
+	}
+	return f, nil
+}

@@ -37,6 +37,7 @@ type Factory struct {
 	size     int
 	fullName string // name@version, or sha256:… until the metadata is read
 	info     registry.Info
+	sig      *Signature // the declared tensor signature, nil if none
 	shape    moduleShape
 	memory   wasmbin.MemoryType // the module's memory, as declared
 	// tableBytes is the host memory its tables may grow to (budget.go).
@@ -61,6 +62,7 @@ type metadata struct {
 	Description  string          `json:"description"`
 	ConfigSchema json.RawMessage `json:"config_schema"`
 	Capabilities []string        `json:"capabilities"`
+	Tensors      json.RawMessage `json:"tensors"`
 }
 
 // load checks the module's shape, then instantiates it once to read its
@@ -161,6 +163,13 @@ func (f *Factory) parseMetadata(out []byte) error {
 		md.ConfigSchema = nil
 	}
 	f.fullName = base + "@" + version
+	if len(md.Tensors) > 0 && !bytes.Equal(bytes.TrimSpace(md.Tensors), []byte("null")) {
+		sig, err := parseSignature(fmt.Sprintf("factory %q", f.fullName), md.Tensors)
+		if err != nil {
+			return err
+		}
+		f.sig = sig
+	}
 	caps := slices.Clone(f.shape.capabilities)
 	for _, c := range md.Capabilities {
 		if !knownCapability(c) {
@@ -375,7 +384,7 @@ func (f *Factory) newInstance(ctx context.Context, config []byte) (*instance, er
 }
 
 // metadataFields are the keys wasmreg_info's JSON may have.
-var metadataFields = []string{"name", "version", "description", "config_schema", "capabilities"}
+var metadataFields = []string{"name", "version", "description", "config_schema", "capabilities", "tensors"}
 
 // countKeys counts the keys of the top-level JSON object in b, which is
 // known to be valid.

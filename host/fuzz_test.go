@@ -116,3 +116,47 @@ func FuzzImports(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMetadata feeds arbitrary metadata JSON, tensor signatures above all,
+// to the parser Load runs on wasmreg_info's output: nothing may panic, a
+// refusal wraps ErrBadMetadata (or a capability error), and a signature
+// it accepts is within the ABI's limits.
+func FuzzMetadata(f *testing.F) {
+	for _, seed := range []string{
+		`{"name":"f","version":"1.0.0"}`,
+		`{"name":"f","version":"1.0.0","tensors":{"inputs":[{"name":"x","datatype":"FP32","shape":[-1,64]}]}}`,
+		`{"name":"f","version":"1.0.0","tensors":{"outputs":[{"name":"c","datatype":"INT64","shape":[-1]},{"name":"p","datatype":"FP32","shape":[-1,10]}]}}`,
+		`{"name":"f","version":"1.0.0","tensors":{"inputs":[{"name":"x","name":"y","datatype":"BYTES","shape":[]}]}}`,
+		`{"name":"f","version":"1.0.0","tensors":{"inputs":[{"name":"\u0000","datatype":"FP32","shape":[-2]}]}}`,
+		`{"name":"f","version":"1.0.0","tensors":null,"capabilities":["log"]}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	h, _ := newHost(f)
+	f.Fuzz(func(t *testing.T, md []byte) {
+		fac, err := host.ParseMetadata(h, md)
+		if err != nil {
+			if !errors.Is(err, host.ErrBadMetadata) && !errors.Is(err, host.ErrUnknownCapability) && !errors.Is(err, host.ErrNotGranted) {
+				t.Fatalf("error wraps no metadata sentinel: %v", err)
+			}
+			return
+		}
+		sig, ok := fac.Signature()
+		if !ok {
+			return
+		}
+		if len(sig.Inputs) > host.MaxSignatureInputs || len(sig.Outputs) > host.MaxSignatureOutputs || len(sig.Inputs)+len(sig.Outputs) == 0 {
+			t.Fatalf("accepted %d inputs and %d outputs", len(sig.Inputs), len(sig.Outputs))
+		}
+		for _, spec := range append(sig.Inputs, sig.Outputs...) {
+			if spec.Name == "" || len(spec.Name) > host.MaxTensorName || len(spec.Shape) > host.MaxTensorRank {
+				t.Fatalf("accepted %+v", spec)
+			}
+			for _, d := range spec.Shape {
+				if d < -1 || d > host.MaxTensorDim {
+					t.Fatalf("accepted dimension %d in %+v", d, spec)
+				}
+			}
+		}
+	})
+}

@@ -274,6 +274,74 @@ type mlpAnswer struct {
 	Probabilities []float32 `json:"probabilities"`
 }
 
+// The outputs mlpc declares and the digits network answers (its
+// signature also declares values, which a softmax network never answers,
+// so the server leaves it out): class INT64 [N], label BYTES [N],
+// probabilities FP32 [N, 10].
+var mlpcOutputs = []string{"class", "label", "probabilities"}
+
+// restAnswers reads mlpc's declared outputs from a REST response body.
+func restAnswers(t testing.TB, body map[string]any) []mlpAnswer {
+	t.Helper()
+	outs, ok := body["outputs"].([]any)
+	require.True(t, ok, "%v", body)
+	require.Len(t, outs, len(mlpcOutputs), "%v", body)
+	var answers []mlpAnswer
+	for k, want := range []struct{ name, datatype string }{{"class", "INT64"}, {"label", "BYTES"}, {"probabilities", "FP32"}} {
+		out := outs[k].(map[string]any)
+		require.Equal(t, want.name, out["name"])
+		require.Equal(t, want.datatype, out["datatype"])
+		shape := out["shape"].([]any)
+		data := out["data"].([]any)
+		if answers == nil {
+			answers = make([]mlpAnswer, int(shape[0].(float64)))
+		}
+		require.Len(t, shape, map[string]int{"class": 1, "label": 1, "probabilities": 2}[want.name])
+		require.Equal(t, float64(len(answers)), shape[0])
+		for i := range answers {
+			switch want.name {
+			case "class":
+				answers[i].Class = int(data[i].(float64))
+			case "label":
+				answers[i].Label = data[i].(string)
+			case "probabilities":
+				w := int(shape[1].(float64))
+				for _, p := range data[i*w : (i+1)*w] {
+					answers[i].Probabilities = append(answers[i].Probabilities, float32(p.(float64)))
+				}
+			}
+		}
+	}
+	return answers
+}
+
+// grpcAnswers reads mlpc's declared outputs from a gRPC response, each in
+// its datatype's typed contents.
+func grpcAnswers(t testing.TB, resp *oippb.ModelInferResponse) []mlpAnswer {
+	t.Helper()
+	outs := resp.GetOutputs()
+	require.Len(t, outs, len(mlpcOutputs))
+	for k, name := range mlpcOutputs {
+		require.Equal(t, name, outs[k].GetName())
+	}
+	class, label, probs := outs[0], outs[1], outs[2]
+	assert.Equal(t, "INT64", class.GetDatatype())
+	assert.Equal(t, "BYTES", label.GetDatatype())
+	assert.Equal(t, "FP32", probs.GetDatatype())
+	n := len(class.GetContents().GetInt64Contents())
+	require.Equal(t, []int64{int64(n)}, class.GetShape())
+	require.Len(t, label.GetContents().GetBytesContents(), n)
+	require.Len(t, probs.GetShape(), 2)
+	w := int(probs.GetShape()[1])
+	require.Len(t, probs.GetContents().GetFp32Contents(), n*w)
+	answers := make([]mlpAnswer, n)
+	for i := range answers {
+		answers[i] = mlpAnswer{Class: int(class.GetContents().GetInt64Contents()[i]), Label: string(label.GetContents().GetBytesContents()[i]),
+			Probabilities: probs.GetContents().GetFp32Contents()[i*w : (i+1)*w]}
+	}
+	return answers
+}
+
 // TestConformanceExampleFactories serves every example factory, unchanged,
 // and infers real requests over REST (every body schema-checked) and over
 // gRPC, asserting the values and that both transports answer alike.
@@ -341,16 +409,6 @@ func TestConformanceExampleFactories(t *testing.T) {
 				assert.Equal(t, strconv.Itoa(class), rows[i].Label, "row %d", i)
 				assert.Equal(t, probs, rows[i].Probabilities, "row %d: the float32 probabilities, bit for bit", i)
 			}
-		}},
-		{"mlpc digits (C SDK, SIMD)", "mlpc", "1.0.0", digitsIn, func(t *testing.T, o tensorOut) {
-			rows := jsonRows[mlpAnswer](t, o)
-			require.Len(t, rows, len(digitsX))
-			for i, x := range digitsX {
-				class, probs := native.Predict(x)
-				assert.Equal(t, class, rows[i].Class, "row %d", i)
-				assert.Equal(t, probs, rows[i].Probabilities, "row %d", i)
-			}
-			assert.Equal(t, digitsY[:2], []int{rows[0].Class, rows[1].Class}, "the first two held-out digits are right (the third is a 9 taken for a 3)")
 		}},
 		{"centroid on iris (C SDK)", "centroid", "1.0.0", fp32([]int64{3, 4}, 5.1, 3.5, 1.4, 0.2, 6.4, 3.2, 4.5, 1.5, 6.3, 3.3, 6.0, 2.5), func(t *testing.T, o tensorOut) {
 			rows := jsonRows[struct {
@@ -429,6 +487,48 @@ func TestConformanceExampleFactories(t *testing.T) {
 			assert.Equal(t, rest, grpcOutput(t, resp), "gRPC with raw_input_contents answers as REST does")
 		})
 	}
+	// mlpc declares its tensor signature (docs/SERVE.md, "Declared
+	// signature"): model metadata reports it, and the answers come as its
+	// declared outputs, typed, over REST and gRPC alike.
+	t.Run("mlpc digits (C SDK, SIMD, declared signature)", func(t *testing.T) {
+		c := es.rest
+		status, md := c.get(t, "/v2/models/mlpc")
+		require.Equal(t, 200, status, "%v", md)
+		assert.Equal(t, []any{map[string]any{"name": "input", "datatype": "FP32", "shape": []any{-1.0, -1.0}}}, md["inputs"])
+		var names []any
+		for _, o := range md["outputs"].([]any) {
+			names = append(names, o.(map[string]any)["name"])
+		}
+		assert.Equal(t, []any{"class", "label", "probabilities", "values"}, names)
+
+		status, body := c.infer(t, "/v2/models/mlpc/versions/1.0.0/infer", digitsIn.restBody(t, "req-mlpc"))
+		require.Equal(t, 200, status, "%v", body)
+		rows := restAnswers(t, body)
+		require.Len(t, rows, len(digitsX))
+		for i, x := range digitsX {
+			class, probs := native.Predict(x)
+			assert.Equal(t, class, rows[i].Class, "row %d", i)
+			assert.Equal(t, strconv.Itoa(class), rows[i].Label, "row %d", i)
+			assert.Equal(t, probs, rows[i].Probabilities, "row %d: the float32 probabilities, bit for bit", i)
+		}
+		assert.Equal(t, digitsY[:2], []int{rows[0].Class, rows[1].Class}, "the first two held-out digits are right (the third is a 9 taken for a 3)")
+
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		resp, err := es.grpc.ModelInfer(ctx, digitsIn.grpcRequest("mlpc", "req-mlpc"))
+		require.NoError(t, err)
+		assert.Equal(t, rows, grpcAnswers(t, resp), "gRPC answers as REST does")
+		resp, err = es.grpc.ModelInfer(ctx, digitsIn.rawRequest("mlpc", "req-mlpc"))
+		require.NoError(t, err)
+		assert.Equal(t, rows, grpcAnswers(t, resp), "gRPC with raw_input_contents answers as REST does")
+
+		// A request that disagrees with the declared input is refused.
+		bad := digitsIn
+		bad.datatype = "FP64"
+		status, body = c.infer(t, "/v2/models/mlpc/infer", bad.restBody(t, "bad"))
+		assert.Equal(t, 400, status)
+		assert.Contains(t, body["error"], `model "mlpc": input "input": datatype "FP64", the model's signature declares FP32`)
+	})
 	t.Run("server metadata without extensions", func(t *testing.T) {
 		status, body := es.rest.get(t, "/v2")
 		require.Equal(t, 200, status)
@@ -497,18 +597,25 @@ func checkDigits(t *testing.T, es *exampleServer) {
 
 			status, body := es.rest.infer(t, "/v2/models/"+model+"/infer", in.restBody(t, "digits"))
 			require.Equal(t, 200, status, "%v", body)
-			rest := restOutput(t, body)
-			assert.Equal(t, []int64{360}, rest.Shape)
+			resp, err := es.grpc.ModelInfer(ctx, in.grpcRequest(model, "digits"))
+			require.NoError(t, err)
+			var answers []mlpAnswer
+			if model == "mlpc" { // its declared outputs
+				answers = restAnswers(t, body)
+				assert.Equal(t, answers, grpcAnswers(t, resp), "gRPC answers as REST does")
+			} else { // the generic BYTES output
+				rest := restOutput(t, body)
+				assert.Equal(t, []int64{360}, rest.Shape)
+				answers = jsonRows[mlpAnswer](t, rest)
+				assert.Equal(t, rest, grpcOutput(t, resp), "gRPC answers as REST does")
+			}
+			require.Len(t, answers, 360)
 			restCorrect := 0
-			for i, a := range jsonRows[mlpAnswer](t, rest) {
+			for i, a := range answers {
 				if a.Class == y[i] {
 					restCorrect++
 				}
 			}
-
-			resp, err := es.grpc.ModelInfer(ctx, in.grpcRequest(model, "digits"))
-			require.NoError(t, err)
-			assert.Equal(t, rest, grpcOutput(t, resp), "gRPC answers as REST does")
 
 			msg := fmt.Sprintf("REST %d, direct %d, native %d, wasmreg run %d of 360", restCorrect, direct, nativeCorrect, demoCorrect)
 			t.Logf("%s digits held-out accuracy over OIP REST: %.4f (%s)", model, float64(restCorrect)/360, msg)

@@ -3,6 +3,8 @@ package serve
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/wasmreg/wasmreg/host"
 )
 
 // FuzzTensor feeds hostile request bodies to the tensor decoder: it must
@@ -41,6 +43,35 @@ func FuzzRawTensor(f *testing.F) {
 		var vals []json.RawMessage
 		if err := json.Unmarshal(data, &vals); err != nil || len(vals) != n {
 			t.Fatalf("rawData(%q, %d) = %s: not %d elements (%v)", dt, n, data, n, err)
+		}
+	})
+}
+
+// FuzzDeclaredOutputs: hostile factory responses, mapped to declared
+// outputs, give tensors whose data fills their shape, or an error.
+func FuzzDeclaredOutputs(f *testing.F) {
+	f.Add([]byte(`{"label":3,"scores":[0.25,0.75]}`), []byte(`{"scores":[1,2]}`))
+	f.Add([]byte(`[[1,2],[3]]`), []byte(`7`))
+	f.Add([]byte(`{"label":1e400}`), []byte(`{"label":-0}`))
+	specs := []host.TensorSpec{{Name: "label", Datatype: "INT64", Shape: []int64{-1}}, {Name: "scores", Datatype: "FP32", Shape: []int64{-1, -1}}}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		for _, sp := range [][]host.TensorSpec{specs, specs[1:]} {
+			if _, err := declaredOutputs("m", sp, nil); err != nil {
+				t.Fatalf("an empty batch: %v", err)
+			}
+			outs, err := declaredOutputs("m", sp, [][]byte{a, b})
+			if err != nil {
+				continue
+			}
+			for _, o := range outs {
+				n := int64(1)
+				for _, d := range o.Shape {
+					n *= d
+				}
+				if n != int64(len(o.Data)) {
+					t.Fatalf("output %q: shape %v, %d values", o.Name, o.Shape, len(o.Data))
+				}
+			}
 		}
 	})
 }

@@ -77,11 +77,11 @@ func (g grpcService) ModelMetadata(_ context.Context, r *oippb.ModelMetadataRequ
 		return nil, grpcError(err)
 	}
 	defer m.unref()
-	// The generic mapping, as REST's model metadata says.
+	// As REST's model metadata: the declared signature, else the generic one.
+	inputs, outputs := m.grpcTensorsMetadata()
 	return &oippb.ModelMetadataResponse{
 		Name: m.spec.Name, Versions: []string{m.spec.Factory.Info().Version}, Platform: "wasmreg",
-		Inputs:  []*oippb.ModelMetadataResponse_TensorMetadata{{Name: "input", Datatype: "FP32", Shape: []int64{-1, -1}}},
-		Outputs: []*oippb.ModelMetadataResponse_TensorMetadata{{Name: "output", Datatype: "FP64", Shape: []int64{-1, -1}}},
+		Inputs: inputs, Outputs: outputs,
 	}, nil
 }
 
@@ -108,6 +108,9 @@ func (g grpcService) infer(ctx context.Context, m *served, r *oippb.ModelInferRe
 	}
 	in := r.GetInputs()[0]
 	t := tensor{Name: in.GetName(), Shape: in.GetShape(), Datatype: in.GetDatatype()}
+	if err := m.checkInput(t); err != nil {
+		return nil, err
+	}
 	var data json.RawMessage
 	var err error
 	switch raw := r.GetRawInputContents(); {
@@ -144,18 +147,13 @@ func (g grpcService) infer(ctx context.Context, m *served, r *oippb.ModelInferRe
 	if err != nil {
 		return nil, err
 	}
+	outs, err := m.outputsOf(resps, bytesIn)
+	if err != nil {
+		return nil, err
+	}
 	out := &oippb.ModelInferResponse{ModelName: name, ModelVersion: m.spec.Factory.Info().Version, Id: r.GetId()}
-	for _, o := range outputs(resps, bytesIn) {
-		c := &oippb.InferTensorContents{}
-		for _, v := range o.Data {
-			switch x := v.(type) {
-			case float64:
-				c.Fp64Contents = append(c.Fp64Contents, x)
-			case string:
-				c.BytesContents = append(c.BytesContents, []byte(x))
-			}
-		}
-		out.Outputs = append(out.Outputs, &oippb.ModelInferResponse_InferOutputTensor{Name: o.Name, Datatype: o.Datatype, Shape: o.Shape, Contents: c})
+	for _, o := range outs {
+		out.Outputs = append(out.Outputs, &oippb.ModelInferResponse_InferOutputTensor{Name: o.Name, Datatype: o.Datatype, Shape: o.Shape, Contents: contentsOf(o)})
 	}
 	return out, nil
 }

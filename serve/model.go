@@ -16,6 +16,7 @@ import (
 type served struct {
 	spec ModelSpec
 	cfg  config
+	sig  host.Signature // the factory's declared signature; empty lists if none
 	met  *modelMetrics
 
 	slots chan struct{} // a token per running request
@@ -45,7 +46,8 @@ func newServed(ctx context.Context, spec ModelSpec, cfg config, met *modelMetric
 		spec.Isolation = IsolationModel
 	}
 	spec.Config = append([]byte(nil), spec.Config...)
-	m := &served{spec: spec, cfg: cfg, met: met,
+	sig, _ := spec.Factory.Signature()
+	m := &served{spec: spec, cfg: cfg, sig: sig, met: met,
 		slots: make(chan struct{}, cfg.concurrency), waiting: make(chan struct{}, cfg.queue),
 		pool: make(chan *host.Model, spec.Instances), closed: make(chan struct{})}
 	n := spec.Instances

@@ -171,12 +171,11 @@ func (s *Server) modelMetadata(w http.ResponseWriter, r *http.Request) {
 	}
 	defer m.unref()
 	info := m.spec.Factory.Info()
-	// Without a declared signature, the generic mapping: any numeric or
-	// BYTES tensor in, one output of variable shape out.
+	// The declared signature; the generic mapping for a side without one.
+	inputs, outputs := m.tensorsMetadata()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"name": m.spec.Name, "versions": []string{info.Version}, "platform": "wasmreg",
-		"inputs":  []metadataTensor{{Name: "input", Datatype: "FP32", Shape: []int64{-1, -1}}},
-		"outputs": []metadataTensor{{Name: "output", Datatype: "FP64", Shape: []int64{-1, -1}}},
+		"inputs": inputs, "outputs": outputs,
 	})
 }
 
@@ -243,6 +242,9 @@ func (s *Server) inferJSON(r *http.Request, m *served) (*inferResponse, error) {
 	if len(req.Inputs) != 1 {
 		return nil, fmt.Errorf("%w: model %q: %d inputs, the generic mapping takes exactly 1", ErrBadRequest, name, len(req.Inputs))
 	}
+	if err := m.checkInput(req.Inputs[0]); err != nil {
+		return nil, err
+	}
 	reqs, bytesIn, err := rowRequests(name, req.Inputs[0])
 	if err != nil {
 		return nil, err
@@ -251,7 +253,11 @@ func (s *Server) inferJSON(r *http.Request, m *served) (*inferResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &inferResponse{ModelName: name, ModelVersion: m.spec.Factory.Info().Version, ID: req.ID, Outputs: outputs(resps, bytesIn)}, nil
+	outs, err := m.outputsOf(resps, bytesIn)
+	if err != nil {
+		return nil, err
+	}
+	return &inferResponse{ModelName: name, ModelVersion: m.spec.Factory.Info().Version, ID: req.ID, Outputs: outs}, nil
 }
 
 // run admits the rows to the model's queue and predicts them within d;

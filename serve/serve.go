@@ -46,6 +46,9 @@ var (
 	ErrQueueFull = errors.New("serve: queue full")
 	// ErrNotReady reports a server that is shutting down or closed.
 	ErrNotReady = errors.New("serve: not ready")
+	// ErrBadResponse reports a factory response that does not match the
+	// outputs its signature declares (docs/SERVE.md); HTTP 500.
+	ErrBadResponse = errors.New("serve: response does not match the model's signature")
 )
 
 // Isolation says how requests to a model share sandboxes.

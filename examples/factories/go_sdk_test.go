@@ -194,6 +194,12 @@ func TestGoSDKMinimalExample(t *testing.T) {
 		assert.JSONEq(t, `{"type": "object", "properties": {"greeting": {"type": "string"}}, "additionalProperties": false}`, string(info.ConfigSchema))
 		assert.Empty(t, goSDKWithoutLog(info.Capabilities))
 		assert.Subset(t, f.Exports(), []string{"_initialize", "wasmreg_abi_version", "wasmreg_info", "wasmreg_build", "wasmreg_predict"})
+		sig, ok := f.Signature()
+		require.True(t, ok, "the example declares its tensor signature")
+		assert.Equal(t, host.Signature{
+			Inputs:  []host.TensorSpec{{Name: "input", Datatype: "BYTES", Shape: []int64{-1}}},
+			Outputs: []host.TensorSpec{{Name: "output", Datatype: "BYTES", Shape: []int64{-1}}},
+		}, sig)
 	})
 
 	t.Run("imports only what it uses", func(t *testing.T) {

@@ -60,6 +60,12 @@ func TestRustSDKExample(t *testing.T) {
 		assert.JSONEq(t, `{"type":"object","required":["factor"],"properties":{"factor":{"type":"number"}},"additionalProperties":false}`,
 			string(info.ConfigSchema))
 		assert.Equal(t, []string{host.CapLog}, info.Capabilities)
+		sig, ok := f.Signature()
+		require.True(t, ok, "the example declares its tensor signature")
+		assert.Equal(t, host.Signature{
+			Inputs:  []host.TensorSpec{{Name: "input", Datatype: "FP32", Shape: []int64{-1, -1}}},
+			Outputs: []host.TensorSpec{{Name: "output", Datatype: "FP64", Shape: []int64{-1, -1}}},
+		}, sig)
 		for _, imp := range importNames(f) {
 			assert.NotContains(t, cSDKCapabilityImports, imp, "the example imports no capability it does not use")
 		}
@@ -243,6 +249,14 @@ func TestRustSDKCapabilitiesMatchHost(t *testing.T) {
 		listed = append(listed, string(q[1]))
 	}
 	assert.Equal(t, host.Capabilities(), listed)
+
+	m = regexp.MustCompile(`pub const DATATYPES: \[&str; \d+\] = \[([^\]]*)\];`).FindSubmatch(b)
+	require.NotNil(t, m, "lib.rs defines DATATYPES")
+	listed = nil
+	for _, q := range regexp.MustCompile(`"([^"]*)"`).FindAllSubmatch(m[1], -1) {
+		listed = append(listed, string(q[1]))
+	}
+	assert.Equal(t, host.Datatypes(), listed, "the Rust SDK's DATATYPES")
 }
 
 // FuzzRustSDKJSON sends documents to the Rust example, whose requests go

@@ -7,6 +7,8 @@ package factories_test
 // definition the host uses (registry.ParseName, host.Capabilities).
 
 import (
+	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -104,6 +106,44 @@ func TestGoSDKCapabilitiesMatchHost(t *testing.T) {
 	assert.Error(t, wasmreg.Info{Name: "m", Version: "1.0.0", Capabilities: []string{"network"}}.Validate())
 }
 
+// TestGoSDKSignatureRulesMatchHost: the SDK's datatypes are the host's,
+// and what the SDK accepts or refuses as a signature, the host accepts or
+// refuses as metadata.
+func TestGoSDKSignatureRulesMatchHost(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, host.Datatypes(), wasmreg.Datatypes())
+	ctx := context.Background()
+	h, err := host.New(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Close(ctx) })
+	tensor := func(name, dt string, shape ...int64) wasmreg.Tensor {
+		return wasmreg.Tensor{Name: name, Datatype: dt, Shape: shape}
+	}
+	for _, tc := range []struct {
+		name            string
+		inputs, outputs []wasmreg.Tensor
+	}{
+		{"rows", []wasmreg.Tensor{tensor("x", "FP32", -1, 64)}, []wasmreg.Tensor{tensor("class", "INT64", -1)}},
+		{"scalar", []wasmreg.Tensor{tensor("x", "BYTES")}, nil},
+		{"largest dim", nil, []wasmreg.Tensor{tensor("y", "UINT8", 1<<24)}},
+		{"dim too large", []wasmreg.Tensor{tensor("x", "FP32", 1<<24+1)}, nil},
+		{"dim -2", []wasmreg.Tensor{tensor("x", "FP32", -2)}, nil},
+		{"bad datatype", []wasmreg.Tensor{tensor("x", "FP8")}, nil},
+		{"two inputs", []wasmreg.Tensor{tensor("a", "FP32"), tensor("b", "FP32")}, nil},
+		{"17 outputs", nil, slices.Repeat([]wasmreg.Tensor{tensor("a", "FP32")}, 17)},
+		{"duplicate", nil, []wasmreg.Tensor{tensor("a", "FP32"), tensor("a", "FP64")}},
+		{"control char", []wasmreg.Tensor{tensor("a\x7f", "FP32")}, nil},
+		{"unicode", []wasmreg.Tensor{tensor("größe", "FP32")}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			info := wasmreg.Info{Name: "m", Version: "1.0.0", Inputs: tc.inputs, Outputs: tc.outputs}
+			sdkErr := info.Validate()
+			_, hostErr := h.Load(ctx, metadataModule(signatureMetadata(info)))
+			assert.Equal(t, sdkErr == nil, hostErr == nil, "SDK: %v; host: %v", sdkErr, hostErr)
+		})
+	}
+}
+
 // TestCHeaderCapabilitiesMatchHost reads the capability names that
 // guest-sdk/c/wasmreg.h documents, in WASMREG_INFO's list of metadata
 // fields and in the heading of each capability's section, and compares
@@ -141,4 +181,83 @@ func TestCHeaderCapabilitiesMatchHost(t *testing.T) {
 	}
 	slices.Sort(sections)
 	assert.Equal(t, host.Capabilities(), sections, "every capability has its section of typed clients in wasmreg.h")
+}
+
+// signatureMetadata renders info's metadata as the Go SDK does, but without
+// its validation, so that the host judges what the SDK would refuse.
+func signatureMetadata(info wasmreg.Info) []byte {
+	type tensor struct {
+		Name     string  `json:"name"`
+		Datatype string  `json:"datatype"`
+		Shape    []int64 `json:"shape"`
+	}
+	conv := func(list []wasmreg.Tensor) []tensor {
+		var out []tensor
+		for _, t := range list {
+			out = append(out, tensor{Name: t.Name, Datatype: t.Datatype, Shape: append([]int64{}, t.Shape...)})
+		}
+		return out
+	}
+	tensors := map[string]any{}
+	if len(info.Inputs) > 0 {
+		tensors["inputs"] = conv(info.Inputs)
+	}
+	if len(info.Outputs) > 0 {
+		tensors["outputs"] = conv(info.Outputs)
+	}
+	b, _ := json.Marshal(map[string]any{"name": info.Name, "version": info.Version, "tensors": tensors})
+	return b
+}
+
+// metadataModule encodes the smallest factory whose wasmreg_info writes
+// md: the ABI's exports, importing only wasmreg.output, md in a data
+// segment at address 0.
+func metadataModule(md []byte) []byte {
+	uleb := func(b []byte, v uint64) []byte {
+		for {
+			c := byte(v & 0x7f)
+			v >>= 7
+			if v == 0 {
+				return append(b, c)
+			}
+			b = append(b, c|0x80)
+		}
+	}
+	sleb := func(b []byte, v int64) []byte {
+		for {
+			c := byte(v & 0x7f)
+			v >>= 7
+			if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+				return append(b, c)
+			}
+			b = append(b, c|0x80)
+		}
+	}
+	name := func(b []byte, s string) []byte { return append(uleb(b, uint64(len(s))), s...) }
+	section := func(out []byte, id byte, body []byte) []byte {
+		return append(uleb(append(out, id), uint64(len(body))), body...)
+	}
+	out := []byte("\x00asm\x01\x00\x00\x00")
+	// types: () -> i32, (i32) -> i32, (i32, i32) -> ()
+	out = section(out, 1, []byte{3, 0x60, 0, 1, 0x7f, 0x60, 1, 0x7f, 1, 0x7f, 0x60, 2, 0x7f, 0x7f, 0})
+	out = section(out, 2, append(name(name([]byte{1}, "wasmreg"), "output"), 0, 2))
+	out = section(out, 3, []byte{4, 0, 0, 1, 1})
+	out = section(out, 5, uleb([]byte{1, 0}, uint64(len(md))/65536+1))
+	exports := []byte{5}
+	exports = append(name(exports, "memory"), 2, 0)
+	for i, e := range []string{"wasmreg_abi_version", "wasmreg_info", "wasmreg_build", "wasmreg_predict"} {
+		exports = append(name(exports, e), 0, byte(i+1))
+	}
+	out = section(out, 7, exports)
+	fn := func(code []byte) []byte { return append(uleb(nil, uint64(len(code)+1)), append([]byte{0}, code...)...) }
+	info := sleb([]byte{0x41, 0, 0x41}, int64(len(md)))
+	info = append(info, 0x10, 0, 0x41, 0, 0x0b)
+	code := []byte{4}
+	code = append(code, fn([]byte{0x41, 1, 0x0b})...)
+	code = append(code, fn(info)...)
+	code = append(code, fn([]byte{0x41, 0, 0x0b})...)
+	code = append(code, fn([]byte{0x41, 0, 0x0b})...)
+	out = section(out, 10, code)
+	out = section(out, 11, append(uleb([]byte{1, 0, 0x41, 0, 0x0b}, uint64(len(md))), md...))
+	return out
 }

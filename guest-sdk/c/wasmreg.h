@@ -103,7 +103,8 @@ int wasmreg_factory_info(void);
  *                  "\"description\":\"scales numbers\"}");
  *
  * Fields: name and version (required), description, config_schema (a JSON
- * object), capabilities (any of "log", "clock", "random", "artifact").
+ * object), capabilities (any of "log", "clock", "random", "artifact"),
+ * tensors (a tensor signature, see WASMREG_TENSOR).
  * The host refuses unknown fields, so a typo shows at the first load.
  */
 #define WASMREG_INFO(json)                                                    \
@@ -112,6 +113,41 @@ int wasmreg_factory_info(void);
     return 0;                                                                 \
   }                                                                           \
   extern int wasmreg__info_defined /* swallows the caller's semicolon */
+
+/*
+ * WASMREG_TENSOR(name, DATATYPE, dims...) is the string literal of one
+ * tensor of a signature (docs/ABI.md §5), for the "tensors" field of
+ * WASMREG_INFO: a name (a string literal: 1 to 128 bytes, no control
+ * characters or quotes), a datatype token (BOOL, UINT8, UINT16, UINT32,
+ * UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64, BYTES) and the
+ * dimensions, -1 for a variable one (none for a scalar):
+ *
+ *     WASMREG_INFO("{\"name\":\"digits\",\"version\":\"1.0.0\","
+ *                  "\"tensors\":{\"inputs\":[" WASMREG_TENSOR("pixels", FP32, -1, 64) "],"
+ *                  "\"outputs\":[" WASMREG_TENSOR("class", INT64, -1) ","
+ *                                  WASMREG_TENSOR("probabilities", FP32, -1, 10) "]}}");
+ *
+ * A misspelt datatype does not compile (WASMREG__DT_FP33 is undeclared);
+ * the host checks the rest at Load: at most 1 input and 16 outputs, names
+ * unique per side, at most 16 dimensions, each -1 or 0 to 16777216.
+ */
+#define WASMREG_TENSOR(name, datatype, ...)                                   \
+  "{\"name\":\"" name "\",\"datatype\":" WASMREG__DT_##datatype             \
+  ",\"shape\":[" #__VA_ARGS__ "]}"
+
+#define WASMREG__DT_BOOL "\"BOOL\""
+#define WASMREG__DT_UINT8 "\"UINT8\""
+#define WASMREG__DT_UINT16 "\"UINT16\""
+#define WASMREG__DT_UINT32 "\"UINT32\""
+#define WASMREG__DT_UINT64 "\"UINT64\""
+#define WASMREG__DT_INT8 "\"INT8\""
+#define WASMREG__DT_INT16 "\"INT16\""
+#define WASMREG__DT_INT32 "\"INT32\""
+#define WASMREG__DT_INT64 "\"INT64\""
+#define WASMREG__DT_FP16 "\"FP16\""
+#define WASMREG__DT_FP32 "\"FP32\""
+#define WASMREG__DT_FP64 "\"FP64\""
+#define WASMREG__DT_BYTES "\"BYTES\""
 
 /* ------------------------------------------------------------------------
  * The wasmreg import module (docs/ABI.md §4). Use the functions below

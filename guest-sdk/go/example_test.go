@@ -35,3 +35,20 @@ func ExampleCode() {
 	// 3 predict: bad request
 	// 1
 }
+
+// A factory declares its tensor signature in its Info; Validate applies a
+// wasmreg host's rules to it, as Register does.
+func ExampleTensor() {
+	info := wasmreg.Info{
+		Name:    "digits",
+		Version: "1.0.0",
+		Inputs:  []wasmreg.Tensor{{Name: "input", Datatype: "FP32", Shape: []int64{-1, 64}}},
+		Outputs: []wasmreg.Tensor{{Name: "class", Datatype: "INT64", Shape: []int64{-1}}},
+	}
+	fmt.Println(info.Validate())
+	info.Outputs[0].Datatype = "LONG"
+	fmt.Println(info.Validate())
+	// Output:
+	// <nil>
+	// Info.Outputs[0] of "digits": tensor "class": Datatype "LONG" is not one of BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64, BYTES
+}

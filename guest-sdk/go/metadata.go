@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Capabilities returns the capability names of ABI v1 (docs/ABI.md §4.2),
@@ -18,7 +20,24 @@ func Capabilities() []string {
 	return []string{"artifact", "clock", "log", "random"}
 }
 
+// Datatypes returns the tensor datatypes of ABI v1 (docs/ABI.md §5), in
+// the Open Inference Protocol's order: what [Tensor.Datatype] may be. Like
+// [Capabilities], a test of the wasmreg module checks it against the host.
+func Datatypes() []string {
+	return []string{"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
+		"FP16", "FP32", "FP64", "BYTES"}
+}
+
 const maxNameLen = 128
+
+// The limits of a declared signature, as wasmreg hosts check them.
+const (
+	maxInputs     = 1
+	maxOutputs    = 16
+	maxRank       = 16
+	maxDim        = 1 << 24
+	maxTensorName = 128
+)
 
 // metadata is the JSON object of docs/ABI.md §5.
 type metadata struct {
@@ -27,6 +46,18 @@ type metadata struct {
 	Description  string          `json:"description,omitempty"`
 	ConfigSchema json.RawMessage `json:"config_schema,omitempty"`
 	Capabilities []string        `json:"capabilities,omitempty"`
+	Tensors      *tensors        `json:"tensors,omitempty"`
+}
+
+type tensors struct {
+	Inputs  []tensorJSON `json:"inputs,omitempty"`
+	Outputs []tensorJSON `json:"outputs,omitempty"`
+}
+
+type tensorJSON struct {
+	Name     string  `json:"name"`
+	Datatype string  `json:"datatype"`
+	Shape    []int64 `json:"shape"`
 }
 
 // Validate reports what [Register] would refuse in info: an empty or
@@ -60,7 +91,70 @@ func (info Info) Validate() error {
 			return fmt.Errorf("Info.Capabilities of %q: %q listed twice", info.Name, c)
 		}
 	}
+	if len(info.Inputs) > maxInputs {
+		return fmt.Errorf("Info.Inputs of %q: %d tensors, at most %d (a request is one tensor)", info.Name, len(info.Inputs), maxInputs)
+	}
+	if len(info.Outputs) > maxOutputs {
+		return fmt.Errorf("Info.Outputs of %q: %d tensors, at most %d", info.Name, len(info.Outputs), maxOutputs)
+	}
+	for _, side := range []struct {
+		field string
+		list  []Tensor
+	}{{"Inputs", info.Inputs}, {"Outputs", info.Outputs}} {
+		for i, t := range side.list {
+			where := fmt.Sprintf("Info.%s[%d] of %q", side.field, i, info.Name)
+			if err := t.validate(); err != nil {
+				return fmt.Errorf("%s: %w", where, err)
+			}
+			for _, prev := range side.list[:i] {
+				if prev.Name == t.Name {
+					return fmt.Errorf("%s: name %q declared twice", where, t.Name)
+				}
+			}
+		}
+	}
 	return nil
+}
+
+// validate checks one tensor as wasmreg hosts do.
+func (t Tensor) validate() error {
+	switch {
+	case t.Name == "":
+		return fmt.Errorf("empty Tensor.Name")
+	case len(t.Name) > maxTensorName:
+		return fmt.Errorf("Tensor.Name of %d bytes, more than %d", len(t.Name), maxTensorName)
+	case !utf8.ValidString(t.Name):
+		return fmt.Errorf("Tensor.Name %q is not valid UTF-8", t.Name)
+	}
+	for i, r := range t.Name {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("Tensor.Name %q has control character %U at byte %d", t.Name, r, i)
+		}
+	}
+	if !slices.Contains(Datatypes(), t.Datatype) {
+		return fmt.Errorf("tensor %q: Datatype %q is not one of %s", t.Name, t.Datatype, strings.Join(Datatypes(), ", "))
+	}
+	if len(t.Shape) > maxRank {
+		return fmt.Errorf("tensor %q: Shape has %d dimensions, at most %d", t.Name, len(t.Shape), maxRank)
+	}
+	for i, d := range t.Shape {
+		if d < -1 || d > maxDim {
+			return fmt.Errorf("tensor %q: Shape[%d] is %d, want -1 (variable) or 0 to %d", t.Name, i, d, maxDim)
+		}
+	}
+	return nil
+}
+
+func tensorsJSON(list []Tensor) []tensorJSON {
+	out := make([]tensorJSON, len(list))
+	for i, t := range list {
+		shape := t.Shape
+		if shape == nil {
+			shape = []int64{} // a scalar: [], never null
+		}
+		out[i] = tensorJSON{Name: t.Name, Datatype: t.Datatype, Shape: shape}
+	}
+	return out
 }
 
 // marshalInfo validates info and returns its metadata JSON.
@@ -69,6 +163,9 @@ func marshalInfo(info Info) ([]byte, error) {
 		return nil, err
 	}
 	md := metadata{Name: info.Name, Version: info.Version, Description: info.Description, Capabilities: info.Capabilities}
+	if len(info.Inputs)+len(info.Outputs) > 0 {
+		md.Tensors = &tensors{Inputs: tensorsJSON(info.Inputs), Outputs: tensorsJSON(info.Outputs)}
+	}
 	if s := strings.TrimSpace(info.ConfigSchema); s != "" {
 		md.ConfigSchema = json.RawMessage(s)
 	}

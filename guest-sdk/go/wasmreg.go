@@ -29,6 +29,21 @@ type Info struct {
 	// "random", "artifact". Hosts refuse a factory listing a capability
 	// they have not granted ("log" is always granted).
 	Capabilities []string
+	// Inputs and Outputs, when either is set, declare the factory's tensor
+	// signature (docs/ABI.md §5): servers report it as the model's
+	// metadata, check requests against the input and map responses to the
+	// outputs (docs/SERVE.md). At most one input and 16 outputs.
+	Inputs, Outputs []Tensor
+}
+
+// Tensor is one tensor of a declared signature: a name, an Open Inference
+// Protocol datatype (one of [Datatypes]) and a shape, where -1 is a
+// variable dimension ([-1, 64]: any number of rows of 64 values). It is a
+// plain value.
+type Tensor struct {
+	Name     string
+	Datatype string
+	Shape    []int64
 }
 
 // Model is a built model. Predict answers one request; its input and

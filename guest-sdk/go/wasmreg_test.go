@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -63,6 +64,19 @@ func TestMetadata(t *testing.T) {
 			`{"name":"Linear.v2_x-y","version":"1.2.3-rc.1","description":"<linear> & logistic",` +
 				`"config_schema":{"type":"object","properties":{"weights":{"type":"array"}}},"capabilities":["log","random"]}`,
 		},
+		{
+			"a tensor signature",
+			Info{Name: "digits", Version: "1.0.0",
+				Inputs:  []Tensor{{Name: "pixels", Datatype: "FP32", Shape: []int64{-1, 64}}},
+				Outputs: []Tensor{{Name: "class", Datatype: "INT64", Shape: []int64{-1}}, {Name: "any", Datatype: "BYTES"}}},
+			`{"name":"digits","version":"1.0.0","tensors":{"inputs":[{"name":"pixels","datatype":"FP32","shape":[-1,64]}],` +
+				`"outputs":[{"name":"class","datatype":"INT64","shape":[-1]},{"name":"any","datatype":"BYTES","shape":[]}]}}`,
+		},
+		{
+			"outputs only",
+			Info{Name: "o", Version: "1.0.0", Outputs: []Tensor{{Name: "y", Datatype: "FP64", Shape: []int64{-1, -1}}}},
+			`{"name":"o","version":"1.0.0","tensors":{"outputs":[{"name":"y","datatype":"FP64","shape":[-1,-1]}]}}`,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -106,6 +120,16 @@ func TestRegisterInvalidInfo(t *testing.T) {
 		{"schema not an object", Info{Name: "m", Version: "1.0.0", ConfigSchema: `["a"]`}, "is not a JSON object"},
 		{"unknown capability", Info{Name: "m", Version: "1.0.0", Capabilities: []string{"net"}}, `unknown capability "net" (known: artifact, clock, log, random)`},
 		{"repeated capability", Info{Name: "m", Version: "1.0.0", Capabilities: []string{"clock", "clock"}}, `"clock" listed twice`},
+		{"two inputs", Info{Name: "m", Version: "1.0.0", Inputs: []Tensor{fp32("a"), fp32("b")}}, `Info.Inputs of "m": 2 tensors, at most 1`},
+		{"17 outputs", Info{Name: "m", Version: "1.0.0", Outputs: slices.Repeat([]Tensor{fp32("a")}, 17)}, `Info.Outputs of "m": 17 tensors, at most 16`},
+		{"duplicate output", Info{Name: "m", Version: "1.0.0", Outputs: []Tensor{fp32("a"), fp32("a")}}, `Info.Outputs[1] of "m": name "a" declared twice`},
+		{"empty tensor name", Info{Name: "m", Version: "1.0.0", Inputs: []Tensor{fp32("")}}, `Info.Inputs[0] of "m": empty Tensor.Name`},
+		{"long tensor name", Info{Name: "m", Version: "1.0.0", Inputs: []Tensor{fp32(long)}}, "Tensor.Name of 129 bytes, more than 128"},
+		{"control char", Info{Name: "m", Version: "1.0.0", Outputs: []Tensor{fp32("a\tb")}}, `has control character U+0009 at byte 1`},
+		{"bad UTF-8", Info{Name: "m", Version: "1.0.0", Outputs: []Tensor{fp32("a\xff")}}, `is not valid UTF-8`},
+		{"bad datatype", Info{Name: "m", Version: "1.0.0", Inputs: []Tensor{{Name: "x", Datatype: "float32"}}}, `tensor "x": Datatype "float32" is not one of BOOL, UINT8`},
+		{"dim below -1", Info{Name: "m", Version: "1.0.0", Inputs: []Tensor{{Name: "x", Datatype: "FP32", Shape: []int64{-1, -2}}}}, `tensor "x": Shape[1] is -2, want -1 (variable) or 0 to 16777216`},
+		{"too many dims", Info{Name: "m", Version: "1.0.0", Inputs: []Tensor{{Name: "x", Datatype: "FP32", Shape: make([]int64, 17)}}}, "Shape has 17 dimensions, at most 16"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -300,3 +324,5 @@ func TestModelFunc(t *testing.T) {
 		t.Errorf("Predict = %q, %v", out, err)
 	}
 }
+
+func fp32(name string) Tensor { return Tensor{Name: name, Datatype: "FP32", Shape: []int64{-1}} }

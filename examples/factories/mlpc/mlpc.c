@@ -55,7 +55,16 @@ WASMREG_INFO("{\"name\":\"mlpc\",\"version\":\"1.0.0\","
              "\"capabilities\":[\"log\",\"artifact\"],"
              "\"config_schema\":{\"type\":\"object\",\"required\":[\"weights\"],\"additionalProperties\":false,"
              "\"properties\":{\"weights\":{\"type\":\"string\",\"minLength\":1,"
-             "\"description\":\"name of a granted artifact in mlpnet's weights format, such as \\\"digits\\\"\"}}}}");
+             "\"description\":\"name of a granted artifact in mlpnet's weights format, such as \\\"digits\\\"\"}}},"
+             /* The signature: rows of the network's inputs (64 for the
+              * digits), and the fields of each answer. The sizes depend
+              * on the weights, so they are variable; a network answers
+              * either probabilities or values, and label only if the
+              * file has labels: a server leaves out the outputs that no
+              * answer holds. */
+             "\"tensors\":{\"inputs\":[" WASMREG_TENSOR("input", FP32, -1, -1) "],"
+             "\"outputs\":[" WASMREG_TENSOR("class", INT64, -1) "," WASMREG_TENSOR("label", BYTES, -1) ","
+             WASMREG_TENSOR("probabilities", FP32, -1, -1) "," WASMREG_TENSOR("values", FP32, -1, -1) "]}}");
 
 enum { FN_RELU, FN_TANH, FN_SIGMOID, FN_SOFTMAX, FN_LINEAR };
 static const char *const activations[] = {"relu", "tanh", "sigmoid"};

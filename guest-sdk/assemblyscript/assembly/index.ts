@@ -96,6 +96,102 @@ export function artifactRead(name: string): Uint8Array | null {
 }
 
 /**
+ * The tensor datatypes of ABI v1 (docs/ABI.md §5), in the Open Inference
+ * Protocol's order: what a Tensor's datatype may be. A test of the wasmreg
+ * module checks that this copy agrees with the host's.
+ */
+export const DATATYPES: string[] = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
+  "FP16", "FP32", "FP64", "BYTES"];
+
+/**
+ * One tensor of a declared signature (docs/ABI.md §5): a name, a datatype
+ * (one of DATATYPES) and a shape, where -1 is a variable dimension
+ * ([-1, 64]: any number of rows of 64 values; [] a scalar).
+ */
+export class Tensor {
+  constructor(public name: string, public datatype: string, public shape: i64[]) {}
+}
+
+// What tensors() refused, reported by wasmreg_info; "" if nothing.
+let signatureError = "";
+
+function checkTensor(where: string, t: Tensor, prev: Tensor[]): string {
+  if (t.name.length == 0) return where + ": empty name";
+  const n = String.UTF8.byteLength(t.name);
+  if (n > 128) return where + ": name of " + n.toString() + " bytes, more than 128";
+  for (let i = 0; i < t.name.length; i++) {
+    const c = t.name.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return where + ": name " + jsonString(t.name) + " has control character " + c.toString() + " at index " + i.toString();
+  }
+  for (let i = 0; i < prev.length; i++) {
+    if (prev[i].name == t.name) return where + ": name " + jsonString(t.name) + " declared twice";
+  }
+  if (!DATATYPES.includes(t.datatype)) return where + " " + jsonString(t.name) + ": datatype " + jsonString(t.datatype) + " is not one of " + DATATYPES.join(", ");
+  if (t.shape.length > 16) return where + " " + jsonString(t.name) + ": shape has " + t.shape.length.toString() + " dimensions, at most 16";
+  for (let i = 0; i < t.shape.length; i++) {
+    const d = t.shape[i];
+    if (d < -1 || d > (1 << 24)) return where + " " + jsonString(t.name) + ": shape[" + i.toString() + "] is " + d.toString() + ", want -1 (variable) or 0 to 16777216";
+  }
+  return "";
+}
+
+function tensorList(key: string, list: Tensor[], max: i32): string {
+  if (list.length > max) {
+    signatureError = key + ": " + list.length.toString() + " tensors, at most " + max.toString();
+    return "";
+  }
+  let s = '"' + key + '":[';
+  for (let i = 0; i < list.length; i++) {
+    const err = checkTensor(key + "[" + i.toString() + "]", list[i], list.slice(0, i));
+    if (err.length > 0 && signatureError.length == 0) signatureError = err;
+    const t = list[i];
+    if (i > 0) s += ",";
+    s += '{"name":' + jsonString(t.name) + ',"datatype":' + jsonString(t.datatype) + ',"shape":[';
+    for (let j = 0; j < t.shape.length; j++) {
+      if (j > 0) s += ",";
+      s += t.shape[j].toString();
+    }
+    s += "]}";
+  }
+  return s + "]";
+}
+
+/**
+ * tensors returns the metadata's "tensors" field, key included, declaring
+ * the factory's tensor signature (at most 1 input, 16 outputs; either
+ * list may be empty), for info() to splice into its JSON:
+ *
+ *   return '{"name":"m","version":"1.0.0",' +
+ *     tensors([new Tensor("x", "FP32", [-1, 64])], [new Tensor("class", "INT64", [-1])]) + "}";
+ *
+ * It checks the tensors as a wasmreg host does; what it refuses fails
+ * wasmreg_info, and so the Load, with the reason.
+ */
+export function tensors(inputs: Tensor[], outputs: Tensor[]): string {
+  signatureError = "";
+  let s = '"tensors":{';
+  const ins = inputs.length > 0 ? tensorList("inputs", inputs, 1) : "";
+  const outs = outputs.length > 0 ? tensorList("outputs", outputs, 16) : "";
+  if (inputs.length == 0 && outputs.length == 0) signatureError = "no tensors: give an input or an output";
+  s += ins;
+  if (ins.length > 0 && outs.length > 0) s += ",";
+  return s + outs + "}";
+}
+
+/** jsonString returns s as a JSON string literal. */
+export function jsonString(s: string): string {
+  let out = '"';
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c == 0x22) out += '\\"';
+    else if (c == 0x5c) out += "\\\\";
+    else if (c < 0x20) out += "\\u00" + (c < 0x10 ? "0" : "") + c.toString(16);
+    else out += String.fromCharCode(c);
+  }
+  return out + '"';
+}
+
+/**
  * A factory. info() returns the metadata JSON (docs/ABI.md §5); build()
  * and predict() return 0 on success or a code, with fail() for a message.
  */
@@ -117,7 +213,9 @@ export function wasmreg_abi_version(): i32 { return 1; }
 export function wasmreg_info(): i32 {
   const f = factory;
   if (f == null) return fail(1, "wasmreg: no factory registered (call register at top level)");
-  outputString(f.info());
+  const md = f.info();
+  if (signatureError.length > 0) return fail(1, "wasmreg_info: tensors: " + signatureError);
+  outputString(md);
   return 0;
 }
 

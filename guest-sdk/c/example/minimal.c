@@ -15,7 +15,11 @@ WASMREG_INFO("{\"name\":\"scale\",\"version\":\"1.0.0\","
              "\"description\":\"Multiplies a JSON array of numbers by the factor in its config.\","
              "\"config_schema\":{\"type\":\"object\",\"required\":[\"factor\"],"
              "\"properties\":{\"factor\":{\"type\":\"number\",\"description\":\"what to multiply by\"}},"
-             "\"additionalProperties\":false}}");
+             "\"additionalProperties\":false},"
+             /* The tensor signature a server reports: each row scaled out.
+              * No input is declared, so a server takes rows of numbers of
+              * any name and datatype, as the generic mapping does. */
+             "\"tensors\":{\"outputs\":[" WASMREG_TENSOR("output", FP64, -1, -1) "]}}");
 
 static double factor; /* the model: what wasmreg_factory_build leaves in memory */
 

@@ -33,6 +33,86 @@ pub const CAPABILITIES: [&str; 4] = ["artifact", "clock", "log", "random"];
 
 const MAX_NAME_LEN: usize = 128;
 
+/// The tensor datatypes of ABI v1 (docs/ABI.md §5), in the Open Inference
+/// Protocol's order: what [`Tensor::datatype`] may be. A test of the
+/// wasmreg module checks that this copy agrees with the host's.
+pub const DATATYPES: [&str; 13] = [
+    "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES",
+];
+
+// The limits of a declared signature, as wasmreg hosts check them.
+const MAX_INPUTS: usize = 1;
+const MAX_OUTPUTS: usize = 16;
+const MAX_RANK: usize = 16;
+const MAX_DIM: i64 = 1 << 24;
+const MAX_TENSOR_NAME: usize = 128;
+
+/// One tensor of a declared signature (docs/ABI.md §5): a name, an Open
+/// Inference Protocol datatype (one of [`DATATYPES`]) and a shape, where -1
+/// is a variable dimension (`[-1, 64]`: any number of rows of 64 values).
+/// A plain value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tensor {
+    /// 1 to 128 bytes, no control characters.
+    pub name: String,
+    /// One of [`DATATYPES`].
+    pub datatype: String,
+    /// At most 16 dimensions, each -1 or 0 to 2^24; empty for a scalar.
+    pub shape: Vec<i64>,
+}
+
+impl Tensor {
+    /// A tensor of that name, datatype and shape.
+    pub fn new(name: &str, datatype: &str, shape: &[i64]) -> Tensor {
+        Tensor { name: name.into(), datatype: datatype.into(), shape: shape.to_vec() }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.name.is_empty() {
+            return Err("empty name".into());
+        }
+        if self.name.len() > MAX_TENSOR_NAME {
+            return Err(format!("name of {} bytes, more than {}", self.name.len(), MAX_TENSOR_NAME));
+        }
+        if let Some((i, c)) = self.name.char_indices().find(|(_, c)| c.is_control()) {
+            return Err(format!("name {:?} has control character U+{:04X} at byte {}", self.name, c as u32, i));
+        }
+        if !DATATYPES.contains(&self.datatype.as_str()) {
+            return Err(format!(
+                "tensor {:?}: datatype {:?} is not one of {}",
+                self.name,
+                self.datatype,
+                DATATYPES.join(", ")
+            ));
+        }
+        if self.shape.len() > MAX_RANK {
+            return Err(format!("tensor {:?}: shape has {} dimensions, at most {}", self.name, self.shape.len(), MAX_RANK));
+        }
+        if let Some((i, d)) = self.shape.iter().enumerate().find(|(_, d)| **d < -1 || **d > MAX_DIM) {
+            return Err(format!(
+                "tensor {:?}: shape[{}] is {}, want -1 (variable) or 0 to {}",
+                self.name, i, d, MAX_DIM
+            ));
+        }
+        Ok(())
+    }
+
+    fn write_json(&self, s: &mut String) {
+        s.push_str("{\"name\":");
+        json::write_string(s, &self.name);
+        s.push_str(",\"datatype\":");
+        json::write_string(s, &self.datatype);
+        s.push_str(",\"shape\":[");
+        for (i, d) in self.shape.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(&d.to_string());
+        }
+        s.push_str("]}");
+    }
+}
+
 /// A factory's metadata, reported by `wasmreg_info` (docs/ABI.md §5). A
 /// plain value.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -48,6 +128,12 @@ pub struct Info {
     pub config_schema: String,
     /// Any of "log", "clock", "random", "artifact".
     pub capabilities: Vec<String>,
+    /// The declared input tensor, at most one: with `outputs`, the
+    /// factory's tensor signature, which servers report and check requests
+    /// against (docs/SERVE.md). Empty: the generic mapping.
+    pub inputs: Vec<Tensor>,
+    /// The declared output tensors, at most 16.
+    pub outputs: Vec<Tensor>,
 }
 
 impl Info {
@@ -81,6 +167,25 @@ impl Info {
                 return Err(format!("Info.capabilities of {:?}: {:?} listed twice", self.name, c));
             }
         }
+        if self.inputs.len() > MAX_INPUTS {
+            return Err(format!(
+                "Info.inputs of {:?}: {} tensors, at most {} (a request is one tensor)",
+                self.name,
+                self.inputs.len(),
+                MAX_INPUTS
+            ));
+        }
+        if self.outputs.len() > MAX_OUTPUTS {
+            return Err(format!("Info.outputs of {:?}: {} tensors, at most {}", self.name, self.outputs.len(), MAX_OUTPUTS));
+        }
+        for (field, list) in [("inputs", &self.inputs), ("outputs", &self.outputs)] {
+            for (i, t) in list.iter().enumerate() {
+                t.validate().map_err(|e| format!("Info.{}[{}] of {:?}: {}", field, i, self.name, e))?;
+                if list[..i].iter().any(|p| p.name == t.name) {
+                    return Err(format!("Info.{}[{}] of {:?}: name {:?} declared twice", field, i, self.name, t.name));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -109,6 +214,28 @@ impl Info {
                 json::write_string(&mut s, c);
             }
             s.push(']');
+        }
+        if !self.inputs.is_empty() || !self.outputs.is_empty() {
+            s.push_str(",\"tensors\":{");
+            let mut first = true;
+            for (key, list) in [("inputs", &self.inputs), ("outputs", &self.outputs)] {
+                if list.is_empty() {
+                    continue;
+                }
+                if !first {
+                    s.push(',');
+                }
+                first = false;
+                s.push_str(&format!("\"{}\":[", key));
+                for (i, t) in list.iter().enumerate() {
+                    if i > 0 {
+                        s.push(',');
+                    }
+                    t.write_json(&mut s);
+                }
+                s.push(']');
+            }
+            s.push('}');
         }
         s.push('}');
         Ok(s)
@@ -411,5 +538,40 @@ mod tests {
         assert!(caps.validate().unwrap_err().contains("unknown capability"));
         let schema = Info { config_schema: "[1]".into(), ..ok };
         assert!(schema.validate().is_err());
+    }
+
+    #[test]
+    fn signature() {
+        let ok = Info {
+            name: "digits".into(),
+            version: "1.0.0".into(),
+            inputs: vec![Tensor::new("pixels", "FP32", &[-1, 64])],
+            outputs: vec![Tensor::new("class", "INT64", &[-1]), Tensor::new("any", "BYTES", &[])],
+            ..Default::default()
+        };
+        assert_eq!(
+            ok.to_json().unwrap(),
+            r#"{"name":"digits","version":"1.0.0","tensors":{"inputs":[{"name":"pixels","datatype":"FP32","shape":[-1,64]}],"outputs":[{"name":"class","datatype":"INT64","shape":[-1]},{"name":"any","datatype":"BYTES","shape":[]}]}}"#
+        );
+        let outputs_only = Info { inputs: vec![], ..ok.clone() };
+        assert!(outputs_only.to_json().unwrap().contains(r#""tensors":{"outputs":["#));
+        let t = |n: &str, d: &str, s: &[i64]| Tensor::new(n, d, s);
+        for (inputs, outputs, want) in [
+            (vec![t("a", "FP32", &[]), t("b", "FP32", &[])], vec![], "Info.inputs of \"digits\": 2 tensors, at most 1"),
+            (vec![], vec![t("a", "FP32", &[]); 17], "17 tensors, at most 16"),
+            (vec![], vec![t("a", "FP32", &[]), t("a", "FP64", &[])], "Info.outputs[1] of \"digits\": name \"a\" declared twice"),
+            (vec![t("", "FP32", &[])], vec![], "Info.inputs[0] of \"digits\": empty name"),
+            (vec![t(&"n".repeat(129), "FP32", &[])], vec![], "name of 129 bytes, more than 128"),
+            (vec![t("a\u{7f}", "FP32", &[])], vec![], "control character U+007F at byte 1"),
+            (vec![t("x", "float32", &[])], vec![], "tensor \"x\": datatype \"float32\" is not one of BOOL"),
+            (vec![t("x", "FP32", &[-1, -2])], vec![], "tensor \"x\": shape[1] is -2, want -1 (variable) or 0 to 16777216"),
+            (vec![t("x", "FP32", &[(1 << 24) + 1])], vec![], "shape[0] is"),
+            (vec![t("x", "FP32", &[1; 17])], vec![], "shape has 17 dimensions, at most 16"),
+        ] {
+            let i = Info { inputs, outputs, ..ok.clone() };
+            let err = i.validate().unwrap_err();
+            assert!(err.contains(want), "{} does not contain {}", err, want);
+            assert!(i.to_json().is_err());
+        }
     }
 }

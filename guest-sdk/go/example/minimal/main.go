@@ -25,6 +25,12 @@ func init() {
 		Description:  "Greets each request with the greeting in its config.",
 		ConfigSchema: `{"type": "object", "properties": {"greeting": {"type": "string"}}, "additionalProperties": false}`,
 		Capabilities: []string{"log"},
+		// The tensor signature a server reports and checks (docs/SERVE.md):
+		// each element of a BYTES tensor of names is one request, and each
+		// greeting one element of the BYTES output; the generic mapping's
+		// names, so that its clients need no change.
+		Inputs:  []wasmreg.Tensor{{Name: "input", Datatype: "BYTES", Shape: []int64{-1}}},
+		Outputs: []wasmreg.Tensor{{Name: "output", Datatype: "BYTES", Shape: []int64{-1}}},
 	}, build)
 }
 

@@ -21,6 +21,10 @@ impl Factory for Scale {
             description: "Multiplies a JSON array of numbers by the factor in its config.".into(),
             config_schema: r#"{"type":"object","required":["factor"],"properties":{"factor":{"type":"number"}},"additionalProperties":false}"#.into(),
             capabilities: vec!["log".into()],
+            // The tensor signature a server reports and checks: rows of
+            // numbers in, each row scaled out.
+            inputs: vec![wasmreg::Tensor::new("input", "FP32", &[-1, -1])],
+            outputs: vec![wasmreg::Tensor::new("output", "FP64", &[-1, -1])],
         }
     }
 

@@ -1,0 +1,170 @@
+package host_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/wasmreg/wasmreg/host"
+)
+
+func TestSignatureLoaded(t *testing.T) {
+	h, _ := newHost(t)
+	f := load(t, h, "signature/signature.wasm")
+	defer f.Close(context.Background())
+	sig, ok := f.Signature()
+	require.True(t, ok)
+	assert.Equal(t, host.Signature{
+		Inputs: []host.TensorSpec{{Name: "x", Datatype: "FP32", Shape: []int64{-1, 2}}},
+		Outputs: []host.TensorSpec{
+			{Name: "label", Datatype: "INT64", Shape: []int64{-1}},
+			{Name: "scores", Datatype: "FP32", Shape: []int64{-1, 2}},
+		},
+	}, sig)
+
+	// The result is the caller's copy, concurrently too.
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			s, _ := f.Signature()
+			s.Inputs[0].Shape[1] = 99
+			s.Outputs[0].Name = "changed"
+		})
+	}
+	wg.Wait()
+	again, _ := f.Signature()
+	assert.Equal(t, sig, again)
+
+	plain := load(t, h, "echo.wasm")
+	defer plain.Close(context.Background())
+	_, ok = plain.Signature()
+	assert.False(t, ok, "echo declares no signature")
+}
+
+func TestSignatureMetadata(t *testing.T) {
+	h, _ := newHost(t)
+	const head = `{"name":"f","version":"1.0.0","tensors":`
+	in := func(spec string) string { return `{"inputs":[` + spec + `]}` }
+	good := []struct {
+		name, tensors string
+		want          host.Signature
+	}{
+		{"input only", in(`{"name":"x","datatype":"FP32","shape":[-1,64]}`),
+			host.Signature{Inputs: []host.TensorSpec{{Name: "x", Datatype: "FP32", Shape: []int64{-1, 64}}}}},
+		{"outputs only", `{"outputs":[{"name":"class","datatype":"INT64","shape":[-1]},{"name":"p","datatype":"FP64","shape":[-1,-1]}]}`,
+			host.Signature{Outputs: []host.TensorSpec{{Name: "class", Datatype: "INT64", Shape: []int64{-1}}, {Name: "p", Datatype: "FP64", Shape: []int64{-1, -1}}}}},
+		{"scalar BYTES, unicode name", in(`{"name":"текст","datatype":"BYTES","shape":[]}`),
+			host.Signature{Inputs: []host.TensorSpec{{Name: "текст", Datatype: "BYTES", Shape: []int64{}}}}},
+		{"same name in and out", `{"inputs":[{"name":"t","datatype":"BOOL","shape":[0]}],"outputs":[{"name":"t","datatype":"UINT8","shape":[16777216]}]}`,
+			host.Signature{Inputs: []host.TensorSpec{{Name: "t", Datatype: "BOOL", Shape: []int64{0}}}, Outputs: []host.TensorSpec{{Name: "t", Datatype: "UINT8", Shape: []int64{1 << 24}}}}},
+	}
+	for _, tc := range good {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := host.ParseMetadata(h, []byte(head+tc.tensors+`}`))
+			require.NoError(t, err)
+			sig, ok := f.Signature()
+			require.True(t, ok)
+			assert.Equal(t, tc.want, sig)
+		})
+	}
+	for _, tensors := range []string{`null`} {
+		f, err := host.ParseMetadata(h, []byte(head+tensors+`}`))
+		require.NoError(t, err)
+		_, ok := f.Signature()
+		assert.False(t, ok, "tensors %s", tensors)
+	}
+
+	seventeen := strings.Repeat(`{"name":"o","datatype":"FP32","shape":[]},`, 17)
+	bad := []struct {
+		name, tensors string
+		contains      []string
+	}{
+		{"not an object", `[]`, []string{`field "tensors": not a JSON object`}},
+		{"empty", `{}`, []string{"declares no tensor"}},
+		{"empty lists", `{"inputs":[],"outputs":[]}`, []string{"declares no tensor"}},
+		{"unknown key", `{"input":[]}`, []string{`unknown field "input"`}},
+		{"key in capitals", `{"Inputs":[]}`, []string{`unknown field "Inputs"`}},
+		{"duplicate key", `{"inputs":[],"inputs":[]}`, []string{"more than once"}},
+		{"inputs not an array", `{"inputs":{}}`, []string{`field "inputs" is not an array`}},
+		{"inputs null", `{"inputs":null}`, []string{`field "inputs" is not an array`}},
+		{"two inputs", in(`{"name":"a","datatype":"FP32","shape":[]},{"name":"b","datatype":"FP32","shape":[]}`), []string{`"inputs" declares 2 tensors, at most 1`}},
+		{"17 outputs", `{"outputs":[` + strings.TrimSuffix(seventeen, ",") + `]}`, []string{`"outputs" declares 17 tensors, at most 16`}},
+		{"tensor not an object", in(`"x"`), []string{`inputs[0]: not a JSON object`}},
+		{"unknown tensor field", in(`{"name":"x","datatype":"FP32","shape":[],"dims":[]}`), []string{`inputs[0]: unknown field "dims"`}},
+		{"tensor field twice", in(`{"name":"x","name":"y","datatype":"FP32","shape":[]}`), []string{`inputs[0]: a field appears more than once`}},
+		{"no name", in(`{"datatype":"FP32","shape":[]}`), []string{`inputs[0]: field "name" is required`}},
+		{"no datatype", in(`{"name":"x","shape":[]}`), []string{`field "datatype" is required`}},
+		{"no shape", in(`{"name":"x","datatype":"FP32"}`), []string{`field "shape" is required`}},
+		{"empty name", in(`{"name":"","datatype":"FP32","shape":[]}`), []string{`field "name" "": empty`}},
+		{"name not a string", in(`{"name":1,"datatype":"FP32","shape":[]}`), []string{`field "name" is not a string`}},
+		{"overlong name", in(`{"name":"` + strings.Repeat("n", 129) + `","datatype":"FP32","shape":[]}`), []string{"129 bytes, at most 128"}},
+		{"control char in name", in(`{"name":"a\nb","datatype":"FP32","shape":[]}`), []string{`"a\nb": control character U+000A at byte 1`}},
+		{"C1 control in name", in(`{"name":"a\u0085","datatype":"FP32","shape":[]}`), []string{"control character U+0085"}},
+		{"invalid UTF-8 name", in("{\"name\":\"a\xff\",\"datatype\":\"FP32\",\"shape\":[]}"), []string{"not valid UTF-8"}},
+		{"duplicate output", `{"outputs":[{"name":"o","datatype":"FP32","shape":[]},{"name":"o","datatype":"FP64","shape":[]}]}`, []string{`outputs[1]: name "o" is declared twice`}},
+		{"bad datatype", in(`{"name":"x","datatype":"FLOAT32","shape":[]}`), []string{`inputs[0] "x": field "datatype" "FLOAT32" is not one of [BOOL`}},
+		{"datatype lowercase", in(`{"name":"x","datatype":"fp32","shape":[]}`), []string{`field "datatype" "fp32"`}},
+		{"datatype not a string", in(`{"name":"x","datatype":32,"shape":[]}`), []string{`field "datatype" is not a string`}},
+		{"shape not an array", in(`{"name":"x","datatype":"FP32","shape":64}`), []string{`"x": field "shape" is not an array of integers`}},
+		{"shape null", in(`{"name":"x","datatype":"FP32","shape":null}`), []string{`field "shape" is not an array`}},
+		{"fractional dim", in(`{"name":"x","datatype":"FP32","shape":[1.5]}`), []string{`field "shape" is not an array of integers`}},
+		{"float-spelled dim", in(`{"name":"x","datatype":"FP32","shape":[64.0]}`), []string{`field "shape" is not an array of integers`}},
+		{"dim below -1", in(`{"name":"x","datatype":"FP32","shape":[-1,-2]}`), []string{`"x": field "shape": dimension 1 is -2, want -1 (variable) or 0 to 16777216`}},
+		{"dim too large", in(`{"name":"x","datatype":"FP32","shape":[16777217]}`), []string{"dimension 0 is 16777217"}},
+		{"dim overflows int64", in(`{"name":"x","datatype":"FP32","shape":[99999999999999999999]}`), []string{`field "shape" is not an array of integers`}},
+		{"17 dims", in(`{"name":"x","datatype":"FP32","shape":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}`), []string{"17 dimensions, at most 16"}},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := host.ParseMetadata(h, []byte(head+tc.tensors+`}`))
+			require.ErrorIs(t, err, host.ErrBadMetadata)
+			assert.Contains(t, err.Error(), `factory "f@1.0.0": field "tensors"`)
+			for _, s := range tc.contains {
+				assert.Contains(t, err.Error(), s)
+			}
+		})
+	}
+}
+
+// A factory whose signature is bad is refused at Load, naming it.
+func TestSignatureRefusedAtLoad(t *testing.T) {
+	h, _ := newHost(t)
+	wasm := fixture(t, "signature/signature.wasm")
+	// Same length, so the fixture's metadata length still holds.
+	bad := strings.Replace(string(wasm), `"datatype":"INT64"`, `"datatype":"INT65"`, 1)
+	require.NotEqual(t, string(wasm), bad)
+	_, err := h.Load(context.Background(), []byte(bad))
+	require.ErrorIs(t, err, host.ErrBadMetadata)
+	assert.Contains(t, err.Error(), `factory "sigecho@1.0.0": field "tensors": outputs[0] "label": field "datatype" "INT65" is not one of`)
+}
+
+func ExampleFactory_Signature() {
+	ctx := context.Background()
+	h, _ := host.New(ctx)
+	defer h.Close(ctx)
+	wasm, _ := os.ReadFile("testdata/signature/signature.wasm")
+	f, err := h.Load(ctx, wasm)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer f.Close(ctx)
+	if sig, ok := f.Signature(); ok {
+		for _, t := range sig.Inputs {
+			fmt.Println("input", t.Name, t.Datatype, t.Shape)
+		}
+		for _, t := range sig.Outputs {
+			fmt.Println("output", t.Name, t.Datatype, t.Shape)
+		}
+	}
+	// Output:
+	// input x FP32 [-1 2]
+	// output label INT64 [-1]
+	// output scores FP32 [-1 2]
+}
