@@ -75,6 +75,11 @@ func flatten(model, input string, data json.RawMessage, limit int) ([]json.RawMe
 	walk = func(v json.RawMessage, depth int) error {
 		v = bytes.TrimSpace(v)
 		if len(v) == 0 || v[0] != '[' {
+			// encoding/json reads null into a number, bool or string as
+			// its zero value: a hole in the data, not a 0.
+			if bytes.Equal(v, []byte("null")) {
+				return fmt.Errorf("%w: model %q: input %q: element %d is null", ErrBadRequest, model, input, len(out))
+			}
 			if len(out) >= limit {
 				return fmt.Errorf("%w: model %q: input %q: more data than the shape holds (%d elements)", ErrBadRequest, model, input, limit)
 			}

@@ -41,7 +41,7 @@ func cSDKWasm(t testing.TB, name, source string) []byte {
 	t.Helper()
 	wasm, err := wasmbuild.Shared.CFactory(context.Background(), "csdk-"+name, source)
 	if errors.Is(err, wasmbuild.ErrToolMissing) {
-		t.Skipf("C factories need clang for wasm32-wasi: %v", err)
+		t.Fatalf("C factories need clang for wasm32-wasi (run make deps): %v", err)
 	}
 	require.NoError(t, err)
 	return wasm

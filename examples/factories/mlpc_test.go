@@ -48,7 +48,7 @@ func mlpcWasm(t testing.TB, name string, flags ...string) []byte {
 	t.Helper()
 	wasm, err := wasmbuild.Shared.CFactory(context.Background(), "mlpc-"+name, "examples/factories/mlpc/mlpc.c", flags...)
 	if errors.Is(err, wasmbuild.ErrToolMissing) {
-		t.Skipf("C factories need clang for wasm32-wasi: %v", err)
+		t.Fatalf("C factories need clang for wasm32-wasi (run make deps): %v", err)
 	}
 	require.NoError(t, err)
 	return wasm
