@@ -131,6 +131,14 @@ func (g grpcService) infer(ctx context.Context, m *served, r *oippb.ModelInferRe
 		return nil, fmt.Errorf("%w: model %q: input %q: %v", ErrBadRequest, name, t.Name, err)
 	}
 	t.Data = data
+	var names []string
+	for _, o := range r.GetOutputs() {
+		names = append(names, o.GetName())
+	}
+	requested, err := m.checkRequested(names)
+	if err != nil {
+		return nil, err
+	}
 	reqs, bytesIn, err := rowRequests(name, t)
 	if err != nil {
 		return nil, err
@@ -152,7 +160,7 @@ func (g grpcService) infer(ctx context.Context, m *served, r *oippb.ModelInferRe
 		return nil, err
 	}
 	out := &oippb.ModelInferResponse{ModelName: name, ModelVersion: m.spec.Factory.Info().Version, Id: r.GetId()}
-	for _, o := range outs {
+	for _, o := range selectOutputs(outs, requested) {
 		out.Outputs = append(out.Outputs, &oippb.ModelInferResponse_InferOutputTensor{Name: o.Name, Datatype: o.Datatype, Shape: o.Shape, Contents: contentsOf(o)})
 	}
 	return out, nil

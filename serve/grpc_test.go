@@ -133,6 +133,8 @@ func TestGRPCInferErrors(t *testing.T) {
 		{"two raw entries", &oippb.ModelInferRequest{ModelName: "echo", Inputs: input("FP32", []int64{1}, nil), RawInputContents: [][]byte{{0, 0, 128, 63}, {}}}, codes.InvalidArgument},
 		{"raw BYTES length past the end", &oippb.ModelInferRequest{ModelName: "guest", Inputs: input("BYTES", []int64{1}, nil), RawInputContents: [][]byte{{9, 0, 0, 0, 'z'}}}, codes.InvalidArgument},
 		{"raw BYTES more than the shape", &oippb.ModelInferRequest{ModelName: "guest", Inputs: input("BYTES", []int64{1}, nil), RawInputContents: [][]byte{{1, 0, 0, 0, 'z', 1, 0, 0, 0, 'z'}}}, codes.InvalidArgument},
+		{"unknown requested output", &oippb.ModelInferRequest{ModelName: "echo", Inputs: input("FP32", []int64{1}, fp(1)),
+			Outputs: []*oippb.ModelInferRequest_InferRequestedOutputTensor{{Name: "foo"}}}, codes.InvalidArgument},
 		{"raw BOOL not 0 or 1", &oippb.ModelInferRequest{ModelName: "echo", Inputs: input("BOOL", []int64{1}, nil), RawInputContents: [][]byte{{2}}}, codes.InvalidArgument},
 	}
 	for _, tc := range tests {

@@ -245,6 +245,13 @@ func (s *Server) inferJSON(r *http.Request, m *served) (*inferResponse, error) {
 	if err := m.checkInput(req.Inputs[0]); err != nil {
 		return nil, err
 	}
+	requested, err := requestedOutputs(name, req.Outputs)
+	if err != nil {
+		return nil, err
+	}
+	if requested, err = m.checkRequested(requested); err != nil {
+		return nil, err
+	}
 	reqs, bytesIn, err := rowRequests(name, req.Inputs[0])
 	if err != nil {
 		return nil, err
@@ -257,7 +264,7 @@ func (s *Server) inferJSON(r *http.Request, m *served) (*inferResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &inferResponse{ModelName: name, ModelVersion: m.spec.Factory.Info().Version, ID: req.ID, Outputs: outs}, nil
+	return &inferResponse{ModelName: name, ModelVersion: m.spec.Factory.Info().Version, ID: req.ID, Outputs: selectOutputs(outs, requested)}, nil
 }
 
 // run admits the rows to the model's queue and predicts them within d;

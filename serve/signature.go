@@ -337,3 +337,46 @@ func contentsOf(o outTensor) *oippb.InferTensorContents {
 	}
 	return c
 }
+
+// checkRequested checks the names of the outputs a request asks for
+// (OIP's "outputs") against the outputs the model answers, before any
+// guest runs: an unknown name is a 400, as Triton answers it. It returns
+// the names in the order asked, nil for all.
+func (m *served) checkRequested(names []string) ([]string, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	_, outs := m.tensorsMetadata()
+	known := make([]string, len(outs))
+	for i, o := range outs {
+		known[i] = o.Name
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		switch {
+		case !slices.Contains(known, n):
+			return nil, fmt.Errorf("%w: model %q: requested output %q: the model's outputs are %q", ErrBadRequest, m.spec.Name, n, known)
+		case seen[n]:
+			return nil, fmt.Errorf("%w: model %q: output %q requested twice", ErrBadRequest, m.spec.Name, n)
+		}
+		seen[n] = true
+	}
+	return names, nil
+}
+
+// selectOutputs keeps the outputs requested, in the order asked (all of
+// them for nil); an output that no row answered stays left out.
+func selectOutputs(outs []outTensor, requested []string) []outTensor {
+	if requested == nil {
+		return outs
+	}
+	sel := make([]outTensor, 0, len(requested))
+	for _, n := range requested {
+		for _, o := range outs {
+			if o.Name == n {
+				sel = append(sel, o)
+			}
+		}
+	}
+	return sel
+}

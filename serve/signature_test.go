@@ -84,6 +84,23 @@ func TestSignatureInferREST(t *testing.T) {
 			map[string]any{"name": "scores", "datatype": "FP32", "shape": []any{3.0, 2.0}, "data": []any{0.25, 0.75, 0.25, 0.75, 0.25, 0.75}},
 		}, resp["outputs"])
 	})
+	t.Run("requested outputs, in the order asked", func(t *testing.T) {
+		req := `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,2]}],"outputs":[{"name":"scores"}]}`
+		code, resp, _ := fx.do(t, "POST", "/v2/models/sig/infer", req)
+		require.Equal(t, http.StatusOK, code, "%v", resp)
+		assert.Equal(t, []any{map[string]any{"name": "scores", "datatype": "FP32", "shape": []any{1.0, 2.0}, "data": []any{0.25, 0.75}}}, resp["outputs"])
+		req = `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,2]}],"outputs":[{"name":"scores"},{"name":"label"}]}`
+		code, resp, _ = fx.do(t, "POST", "/v2/models/sig/infer", req)
+		require.Equal(t, http.StatusOK, code, "%v", resp)
+		outs := resp["outputs"].([]any)
+		require.Len(t, outs, 2)
+		assert.Equal(t, "scores", outs[0].(map[string]any)["name"])
+		assert.Equal(t, "label", outs[1].(map[string]any)["name"])
+		req = `{"inputs":[{"name":"x","datatype":"FP32","shape":[1,2],"data":[1,2]}],"outputs":[{"name":"output"}]}`
+		code, resp, _ = fx.do(t, "POST", "/v2/models/sig/infer", req)
+		assert.Equal(t, http.StatusBadRequest, code)
+		assert.Contains(t, resp["error"], `model "sig": requested output "output": the model's outputs are ["label" "scores"]`)
+	})
 	t.Run("an output no row holds is left out", func(t *testing.T) {
 		code, resp, _ := fx.do(t, "POST", "/v2/models/sig-scores/infer", body("x", "FP32", "[1,2]", "[[1,2]]"))
 		require.Equal(t, http.StatusOK, code, "%v", resp)
@@ -163,6 +180,12 @@ func TestSignatureGRPC(t *testing.T) {
 	assert.Equal(t, "FP32", scores.GetDatatype())
 	assert.Equal(t, []int64{2, 2}, scores.GetShape())
 	assert.Equal(t, []float32{0.25, 0.75, 0.25, 0.75}, scores.GetContents().GetFp32Contents())
+	// Requested outputs select.
+	resp, err = c.ModelInfer(ctx, &oippb.ModelInferRequest{ModelName: "sig", Inputs: input("FP32", []int64{2, 2}, fp),
+		Outputs: []*oippb.ModelInferRequest_InferRequestedOutputTensor{{Name: "label"}}})
+	require.NoError(t, err)
+	require.Len(t, resp.GetOutputs(), 1)
+	assert.Equal(t, "label", resp.GetOutputs()[0].GetName())
 	// An empty batch: every declared output, empty, and the server lives on.
 	resp, err = c.ModelInfer(ctx, &oippb.ModelInferRequest{ModelName: "sig", Inputs: input("FP32", []int64{0, 2}, &oippb.InferTensorContents{})})
 	require.NoError(t, err)

@@ -15,6 +15,31 @@ type inferRequest struct {
 	Outputs    json.RawMessage `json:"outputs,omitempty"`
 }
 
+// requestedOutput is an OIP $request_output.
+type requestedOutput struct {
+	Name       string          `json:"name"`
+	Parameters json.RawMessage `json:"parameters,omitempty"`
+}
+
+// requestedOutputs decodes a request's "outputs": the names asked for.
+func requestedOutputs(model string, raw json.RawMessage) ([]string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var outs []requestedOutput
+	if err := json.Unmarshal(raw, &outs); err != nil {
+		return nil, fmt.Errorf("%w: model %q: outputs: %v", ErrBadRequest, model, err)
+	}
+	names := make([]string, len(outs))
+	for i, o := range outs {
+		if o.Name == "" {
+			return nil, fmt.Errorf("%w: model %q: requested output %d has no name", ErrBadRequest, model, i)
+		}
+		names[i] = o.Name
+	}
+	return names, nil
+}
+
 // tensor is an OIP $request_input / $response_output.
 type tensor struct {
 	Name       string          `json:"name"`
