@@ -226,7 +226,11 @@ func (f *Factory) start(c *call) (*instance, error) {
 		alloc.Image = f.snap.Image
 	}
 	ctx = experimental.WithMemoryAllocator(ctx, alloc)
+	c.stdio.begin()
 	mod, err := h.runtime.InstantiateModule(ctx, f.compiled, cfg)
+	if err != nil && f.plan == nil && f.checks == nil {
+		c.phase = f.startPhase() // wazero ran the start function and _initialize
+	}
 	inst.mod, inst.mem = mod, alloc.Mem
 	c.inst = inst // every call of the build runs under the instance's guard
 	if err == nil && f.checks != nil {
@@ -267,8 +271,23 @@ func (f *Factory) endScope(ctx context.Context, scope *di.Scope) {
 	}
 }
 
+// startPhase names what failed when wazero itself ran the module's start
+// function and _initialize (a module not rewritten), for the CallError:
+// either, or instantiation if the module has neither.
+func (f *Factory) startPhase() string {
+	switch {
+	case f.shape.start && f.shape.initialize:
+		return phaseStart + " or " + ExportInitialize
+	case f.shape.start:
+		return phaseStart
+	case f.shape.initialize:
+		return ExportInitialize
+	}
+	return ""
+}
+
 func guestError(c *call, code int32) error {
-	return &CallError{Factory: c.f.fullName, Export: c.export, Code: code, Message: c.errMsg, Kind: ErrGuest}
+	return &CallError{Factory: c.f.fullName, Export: c.running(), Code: code, Message: c.errMsg, Kind: ErrGuest}
 }
 
 func (f *Factory) granted(capability string) bool { return f.h.cfg.grants[capability] }
@@ -426,15 +445,18 @@ func (f *Factory) initialize(c *call, mod api.Module) error {
 		}
 	}
 	if f.checks != nil && f.checks.Start != "" {
+		c.phase = phaseStart
 		if _, err := f.h.invoke(c, mod.ExportedFunction(f.checks.Start), nil); err != nil {
 			return err
 		}
 	}
 	if init := mod.ExportedFunction(ExportInitialize); init != nil {
+		c.phase = ExportInitialize
 		if _, err := f.h.invoke(c, init, nil); err != nil {
 			return err
 		}
 	}
+	c.phase = ""
 	if f.plan == nil || !c.loading {
 		return nil
 	}
