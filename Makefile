@@ -39,7 +39,7 @@ protoc_gen = protoc -I $(OIPPB_DIR) \
 .PHONY: all proto deps deps-apt demo test examples bench bench-extism check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
 
 # Every fuzz target, as package:Function.
-FUZZ_TARGETS := ./serve:FuzzTensor ./serve:FuzzRawTensor ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports ./host/internal/snapshot:FuzzRewriteForSnapshot \
+FUZZ_TARGETS := ./serve:FuzzTensor ./serve:FuzzRawTensor ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzImports ./host:FuzzConfigSchema ./host/internal/snapshot:FuzzRewriteForSnapshot \
 	./host/internal/wasmbin:FuzzDecode ./host/internal/wasmbin:FuzzDecodeWazero \
 	./host/internal/wasmbin:FuzzDecodeObjdump ./host/internal/wasmbin:FuzzBody \
 	./host/internal/interrupt:FuzzInstrument ./host/internal/interrupt:FuzzInstrumentSemantics \

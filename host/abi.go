@@ -26,7 +26,7 @@ const (
 	ExportBuild       = "wasmreg_build"
 	ExportPredict     = "wasmreg_predict"
 	ExportInitialize  = "_initialize"
-	exportInstantiate = "instantiation" // what a CallError names for instantiation itself
+	exportInstantiate = "instantiation"  // what a CallError names for instantiation itself
 	phaseStart        = "start function" // what a CallError names for the module's start function
 
 	// rewriteExportPrefix starts the names of the exports the host's
@@ -106,7 +106,7 @@ type moduleShape struct {
 	capabilities []string // capabilities its imports need, sorted, without log
 	usesWASI     bool
 	initialize   bool
-	start        bool // the module has a start function
+	start        bool     // the module has a start function
 	imports      []Import // every imported function
 	exports      []string // names of exported functions, sorted
 }

@@ -71,6 +71,10 @@ var (
 	ErrFactoryClosed = errors.New("host: factory closed")
 	// ErrClosed means the host was closed.
 	ErrClosed = errors.New("host: host closed")
+	// ErrInvalidConfig means a config is not JSON or breaks its factory's
+	// config_schema; nothing was instantiated. The error is a
+	// [*ConfigError] listing every violation.
+	ErrInvalidConfig = errors.New("host: invalid config")
 	// ErrInvalidOption means an option was given an invalid value.
 	ErrInvalidOption = errors.New("host: invalid option")
 )

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync/atomic"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
@@ -37,6 +38,7 @@ type Factory struct {
 	size     int
 	fullName string // name@version, or sha256:… until the metadata is read
 	info     registry.Info
+	schema   *jsonschema.Schema // the compiled config_schema; nil without one or WithoutConfigValidation
 	shape    moduleShape
 	memory   wasmbin.MemoryType // the module's memory, as declared
 	// tableBytes is the host memory its tables may grow to (budget.go).
@@ -156,6 +158,13 @@ func (f *Factory) parseMetadata(out []byte) error {
 		var schema map[string]any
 		if err := json.Unmarshal(md.ConfigSchema, &schema); err != nil {
 			return fmt.Errorf("%w: %s: field \"config_schema\" is not a JSON object: %w", ErrBadMetadata, where, err)
+		}
+		compiled, err := compileSchema(md.ConfigSchema)
+		if err != nil {
+			return fmt.Errorf("%w: %s: field \"config_schema\" is not a schema the host accepts: %w", ErrBadMetadata, where, err)
+		}
+		if !f.h.cfg.noConfigValidation {
+			f.schema = compiled
 		}
 	} else {
 		md.ConfigSchema = nil
@@ -358,6 +367,9 @@ func (f *Factory) BuildModel(ctx context.Context, config []byte) (*Model, error)
 		return nil, overLimit(&LimitError{Kind: ErrInputLimit, Option: "WithInputLimit",
 			Limit: int64(h.cfg.inputLimit), Got: int64(len(config)),
 			Detail: fmt.Sprintf("factory %q: config is %d bytes, the limit is %d", f.fullName, len(config), h.cfg.inputLimit)})
+	}
+	if err := f.validateConfig(config); err != nil {
+		return nil, err
 	}
 	inst, err := f.newInstance(ctx, config)
 	if err != nil {
