@@ -2,13 +2,16 @@ package host
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
@@ -76,6 +79,9 @@ func compileSchema(raw []byte) (*jsonschema.Schema, error) {
 	if !ok {
 		return nil, errors.New("not a JSON object")
 	}
+	if err := longPattern(doc); err != nil {
+		return nil, err
+	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.UseLoader(refuseLoader{})
@@ -100,6 +106,37 @@ func compileSchema(raw []byte) (*jsonschema.Schema, error) {
 		return nil, fmt.Errorf("%d subschemas counting each $ref as what it refers to, the limit is %d", n, MaxSchemaNodes)
 	}
 	return sch, nil
+}
+
+// longPattern finds a "pattern" or a "patternProperties" key over
+// MaxSchemaPattern anywhere in the schema's JSON, before the compiler
+// quotes it whole.
+func longPattern(v any) error {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, sub := range v {
+			if p, ok := sub.(string); ok && k == "pattern" && len(p) > MaxSchemaPattern {
+				return fmt.Errorf(`a "pattern" of %d bytes, the limit is %d`, len(p), MaxSchemaPattern)
+			}
+			if pp, ok := sub.(map[string]any); ok && k == "patternProperties" {
+				for p := range pp {
+					if len(p) > MaxSchemaPattern {
+						return fmt.Errorf(`a "patternProperties" pattern of %d bytes, the limit is %d`, len(p), MaxSchemaPattern)
+					}
+				}
+			}
+			if err := longPattern(sub); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, sub := range v {
+			if err := longPattern(sub); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // schemaProblem words a compile error without the host's URL for the
@@ -293,7 +330,7 @@ func (f *Factory) validateConfig(config []byte) error {
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(config))
 	if err != nil {
-		return &ConfigError{Factory: f.fullName, Violations: []Violation{{Rule: "is not JSON: " + safetext.Line(err.Error(), 200)}}}
+		return &ConfigError{Factory: f.fullName, Violations: []Violation{{Rule: notJSON(err)}}}
 	}
 	err = f.schema.Validate(doc)
 	var ve *jsonschema.ValidationError
@@ -313,18 +350,71 @@ func (f *Factory) validateConfig(config []byte) error {
 	return ce
 }
 
-// collectViolations appends the leaves of e's tree: the rules broken.
+// collectViolations appends the leaves of e's tree: the rules broken. Of
+// an anyOf or oneOf that no branch satisfies, it keeps the branches that
+// came closest (whose violations lie deepest in the config, then the
+// fewest), as the config most likely meant one of those.
 func collectViolations(e *jsonschema.ValidationError, out *[]Violation) {
-	if len(e.Causes) > 0 {
+	if len(e.Causes) == 0 {
+		*out = append(*out, violationOf(e))
+		return
+	}
+	if branchy(e.ErrorKind) {
+		var best [][]Violation
+		bestDepth, bestN := -1, 0
 		for _, c := range e.Causes {
-			collectViolations(c, out)
+			var vs []Violation
+			collectViolations(c, &vs)
+			d := 0
+			for _, v := range vs {
+				d = max(d, strings.Count(v.Pointer, "/"))
+			}
+			switch {
+			case d > bestDepth || (d == bestDepth && len(vs) < bestN):
+				best, bestDepth, bestN = [][]Violation{vs}, d, len(vs)
+			case d == bestDepth && len(vs) == bestN:
+				best = append(best, vs)
+			}
+		}
+		for _, vs := range best {
+			*out = append(*out, vs...)
 		}
 		return
 	}
+	for _, c := range e.Causes {
+		collectViolations(c, out)
+	}
+}
+
+// branchy reports whether k is an anyOf or a oneOf that no branch
+// satisfied, whose causes are its branches' failures.
+func branchy(k jsonschema.ErrorKind) bool {
+	switch k := k.(type) {
+	case *kind.AnyOf:
+		return true
+	case *kind.OneOf:
+		return k.Subschemas == nil
+	}
+	return false
+}
+
+func violationOf(e *jsonschema.ValidationError) Violation {
 	ptr := ""
 	for _, tok := range e.InstanceLocation {
 		ptr += "/" + strings.ReplaceAll(strings.ReplaceAll(tok, "~", "~0"), "/", "~1")
 	}
 	rule := e.ErrorKind.LocalizedString(schemaPrinter)
-	*out = append(*out, Violation{Pointer: safetext.Line(ptr, 256), Rule: safetext.Line(rule, 512)})
+	return Violation{Pointer: safetext.Line(ptr, 256), Rule: safetext.Line(rule, 512)}
+}
+
+// notJSON words why config is not JSON, with the byte offset if known.
+func notJSON(err error) string {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return fmt.Sprintf("is not JSON: at byte %d: %s", max(syn.Offset-1, 0), safetext.Line(syn.Error(), 200)) // Offset is past the byte
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return "is not JSON: it ends too soon"
+	}
+	return "is not JSON: " + safetext.Line(err.Error(), 200)
 }

@@ -52,6 +52,7 @@ func TestConfigSchemaValidation(t *testing.T) {
 		{"empty config is {}", ``, []string{"(root): missing property 'layers'"}},
 		{"not an object", `[1]`, []string{"(root): got array, want object"}},
 		{"not JSON", `{"layers": [`, nil},
+		{"not JSON at a byte", `{"layers": [1,,]}`, []string{"(root): is not JSON: at byte 14: invalid character ',' looking for beginning of value"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, err := f.Build(ctx, []byte(tc.config))
@@ -123,6 +124,37 @@ func TestConfigSchemaValidation(t *testing.T) {
 	})
 }
 
+// TestConfigSchemaOneOf checks that a config that satisfies no branch of a
+// oneOf is told what the branch it came closest to wants.
+func TestConfigSchemaOneOf(t *testing.T) {
+	ctx := context.Background()
+	h, _ := newHost(t)
+	f, err := h.Load(ctx, schemaGuest(withSchema(`{"oneOf": [
+		{"type": "object", "required": ["layers"], "properties": {"layers": {"type": "array", "items": {"type": "integer", "minimum": 1}}}, "additionalProperties": false},
+		{"type": "object", "required": ["weights"], "properties": {"weights": {"type": "string"}}, "additionalProperties": false}
+	]}`)))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		config string
+		want   []string
+	}{
+		{`{"layers": [4, 0]}`, []string{"/layers/1: minimum: got 0, want 1"}},
+		{`{"weights": 3}`, []string{"/weights: got number, want string"}},
+		{`{}`, []string{"(root): missing property 'layers'", "(root): missing property 'weights'"}},
+	} {
+		t.Run(tc.config, func(t *testing.T) {
+			_, err := f.Build(ctx, []byte(tc.config))
+			var ce *host.ConfigError
+			require.ErrorAs(t, err, &ce)
+			var got []string
+			for _, v := range ce.Violations {
+				got = append(got, v.String())
+			}
+			assert.Equal(t, tc.want, got)
+		})
+	}
+}
+
 func TestConfigSchemaDrafts(t *testing.T) {
 	ctx := context.Background()
 	h, _ := newHost(t)
@@ -160,7 +192,8 @@ func TestConfigSchemaRefused(t *testing.T) {
 		{"bad type", `{"type": "integer-ish"}`, `field "config_schema" is not a schema the host accepts`},
 		{"bad minimum", `{"minimum": "one"}`, `minimum`},
 		{"bad regexp", `{"pattern": "(("}`, `pattern`},
-		{"huge regexp", `{"pattern": "` + strings.Repeat("a", host.MaxSchemaPattern+1) + `"}`, `a pattern of 1025 bytes, the limit is 1024`},
+		{"huge regexp", `{"pattern": "` + strings.Repeat("a", host.MaxSchemaPattern+1) + `"}`, `a "pattern" of 1025 bytes, the limit is 1024`},
+		{"huge patternProperties", `{"patternProperties": {"` + strings.Repeat("b", host.MaxSchemaPattern+1) + `": {}}}`, `a "patternProperties" pattern of 1025 bytes`},
 		{"unknown draft", `{"$schema": "http://json-schema.org/draft-04/schema#"}`, `the host knows draft 2020-12`},
 		{"custom metaschema", `{"$schema": "https://example.com/meta"}`, `the host knows draft 2020-12`},
 		{"remote ref", `{"$ref": "https://example.com/schema.json"}`, `the host loads no schema`},
