@@ -253,9 +253,12 @@ func (h *Host) classify(c *call, err error) *CallError {
 				break
 			}
 		}
-		if ce.Kind == nil {
+		switch ce.Kind {
+		case nil:
 			ce.Kind = ErrTrap
 			ce.Reason = c.trapReason()
+		case ErrOutsideCall:
+			ce.Reason = c.trapReason() // error called in _initialize: its message
 		}
 	}
 	return ce
