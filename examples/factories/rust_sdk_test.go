@@ -115,8 +115,8 @@ func TestRustSDKExample(t *testing.T) {
 		_, err := pm.Predict(ctx, []byte("panic"))
 		require.ErrorIs(t, err, host.ErrTrap)
 		// The panic hook logs the message and sets it as the call's error
-		// before trapping; today the host's trap error carries the trap
-		// (issue 14 §1 is to carry the message), the log has the message.
+		// before trapping: the log has it, and the trap's reason too
+		// (trap_test.go).
 		assert.Contains(t, logs.String(), `level=ERROR msg="panicked at src/lib.rs:`)
 		assert.Contains(t, logs.String(), `asked to panic"`)
 		_, err = pm.Predict(ctx, []byte("[1]"))
