@@ -234,3 +234,35 @@ func ExampleConfigError() {
 	// Output:
 	// host: invalid config: factory "schemaguest@1.0.0": the config breaks config_schema: /layers/1: minimum: got 0, want 1
 }
+
+// BenchmarkBuildConfigValidation measures what checking a config against
+// its factory's config_schema adds to a build: the same schema guest and
+// config, validated and not, side by side (the ratio is the cost).
+func BenchmarkBuildConfigValidation(b *testing.B) {
+	wasm := schemaGuest(withSchema(layersSchema))
+	config := []byte(`{"layers": [784, 128, 64, 10], "activation": "relu"}`)
+	for _, bc := range []struct {
+		name string
+		opts []host.Option
+	}{
+		{"validated", nil},
+		{"not-validated", []host.Option{host.WithoutConfigValidation()}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			ctx := context.Background()
+			h, err := host.New(ctx, bc.opts...)
+			require.NoError(b, err)
+			b.Cleanup(func() { h.Close(ctx) })
+			f, err := h.Load(ctx, wasm)
+			require.NoError(b, err)
+			b.ReportAllocs()
+			for b.Loop() {
+				m, err := f.Build(ctx, config)
+				if err != nil {
+					b.Fatal(err)
+				}
+				m.Close(ctx)
+			}
+		})
+	}
+}
