@@ -48,8 +48,8 @@ func TestGoGuest(t *testing.T) {
 	assert.Contains(t, logs.String(), "no newline at the end", "a partial line is logged when the call ends")
 
 	_, err = f.Build(ctx, []byte(`{"scale": "x"}`))
-	require.ErrorIs(t, err, host.ErrGuest)
-	assert.ErrorContains(t, err, "config: json")
+	require.ErrorIs(t, err, host.ErrInvalidConfig, "the factory's config_schema refuses it before the guest runs")
+	assert.ErrorContains(t, err, "/scale: got string, want number")
 
 	_, err = m.Predict(ctx, []byte(`panic`))
 	require.ErrorIs(t, err, host.ErrTrap)
