@@ -2,6 +2,9 @@ package host_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -161,4 +164,29 @@ func TestGoGuestSnapshot(t *testing.T) {
 	assert.Equal(t, []string{`[2,5]`, `[1,2.5]`, `[2,5]`, `[4]`}, answers[true],
 		"model b was built after a's build set scale=2, and kept the default")
 	assert.Equal(t, answers[false], answers[true], "snapshots answer as fresh instances do")
+}
+
+// ExampleCallError_Reason loads a module that says why it fails in
+// _initialize (it calls error, then traps): the error names what ran and
+// carries the guest's reason.
+func ExampleCallError_Reason() {
+	ctx := context.Background()
+	h, err := host.New(ctx)
+	if err != nil {
+		panic(err)
+	}
+	defer h.Close(ctx)
+	wasm, err := os.ReadFile("testdata/init_error.wasm")
+	if err != nil {
+		panic(err)
+	}
+	_, err = h.Load(ctx, wasm)
+	var ce *host.CallError
+	if errors.As(err, &ce) {
+		fmt.Println(ce.Export)
+		fmt.Println(ce.Reason)
+	}
+	// Output:
+	// _initialize
+	// initerror: no weights compiled in
 }

@@ -266,3 +266,24 @@ func BenchmarkBuildConfigValidation(b *testing.B) {
 		})
 	}
 }
+
+// ExampleWithoutConfigValidation builds with a config that breaks the
+// factory's config_schema, on a host that leaves the checking to the
+// factory.
+func ExampleWithoutConfigValidation() {
+	ctx := context.Background()
+	h, err := host.New(ctx, host.WithoutConfigValidation())
+	if err != nil {
+		panic(err)
+	}
+	defer h.Close(ctx)
+	f, err := h.Load(ctx, schemaGuest(withSchema(layersSchema)))
+	if err != nil {
+		panic(err)
+	}
+	m, err := f.Build(ctx, []byte(`{"layers": "the factory checks this itself"}`))
+	fmt.Println(err)
+	_ = m.Close(ctx)
+	// Output:
+	// <nil>
+}
