@@ -332,6 +332,12 @@ func (f *Factory) validateConfig(config []byte) error {
 	if err != nil {
 		return &ConfigError{Factory: f.fullName, Violations: []Violation{{Rule: notJSON(err)}}}
 	}
+	// The schema sees the last of a repeated key, a factory may read the
+	// first: a config could pass the one and give the other another value.
+	if ptr, key, ok := duplicateKey(config); ok {
+		return &ConfigError{Factory: f.fullName, Violations: []Violation{{Pointer: safetext.Line(ptr, 256),
+			Rule: fmt.Sprintf("key %q appears more than once", safetext.Line(key, 200))}}}
+	}
 	err = f.schema.Validate(doc)
 	var ve *jsonschema.ValidationError
 	if err == nil {
@@ -417,4 +423,58 @@ func notJSON(err error) string {
 		return "is not JSON: it ends too soon"
 	}
 	return "is not JSON: " + safetext.Line(err.Error(), 200)
+}
+
+// duplicateKey finds the first object key that appears twice in its
+// object in the JSON text b, known to be valid, and returns the object's
+// JSON pointer and the key.
+func duplicateKey(b []byte) (ptr, key string, found bool) {
+	type level struct {
+		keys     map[string]bool // nil for an array
+		afterKey bool            // in an object, a key was read: its value is next
+		index    int             // in an array, the next element's index
+		name     string          // the pointer token of the value being read
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var stack []*level
+	for {
+		var top *level
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		isKey := top != nil && top.keys != nil && !top.afterKey && dec.More()
+		tok, err := dec.Token()
+		if err != nil {
+			return "", "", false
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		switch {
+		case isKey:
+			k, _ := tok.(string)
+			if top.keys[k] {
+				var p strings.Builder
+				for _, l := range stack[:len(stack)-1] {
+					p.WriteString("/" + strings.ReplaceAll(strings.ReplaceAll(l.name, "~", "~0"), "/", "~1"))
+				}
+				return p.String(), k, true
+			}
+			top.keys[k], top.name, top.afterKey = true, k, true
+			continue
+		case top != nil && top.keys != nil:
+			top.afterKey = false
+		case top != nil:
+			top.name = fmt.Sprint(top.index)
+			top.index++
+		}
+		if d, ok := tok.(json.Delim); ok {
+			l := &level{}
+			if d == '{' {
+				l.keys = map[string]bool{}
+			}
+			stack = append(stack, l)
+		}
+	}
 }

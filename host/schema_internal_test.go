@@ -3,6 +3,8 @@ package host
 import (
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // FuzzConfigSchema compiles hostile schemas and validates hostile configs
@@ -50,4 +52,24 @@ func FuzzConfigSchema(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestDuplicateKey(t *testing.T) {
+	for _, tc := range []struct {
+		json, ptr, key string
+		found          bool
+	}{
+		{`{"a": {"a": 1}, "b": [{"a": 1}, {"a": 2}]}`, "", "", false},
+		{`[1, {"k": 1, "k": 2}]`, "/1", "k", true},
+		{`{"a/b": {"c~d": [0, 1, {"x": {}, "x": 0}]}}`, "/a~1b/c~0d/2", "x", true},
+		{`{"": 1, "": 2}`, "", "", true},
+		{`"scalar"`, "", "", false},
+	} {
+		t.Run(tc.json, func(t *testing.T) {
+			ptr, key, found := duplicateKey([]byte(tc.json))
+			assert.Equal(t, tc.found, found)
+			assert.Equal(t, tc.ptr, ptr)
+			assert.Equal(t, tc.key, key)
+		})
+	}
 }

@@ -52,6 +52,8 @@ func TestConfigSchemaValidation(t *testing.T) {
 		{"empty config is {}", ``, []string{"(root): missing property 'layers'"}},
 		{"not an object", `[1]`, []string{"(root): got array, want object"}},
 		{"not JSON", `{"layers": [`, nil},
+		{"repeated key", `{"layers": [1], "layers": [2]}`, []string{`(root): key "layers" appears more than once`}},
+		{"repeated nested key", `{"layers": [1], "x": [{}, {"a": 1, "a": 2}]}`, []string{`/x/1: key "a" appears more than once`}},
 		{"not JSON at a byte", `{"layers": [1,,]}`, []string{"(root): is not JSON: at byte 14: invalid character ',' looking for beginning of value"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
