@@ -26,7 +26,8 @@ const (
 	ExportBuild       = "wasmreg_build"
 	ExportPredict     = "wasmreg_predict"
 	ExportInitialize  = "_initialize"
-	exportInstantiate = "instantiate" // the pseudo-export named in instantiation errors
+	exportInstantiate = "instantiation"  // what a CallError names for instantiation itself
+	phaseStart        = "start function" // what a CallError names for the module's start function
 
 	// rewriteExportPrefix starts the names of the exports the host's
 	// rewrites add (internal/interrupt, internal/snapshot); Factory.Exports hides them.
@@ -105,6 +106,7 @@ type moduleShape struct {
 	capabilities []string // capabilities its imports need, sorted, without log
 	usesWASI     bool
 	initialize   bool
+	start        bool     // the module has a start function
 	imports      []Import // every imported function
 	exports      []string // names of exported functions, sorted
 }
@@ -137,7 +139,7 @@ func shownImport(mod, name string) string {
 // them, against ABI v1 and the grants, and reports every problem it finds,
 // each wrapping its sentinel: before anything is rewritten or compiled.
 func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, []error) {
-	var shape moduleShape
+	shape := moduleShape{start: m.HasStart}
 	var errs []error
 
 	exports := map[string]signature{}

@@ -30,6 +30,7 @@ type call struct {
 	inst    *instance   // the instance the call runs on, once instantiated
 	stdio   *guestStdio // the instance's WASI output, nil without WASI
 	export  string      // exportInstantiate during instantiation
+	phase   string      // what runs during instantiation, for errors: phaseStart, ExportInitialize or ""
 	input   []byte
 	out     []byte
 	errMsg  string
@@ -80,6 +81,18 @@ func (x *callCtx) Value(key any) any {
 func (c *call) instantiating() context.Context { return &callCtx{Context: c.ctx, c: c} }
 
 func (c *call) inExport() bool { return c.export != exportInstantiate }
+
+// running names what the call runs, for its errors: the export, or during
+// instantiation the start function, _initialize or the instantiation.
+func (c *call) running() string {
+	switch {
+	case c.inExport():
+		return c.export
+	case c.phase != "":
+		return c.phase
+	}
+	return exportInstantiate
+}
 
 // callFrom returns the call that ctx carries, and aborts the guest at once
 // if the call was stopped: a guest whose deadline passed gets nothing more
@@ -163,6 +176,7 @@ func (h *Host) invoke(c *call, fn api.Function, stack []uint64) (trapped bool, e
 	inst := c.inst
 	// The instance's reusable guard: no allocation for a call of a model.
 	inst.guard.Arm(c.ctx, h.cfg.callTimeout)
+	c.stdio.begin()
 	x := &inst.gctx // x.g was set with the instance and never changes
 	x.Context, x.c = c.ctx, c
 	cerr := fn.CallWithStack(x, stack)
@@ -186,7 +200,7 @@ func (h *Host) invoke(c *call, fn api.Function, stack []uint64) (trapped bool, e
 
 // notCalled is the error of a call not made because its context is done.
 func (c *call) notCalled(err error) *CallError {
-	ce := &CallError{Factory: c.f.fullName, Export: c.export, Cause: err,
+	ce := &CallError{Factory: c.f.fullName, Export: c.running(), Cause: err,
 		Message: "not called: the caller's context is done"}
 	switch {
 	case c.f.h.closed.Load():
@@ -199,7 +213,7 @@ func (c *call) notCalled(err error) *CallError {
 
 // classify turns an error of wazero's into a *CallError.
 func (h *Host) classify(c *call, err error) *CallError {
-	ce := &CallError{Factory: c.f.fullName, Export: c.export, Cause: err}
+	ce := &CallError{Factory: c.f.fullName, Export: c.running(), Cause: err}
 	// The guest was stopped by its stop flag, which the guard raised for
 	// stopErr, or it exited (WASI proc_exit).
 	var exit *sys.ExitError
@@ -225,6 +239,7 @@ func (h *Host) classify(c *call, err error) *CallError {
 	case isExit:
 		ce.Kind = ErrTrap
 		ce.Message = fmt.Sprintf("the module exited with code %d", exit.ExitCode())
+		ce.Reason = c.trapReason()
 	case c.inst != nil && c.inst.stackOverflowed():
 		ce.Kind = ErrStackOverflow
 		ce.Limit = &LimitError{Kind: ErrStackOverflow, Option: "WithStackLimit", Limit: int64(h.cfg.stackLimit),
@@ -238,11 +253,25 @@ func (h *Host) classify(c *call, err error) *CallError {
 				break
 			}
 		}
-		if ce.Kind == nil {
+		switch ce.Kind {
+		case nil:
 			ce.Kind = ErrTrap
+			ce.Reason = c.trapReason()
+		case ErrOutsideCall:
+			ce.Reason = c.trapReason() // error called in _initialize: its message
 		}
 	}
 	return ce
+}
+
+// trapReason is the reason of the guest's trap: the message it set with
+// error in this call, else what its stderr said in this call (the line a
+// runtime's panic starts with, or the last lines), or "".
+func (c *call) trapReason() string {
+	if c.errMsg != "" {
+		return safetext.Line(c.errMsg, MaxTrapReason)
+	}
+	return c.stdio.reason()
 }
 
 func firstLine(s string) string {
@@ -263,14 +292,14 @@ func (c *call) guestLog(ctx context.Context, logger *slog.Logger, level slog.Lev
 		return
 	}
 	c.logs++
-	attrs = append(attrs, slog.String("factory", c.f.fullName), slog.String("export", c.export))
+	attrs = append(attrs, slog.String("factory", c.f.fullName), slog.String("export", c.running()))
 	logger.LogAttrs(ctx, level, msg, attrs...)
 }
 
 func (c *call) flushDropped() {
 	if c.dropped > 0 {
 		c.f.h.logger().LogAttrs(c.ctx, slog.LevelWarn, "guest log lines dropped over the per-call quota",
-			slog.String("factory", c.f.fullName), slog.String("export", c.export),
+			slog.String("factory", c.f.fullName), slog.String("export", c.running()),
 			slog.Int("dropped", c.dropped), slog.Int("quota", c.f.h.cfg.logLinesPerCall))
 		c.dropped = 0
 	}

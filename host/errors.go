@@ -71,26 +71,43 @@ var (
 	ErrFactoryClosed = errors.New("host: factory closed")
 	// ErrClosed means the host was closed.
 	ErrClosed = errors.New("host: host closed")
+	// ErrInvalidConfig means a config is not JSON or breaks its factory's
+	// config_schema; nothing was instantiated. The error is a
+	// [*ConfigError] listing every violation.
+	ErrInvalidConfig = errors.New("host: invalid config")
 	// ErrInvalidOption means an option was given an invalid value.
 	ErrInvalidOption = errors.New("host: invalid option")
 )
 
-// CallError is the error of a failed guest call: it names the factory, the
-// export and what went wrong. Its Unwrap returns the kind ([ErrGuest],
-// [ErrTrap], [ErrTimeout], [ErrOutputLimit], …) and the underlying cause, so
-// [errors.Is] works with both.
+// CallError is the error of a failed guest call: it names the factory,
+// what ran (the export, or a step of instantiation) and what went wrong,
+// and for a trap the guest's reason. Its Unwrap returns the kind
+// ([ErrGuest], [ErrTrap], [ErrTimeout], [ErrOutputLimit], …) and the
+// underlying cause, so [errors.Is] works with both.
 //
 // A CallError is immutable and safe for concurrent use.
 type CallError struct {
-	// Factory is the factory's full name, such as "mlp@1.2.0".
+	// Factory is the factory's full name, such as "mlp@1.2.0" (or
+	// "sha256:…" before its metadata was read).
 	Factory string
-	// Export is the export being called ("wasmreg_build", …), or
-	// "instantiate" for instantiation and _initialize.
+	// Export is what ran: the export being called ("wasmreg_build",
+	// "_initialize", …), or "start function" for the module's start
+	// function, or "instantiation" for the rest of instantiation (on a host
+	// made [WithoutInterruption], wazero runs the start function and
+	// _initialize itself: "start function or _initialize" if the module has
+	// both).
 	Export string
 	// Code is the export's non-zero return status, or 0 if it did not return.
 	Code int32
 	// Message is the guest's error message, or the first line of the trap.
 	Message string
+	// Reason is why the guest trapped, in its own words: the message it
+	// set with the error import in the call before trapping, else what it
+	// wrote to stderr in the call (the line a Go or Rust panic starts with,
+	// or its last lines, joined with "; "). It is guest-controlled text,
+	// sanitised to one line of at most [MaxTrapReason] bytes; "" if the
+	// guest gave none, or if the call did not trap.
+	Reason string
 	// Kind is the sentinel that classifies the failure.
 	Kind error
 	// Cause is the underlying error, if any (a wazero trap, a context error).
@@ -100,15 +117,24 @@ type CallError struct {
 	Limit *LimitError
 }
 
-// Error implements error.
+// Error implements error: "host: factory F export E: reason (trap)" for a
+// trap with a reason.
 func (e *CallError) Error() string {
-	if e.Message == "" {
-		return fmt.Sprintf("host: factory %q export %s returned code %d", e.Factory, e.Export, e.Code)
+	what := e.Export
+	if what != exportInstantiate && !strings.HasPrefix(what, phaseStart) {
+		what = "export " + what
+	}
+	msg := e.Message
+	if e.Reason != "" {
+		msg = e.Reason + " (" + msg + ")"
+	}
+	if msg == "" {
+		return fmt.Sprintf("host: factory %q %s returned code %d", e.Factory, what, e.Code)
 	}
 	if e.Code != 0 {
-		return fmt.Sprintf("host: factory %q export %s returned code %d: %s", e.Factory, e.Export, e.Code, e.Message)
+		return fmt.Sprintf("host: factory %q %s returned code %d: %s", e.Factory, what, e.Code, msg)
 	}
-	return fmt.Sprintf("host: factory %q export %s: %s", e.Factory, e.Export, e.Message)
+	return fmt.Sprintf("host: factory %q %s: %s", e.Factory, what, msg)
 }
 
 // Unwrap returns the kind, the cause and the limit.

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync/atomic"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
@@ -37,7 +38,8 @@ type Factory struct {
 	size     int
 	fullName string // name@version, or sha256:… until the metadata is read
 	info     registry.Info
-	sig      *Signature // the declared tensor signature, nil if none
+	sig      *Signature         // the declared tensor signature, nil if none
+	schema   *jsonschema.Schema // the compiled config_schema; nil without one or WithoutConfigValidation
 	shape    moduleShape
 	memory   wasmbin.MemoryType // the module's memory, as declared
 	// tableBytes is the host memory its tables may grow to (budget.go).
@@ -159,6 +161,13 @@ func (f *Factory) parseMetadata(out []byte) error {
 		if err := json.Unmarshal(md.ConfigSchema, &schema); err != nil {
 			return fmt.Errorf("%w: %s: field \"config_schema\" is not a JSON object: %w", ErrBadMetadata, where, err)
 		}
+		compiled, err := compileSchema(md.ConfigSchema)
+		if err != nil {
+			return fmt.Errorf("%w: %s: field \"config_schema\" is not a schema the host accepts: %w", ErrBadMetadata, where, err)
+		}
+		if !f.h.cfg.noConfigValidation {
+			f.schema = compiled
+		}
 	} else {
 		md.ConfigSchema = nil
 	}
@@ -235,7 +244,11 @@ func (f *Factory) start(c *call) (*instance, error) {
 		alloc.Image = f.snap.Image
 	}
 	ctx = experimental.WithMemoryAllocator(ctx, alloc)
+	c.stdio.begin()
 	mod, err := h.runtime.InstantiateModule(ctx, f.compiled, cfg)
+	if err != nil && f.plan == nil && f.checks == nil {
+		c.phase = f.startPhase() // wazero ran the start function and _initialize
+	}
 	inst.mod, inst.mem = mod, alloc.Mem
 	c.inst = inst // every call of the build runs under the instance's guard
 	if err == nil && f.checks != nil {
@@ -276,8 +289,23 @@ func (f *Factory) endScope(ctx context.Context, scope *di.Scope) {
 	}
 }
 
+// startPhase names what failed when wazero itself ran the module's start
+// function and _initialize (a module not rewritten), for the CallError:
+// either, or instantiation if the module has neither.
+func (f *Factory) startPhase() string {
+	switch {
+	case f.shape.start && f.shape.initialize:
+		return phaseStart + " or " + ExportInitialize
+	case f.shape.start:
+		return phaseStart
+	case f.shape.initialize:
+		return ExportInitialize
+	}
+	return ""
+}
+
 func guestError(c *call, code int32) error {
-	return &CallError{Factory: c.f.fullName, Export: c.export, Code: code, Message: c.errMsg, Kind: ErrGuest}
+	return &CallError{Factory: c.f.fullName, Export: c.running(), Code: code, Message: c.errMsg, Kind: ErrGuest}
 }
 
 func (f *Factory) granted(capability string) bool { return f.h.cfg.grants[capability] }
@@ -348,6 +376,9 @@ func (f *Factory) BuildModel(ctx context.Context, config []byte) (*Model, error)
 		return nil, overLimit(&LimitError{Kind: ErrInputLimit, Option: "WithInputLimit",
 			Limit: int64(h.cfg.inputLimit), Got: int64(len(config)),
 			Detail: fmt.Sprintf("factory %q: config is %d bytes, the limit is %d", f.fullName, len(config), h.cfg.inputLimit)})
+	}
+	if err := f.validateConfig(config); err != nil {
+		return nil, err
 	}
 	inst, err := f.newInstance(ctx, config)
 	if err != nil {
@@ -435,15 +466,18 @@ func (f *Factory) initialize(c *call, mod api.Module) error {
 		}
 	}
 	if f.checks != nil && f.checks.Start != "" {
+		c.phase = phaseStart
 		if _, err := f.h.invoke(c, mod.ExportedFunction(f.checks.Start), nil); err != nil {
 			return err
 		}
 	}
 	if init := mod.ExportedFunction(ExportInitialize); init != nil {
+		c.phase = ExportInitialize
 		if _, err := f.h.invoke(c, init, nil); err != nil {
 			return err
 		}
 	}
+	c.phase = ""
 	if f.plan == nil || !c.loading {
 		return nil
 	}

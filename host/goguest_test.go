@@ -2,6 +2,10 @@ package host_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -47,15 +51,77 @@ func TestGoGuest(t *testing.T) {
 	assert.Contains(t, logs.String(), "no newline at the end", "a partial line is logged when the call ends")
 
 	_, err = f.Build(ctx, []byte(`{"scale": "x"}`))
-	require.ErrorIs(t, err, host.ErrGuest)
-	assert.ErrorContains(t, err, "config: json")
+	require.ErrorIs(t, err, host.ErrInvalidConfig, "the factory's config_schema refuses it before the guest runs")
+	assert.ErrorContains(t, err, "/scale: got string, want number")
 
 	_, err = m.Predict(ctx, []byte(`panic`))
 	require.ErrorIs(t, err, host.ErrTrap)
 	assert.ErrorContains(t, err, "unreachable")
 	assert.Contains(t, logs.String(), "goguest: asked to panic", "a Go guest's panic reaches the log")
+	ce := requireTrap(t, err, host.ExportPredict, "panic: goguest: asked to panic")
+	assert.Equal(t, `host: factory "goguest@0.1.0" export wasmreg_predict: panic: goguest: asked to panic (wasm error: unreachable)`, ce.Error())
 	_, err = m.Predict(ctx, []byte(`[1]`))
 	assert.ErrorIs(t, err, host.ErrModelClosed)
+}
+
+// requireTrap requires err to be a trap of export whose reason is reason,
+// and returns its *host.CallError.
+func requireTrap(t *testing.T, err error, export, reason string) *host.CallError {
+	t.Helper()
+	require.ErrorIs(t, err, host.ErrTrap)
+	var ce *host.CallError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, export, ce.Export)
+	assert.Equal(t, reason, ce.Reason)
+	assert.ErrorContains(t, err, reason)
+	return ce
+}
+
+// TestGoGuestTrapReason checks that a Go guest's trap says why: its panic
+// line, the error it set before trapping, the out-of-memory line, without
+// the runtime's hundred lines of stacks in the log.
+func TestGoGuestTrapReason(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and compiles a Go guest")
+	}
+	wasm := goGuest(t)
+	h, logs := newHost(t, host.WithMemoryLimit(256<<20))
+	ctx := context.Background()
+	f, err := h.Load(ctx, wasm)
+	require.NoError(t, err)
+
+	t.Run("panic in the build", func(t *testing.T) {
+		_, err := f.Build(ctx, []byte(`{"panic": true}`))
+		requireTrap(t, err, host.ExportBuild, "panic: goguest: asked to panic in the build")
+	})
+	t.Run("error then panic", func(t *testing.T) {
+		m, err := f.Build(ctx, nil)
+		require.NoError(t, err)
+		defer m.Close(ctx)
+		_, err = m.Predict(ctx, []byte(`errorpanic`))
+		requireTrap(t, err, host.ExportPredict, "goguest: the error set before trapping")
+	})
+	t.Run("out of memory", func(t *testing.T) {
+		m, err := f.Build(ctx, nil)
+		require.NoError(t, err)
+		defer m.Close(ctx)
+		before := strings.Count(logs.String(), "\n")
+		_, err = m.Predict(ctx, []byte(`oom`))
+		ce := requireTrap(t, err, host.ExportPredict, ce(t, err).Reason)
+		t.Logf("reason: %s", ce.Reason)
+		assert.Contains(t, ce.Reason, "fatal error: out of memory")
+		assert.LessOrEqual(t, len(ce.Reason), host.MaxTrapReason)
+		lines := strings.Count(logs.String(), "\n") - before
+		assert.Less(t, lines, 20, "the runtime's dump is not logged whole:\n%s", logs.String())
+		assert.Contains(t, logs.String(), "more lines of the Go runtime's dump not logged")
+	})
+}
+
+func ce(t *testing.T, err error) *host.CallError {
+	t.Helper()
+	var ce *host.CallError
+	require.ErrorAs(t, err, &ce)
+	return ce
 }
 
 // TestGoGuestSnapshot checks that builds from a snapshot answer exactly as
@@ -98,4 +164,29 @@ func TestGoGuestSnapshot(t *testing.T) {
 	assert.Equal(t, []string{`[2,5]`, `[1,2.5]`, `[2,5]`, `[4]`}, answers[true],
 		"model b was built after a's build set scale=2, and kept the default")
 	assert.Equal(t, answers[false], answers[true], "snapshots answer as fresh instances do")
+}
+
+// ExampleCallError_Reason loads a module that says why it fails in
+// _initialize (it calls error, then traps): the error names what ran and
+// carries the guest's reason.
+func ExampleCallError_Reason() {
+	ctx := context.Background()
+	h, err := host.New(ctx)
+	if err != nil {
+		panic(err)
+	}
+	defer h.Close(ctx)
+	wasm, err := os.ReadFile("testdata/init_error.wasm")
+	if err != nil {
+		panic(err)
+	}
+	_, err = h.Load(ctx, wasm)
+	var ce *host.CallError
+	if errors.As(err, &ce) {
+		fmt.Println(ce.Export)
+		fmt.Println(ce.Reason)
+	}
+	// Output:
+	// _initialize
+	// initerror: no weights compiled in
 }

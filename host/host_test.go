@@ -66,7 +66,9 @@ func TestLoadErrors(t *testing.T) {
 		{name: "unknown capability", wasm: fixture(t, "unknown_capability.wasm"), want: host.ErrUnknownCapability, contains: []string{`"teleport"`, "teleporter@1.0.0"}},
 		{name: "bad metadata", wasm: fixture(t, "bad_metadata.wasm"), want: host.ErrBadMetadata, contains: []string{"wasmreg_info"}},
 		{name: "memory over limit", wasm: fixture(t, "big_memory.wasm"), want: host.ErrMemoryLimit, contains: []string{"2000 pages", "67108864 bytes", "WithMemoryLimit"}, option: "WithMemoryLimit"},
-		{name: "output in _initialize", wasm: fixture(t, "init_output.wasm"), want: host.ErrOutsideCall, contains: []string{"instantiate", "output called from a start function or _initialize"}},
+		{name: "output in _initialize", wasm: fixture(t, "init_output.wasm"), want: host.ErrOutsideCall, contains: []string{"export _initialize", "output called from a start function or _initialize"}},
+		{name: "error in _initialize", wasm: fixture(t, "init_error.wasm"), want: host.ErrOutsideCall, contains: []string{
+			`factory "sha256:`, "export _initialize: initerror: no weights compiled in (", "error called from a start function or _initialize"}},
 		{name: "info returns non-zero", wasm: fixture(t, "info_fails.wasm"), want: host.ErrGuest, contains: []string{"export wasmreg_info returned code 3"}},
 		{name: "imported global and table", wasm: fixture(t, "import_global.wasm"), want: host.ErrUnknownImport, contains: []string{"global env.g", "table wasmreg.tbl"}},
 		{name: "metadata key in capitals", wasm: fixture(t, "metadata_case.wasm"), want: host.ErrBadMetadata, contains: []string{`unknown field "NAME"`}},

@@ -36,10 +36,12 @@ func (h *Host) fnOutput(ctx context.Context, mod api.Module, stack []uint64) {
 
 func (h *Host) fnError(ctx context.Context, mod api.Module, stack []uint64) {
 	c := callFrom(ctx)
-	c.requireExport("error")
 	ptr, n := api.DecodeU32(stack[0]), api.DecodeU32(stack[1])
 	b := read(mod, "error", ptr, n)
 	c.errMsg = safetext.LineBytes(b, MaxErrorMessage)
+	// Outside an export the call fails, with the message as its reason: a
+	// guest that reports why it is about to trap in _initialize says why.
+	c.requireExport("error")
 }
 
 func (h *Host) fnLog(ctx context.Context, mod api.Module, stack []uint64) {

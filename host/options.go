@@ -56,33 +56,34 @@ func knownCapability(name string) bool {
 
 // config is what the options set. It is built once in New and never changed.
 type config struct {
-	memoryLimit     uint64
-	callTimeout     time.Duration
-	outputLimit     int
-	inputLimit      int
-	moduleSizeLimit int
-	logLineLimit    int
-	logLinesPerCall int
-	stdioLimit      int
-	maxInstances    int
-	compileWorkers  int           // concurrent compilations; 0 means GOMAXPROCS
-	compileTimeout  time.Duration // 0: none but the caller's context
-	moduleLimits    wasmbin.Limits
-	stackLimit      uint32
-	tableLimit      uint32
-	memoryBudget    uint64          // bytes all live instances may reserve
-	pinned          map[string]bool // allowed sha256 digests; nil allows any
-	noInterrupt     bool            // trusted guests: no interrupt rewrite
-	modelInstances  int             // most instances per model
-	noSnapshots     bool            // build every instance from scratch
-	cacheDir        string
-	grants          map[string]bool
-	ungranted       bool // Load accepts imports of capabilities not granted
-	container       *di.Container
-	logger          *slog.Logger
-	loggerSet       bool
-	randomSeed      *uint64
-	artifacts       Artifacts
+	memoryLimit        uint64
+	callTimeout        time.Duration
+	outputLimit        int
+	inputLimit         int
+	moduleSizeLimit    int
+	logLineLimit       int
+	logLinesPerCall    int
+	stdioLimit         int
+	maxInstances       int
+	compileWorkers     int           // concurrent compilations; 0 means GOMAXPROCS
+	compileTimeout     time.Duration // 0: none but the caller's context
+	moduleLimits       wasmbin.Limits
+	stackLimit         uint32
+	tableLimit         uint32
+	memoryBudget       uint64          // bytes all live instances may reserve
+	pinned             map[string]bool // allowed sha256 digests; nil allows any
+	noInterrupt        bool            // trusted guests: no interrupt rewrite
+	modelInstances     int             // most instances per model
+	noSnapshots        bool            // build every instance from scratch
+	noConfigValidation bool            // configs are not checked against config_schema
+	cacheDir           string
+	grants             map[string]bool
+	ungranted          bool // Load accepts imports of capabilities not granted
+	container          *di.Container
+	logger             *slog.Logger
+	loggerSet          bool
+	randomSeed         *uint64
+	artifacts          Artifacts
 }
 
 func defaultConfig() config {
@@ -261,6 +262,19 @@ func WithModelInstances(n int) Option {
 			return invalid("WithModelInstances", "%d is not positive", n)
 		}
 		c.modelInstances = n
+		return nil
+	}
+}
+
+// WithoutConfigValidation makes Build pass every config to the factory
+// without checking it against the factory's config_schema, for factories
+// that validate their configs themselves. Load still refuses a
+// config_schema that does not compile. By default a factory with a
+// config_schema gets only configs that satisfy it; others fail with
+// [ErrInvalidConfig] before anything is instantiated.
+func WithoutConfigValidation() Option {
+	return func(c *config) error {
+		c.noConfigValidation = true
 		return nil
 	}
 }

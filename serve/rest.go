@@ -94,7 +94,7 @@ func statusOf(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, ErrModelNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, ErrBadRequest), errors.Is(err, host.ErrInputLimit):
+	case errors.Is(err, ErrBadRequest), errors.Is(err, host.ErrInputLimit), errors.Is(err, host.ErrInvalidConfig):
 		return http.StatusBadRequest
 	case errors.Is(err, ErrQueueFull):
 		return http.StatusTooManyRequests

@@ -182,7 +182,9 @@ func goSDKCallError(t *testing.T, err error, export string, code int32, msg stri
 func TestGoSDKMinimalExample(t *testing.T) {
 	t.Parallel()
 	mod := goSDKMinimalWasm(t)
-	h, _ := goSDKHost(t, goSDKCompiled(t, mod)) // no grants: the example must not need any
+	// The factory's own config checks, as a host made WithoutConfigValidation
+	// leaves them (schema_test.go checks the host's).
+	h, _ := goSDKHost(t, goSDKCompiled(t, mod), host.WithoutConfigValidation()) // no grants: the example must not need any
 	ctx := context.Background()
 	f, err := h.Load(ctx, mod.wasm)
 	require.NoError(t, err)
@@ -441,7 +443,9 @@ type linearPrediction struct {
 func TestLinear(t *testing.T) {
 	t.Parallel()
 	mod := linearWasm(t)
-	h, logs := goSDKHost(t, goSDKCompiled(t, mod))
+	// The factory's own config checks, as a host made WithoutConfigValidation
+	// leaves them (schema_test.go checks the host's).
+	h, logs := goSDKHost(t, goSDKCompiled(t, mod), host.WithoutConfigValidation())
 	ctx := context.Background()
 	f, err := h.Load(ctx, mod.wasm)
 	require.NoError(t, err)

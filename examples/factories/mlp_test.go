@@ -71,16 +71,16 @@ func mlpCompile(wasm []byte, cacheDir string) error {
 
 // mlpFactory loads the mlp factory into a host granting random and
 // artifact and serving artifacts, both closed when the test ends.
-func mlpFactory(t *testing.T, artifacts host.ArtifactMap) (*host.Factory, *testLogs) {
+func mlpFactory(t *testing.T, artifacts host.ArtifactMap, opts ...host.Option) (*host.Factory, *testLogs) {
 	t.Helper()
 	wasm, cacheDir := mlpWasm(t)
 	ctx := context.Background()
 	logs := &testLogs{}
-	h, err := host.New(ctx,
+	h, err := host.New(ctx, append([]host.Option{
 		host.WithCompilationCacheDir(cacheDir),
 		host.WithGrants(host.CapRandom, host.CapArtifact),
 		host.WithArtifacts(artifacts),
-		host.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+		host.WithLogger(slog.New(slog.NewTextHandler(logs, nil)))}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, h.Close(ctx)) })
 	f, err := h.Load(ctx, wasm)
@@ -307,7 +307,9 @@ func TestMlpRequestErrors(t *testing.T) {
 
 func TestMlpConfigErrors(t *testing.T) {
 	t.Parallel()
-	f, _ := mlpFactory(t, host.ArtifactMap{"digits": digits.Weights, "junk": []byte("not weights")})
+	// The factory's own config checks, as a host made WithoutConfigValidation
+	// leaves them (schema_test.go checks the host's).
+	f, _ := mlpFactory(t, host.ArtifactMap{"digits": digits.Weights, "junk": []byte("not weights")}, host.WithoutConfigValidation())
 	tests := []struct {
 		name, config, wantErr string
 	}{

@@ -486,7 +486,9 @@ func TestMlpcConfigErrors(t *testing.T) {
 		{"NaN weight", `{"weights": "nan"}`, `mlpnet: bad weights file: layer 0 W[4] is NaN (at byte 82)`, true},
 		{"infinite bias", `{"weights": "inf"}`, `mlpnet: bad weights file: layer 0 B[1] is -Inf (at byte 94)`, true},
 	}
-	f, _ := mlpcFactory(t, mlpcSIMDWasm(t), files)
+	// The factory's own config checks, as a host made WithoutConfigValidation
+	// leaves them (schema_test.go checks the host's).
+	f, _ := mlpcFactory(t, mlpcSIMDWasm(t), files, host.WithoutConfigValidation())
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := f.Build(context.Background(), []byte(tc.config))

@@ -213,6 +213,16 @@ void wasmreg_output_json_string(const char *s, size_t n);
  */
 int wasmreg_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * wasmreg_trap sets the current call's error message (printf-formatted),
+ * as wasmreg_fail does, and traps: the way to fail from anywhere, however
+ * deep, when returning a code is impractical. The host reports the message
+ * as the trap's reason and closes the instance (its model fails for good).
+ * Called from a constructor, the message cannot be set (see wasmreg_fail):
+ * write it to stderr first, whose last lines are the reason then.
+ */
+_Noreturn void wasmreg_trap(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* wasmreg__vformat formats into a new malloc'd string of *n bytes
  * (NUL-terminated), or returns NULL. Internal: wasmreg_log uses it. */
 char *wasmreg__vformat(size_t *n, const char *fmt, va_list ap);
@@ -689,6 +699,20 @@ int wasmreg_fail(int code, const char *fmt, ...) {
     free(s);
   }
   return code != 0 ? code : 1;
+}
+
+_Noreturn void wasmreg_trap(const char *fmt, ...) {
+  va_list ap;
+  size_t n = 0;
+  char *s;
+  va_start(ap, fmt);
+  s = wasmreg__vformat(&n, fmt, ap);
+  va_end(ap);
+  if (s == NULL)
+    wasmreg__error(fmt, strlen(fmt));
+  else
+    wasmreg__error(s, n);
+  __builtin_trap();
 }
 
 /* ---- The ABI's exports ---- */

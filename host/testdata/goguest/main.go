@@ -4,12 +4,15 @@
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o goguest.wasm ./host/testdata/goguest
 //
 // Config: {"scale": x}. Request: a JSON array of numbers; response: the
-// array scaled. The request "panic" panics, "print" writes a line to stdout,
-// "partial" writes to stdout without a final newline.
+// array scaled. The request "panic" panics, "errorpanic" sets an error
+// message and then panics, "oom" allocates until Go runs out of memory,
+// "print" writes a line to stdout, "partial" writes to stdout without a
+// final newline. The config {"panic": true} panics in the build.
 package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"unsafe"
 )
@@ -63,9 +66,13 @@ func info() int32 {
 func build(n int32) int32 {
 	var cfg struct {
 		Scale *float64 `json:"scale"`
+		Panic bool     `json:"panic"`
 	}
 	if err := json.Unmarshal(input(n), &cfg); err != nil {
 		return fail(fmt.Errorf("config: %w", err))
+	}
+	if cfg.Panic {
+		panic("goguest: asked to panic in the build")
 	}
 	if cfg.Scale != nil {
 		scale = *cfg.Scale
@@ -81,6 +88,14 @@ func predict(n int32) int32 {
 	switch string(req) {
 	case "panic":
 		panic("goguest: asked to panic")
+	case "errorpanic":
+		fail(errors.New("goguest: the error set before trapping"))
+		panic("goguest: a panic after error")
+	case "oom":
+		var keep [][]byte
+		for {
+			keep = append(keep, make([]byte, 64<<20))
+		}
 	case "print":
 		fmt.Println("hello from goguest stdout")
 		output([]byte("printed"))

@@ -87,7 +87,9 @@ type request struct {
 //   - "log": logs "msg" at every level, with key=value attributes;
 //   - "built": the number drawn at build time;
 //   - "panic": indexes a 2-element slice with "index";
-//   - "fail": fails with wasmreg.Error{"code", "message"}.
+//   - "fail": fails with wasmreg.Error{"code", "message"};
+//   - "oom": allocates until Go's runtime runs out of memory, which no
+//     recover catches: the module traps.
 func (m *model) Predict(in []byte) ([]byte, error) {
 	var req request
 	if err := json.Unmarshal(in, &req); err != nil {
@@ -138,6 +140,11 @@ func (m *model) Predict(in []byte) ([]byte, error) {
 		return json.Marshal(xs[req.Index])
 	case "fail":
 		return nil, wasmreg.Error{Code: req.Code, Message: req.Message}
+	case "oom":
+		var keep [][]byte
+		for {
+			keep = append(keep, make([]byte, 16<<20))
+		}
 	}
 	return nil, fmt.Errorf("request: unknown op %q", req.Op)
 }
