@@ -624,6 +624,26 @@ func TestBench(t *testing.T) {
 		assert.Contains(t, r.stdout, "Examples:")
 		assert.Contains(t, r.stdout, "--concurrency")
 	})
+	t.Run("failing config stops at the first build", func(t *testing.T) {
+		t.Parallel()
+		r := wasmreg(t, "[1,2]\n", "bench", factory("scale.wasm"), "--config", `{"scale":2}`, "--duration", "20s")
+		assertFails(t, r, 1, `bench stopped at the first build, before the run: build scale@1.0.0: `)
+		assert.Contains(t, r.stderr, `config field "factor": missing`, "the build's own error")
+		assert.Less(t, r.elapsed, 10*time.Second, "not the whole --duration")
+		assert.Empty(t, r.stdout, "no report of a run that did not happen")
+	})
+	t.Run("standard input from /dev/null", func(t *testing.T) {
+		t.Parallel()
+		devNull, err := os.Open(os.DevNull)
+		require.NoError(t, err)
+		defer devNull.Close()
+		cmd := exec.Command(binary, "bench", hostFixture("echo.wasm"), "--duration", "1s")
+		cmd.Stdin = devNull
+		out, err := cmd.CombinedOutput()
+		require.Error(t, err)
+		assert.Contains(t, string(out), "standard input has no requests")
+		assert.NotContains(t, string(out), "terminal", "/dev/null is not a terminal")
+	})
 	t.Run("trapping requests", func(t *testing.T) {
 		t.Parallel()
 		r := wasmreg(t, "t\n", "bench", hostFixture("guest.wasm"), "--duration", "400ms", "--concurrency", "2",
