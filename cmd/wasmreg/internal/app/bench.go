@@ -56,7 +56,7 @@ func BenchCommand() *cli.Command {
 			"--grant artifact=NAME=FILE.\n\n" +
 			"Examples:\n" +
 			"   wasmreg bench echo.wasm --input requests.txt\n" +
-			"   wasmreg bench scale.wasm --config '{\"scale\":2}' --concurrency 8 --duration 30s < requests.txt\n" +
+			"   wasmreg bench scale.wasm --config '{\"factor\":2}' --concurrency 8 --duration 30s < requests.txt\n" +
 			"   head -1 examples/digits/heldout.csv | cut -d, -f1-64 | sed 's/.*/[&]/' > digit.txt\n" +
 			"   wasmreg bench mlp --grant random --grant artifact=digits=examples/digits/digits.weights \\\n" +
 			"       --config '{\"weights\":\"digits\"}' --input digit.txt" + globalNote,
