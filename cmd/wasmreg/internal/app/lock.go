@@ -294,7 +294,7 @@ func LockCommand() *cli.Command {
 			"Examples:\n" +
 			"   wasmreg lock --dir build/factories\n" +
 			"   wasmreg lock --dir build/factories oci://127.0.0.1:5000/factories/echo:v1\n" +
-			"   (cd build/factories && sha256sum -c " + LockFile + ")   # the lock file names files of its own directory" + globalNote,
+			"   (cd build/factories && sha256sum -c --ignore-missing " + LockFile + ")   # files of its own directory; not oci:// lines" + globalNote,
 		Flags:           limitFlags(),
 		Action:          lockAction,
 		OnUsageError:    onUsageError,
