@@ -295,7 +295,7 @@ func LockCommand() *cli.Command {
 			"   wasmreg lock --dir build/factories\n" +
 			"   wasmreg lock --dir build/factories oci://127.0.0.1:5000/factories/echo:v1\n" +
 			"   (cd build/factories && sha256sum -c --ignore-missing " + LockFile + ")   # files of its own directory; not oci:// lines" + globalNote,
-		Flags:           limitFlags(),
+		Flags:           loadLimitFlags(),
 		Action:          lockAction,
 		OnUsageError:    onUsageError,
 		HideHelpCommand: true,
