@@ -258,6 +258,12 @@ type sandbox struct {
 
 func newSandbox(t *testing.T) *sandbox {
 	t.Helper()
+	// The commands the examples use besides wasmreg, installed by make deps.
+	for _, tool := range []string{"bash", "curl", "jq", "sha256sum", "docker-registry", "npx", "/usr/bin/cargo"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is missing: run make deps (%v)", tool, err)
+		}
+	}
 	dir := t.TempDir()
 	root, err := filepath.Abs(repoRoot)
 	require.NoError(t, err)
