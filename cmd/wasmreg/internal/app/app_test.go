@@ -466,6 +466,7 @@ func FuzzReorderArgs(f *testing.F) {
 		"inspect --json m.wasm",
 		"validate a b --memory-limit 64MiB --timeout=1s",
 		"run --bogus x -",
+		"run --confg {} --timeout 5 --=x -\x1b",
 	} {
 		f.Add(seed)
 	}
@@ -473,6 +474,13 @@ func FuzzReorderArgs(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		args := append([]string{"wasmreg"}, strings.Fields(s)...)
 		got, err := ReorderArgs(a, args)
+		if err == nil {
+			// Whatever it finds wrong is a usage error, never a panic.
+			var ue usageError
+			if cerr := CheckArgs(a, got, func(string) (string, bool) { return "", false }); cerr != nil && !errors.As(cerr, &ue) {
+				t.Fatalf("CheckArgs(%q) = %v: not a usage error", got, cerr)
+			}
+		}
 		if err != nil || slices.ContainsFunc(got, isHelpFlag) {
 			return // help drops the positional arguments
 		}
