@@ -127,9 +127,29 @@ func TestEveryExampleRuns(t *testing.T) {
 		assert.True(t, usedDropped[key], "droppedLines entry %q matches no example: remove it", key)
 	}
 
-	sb := newSandbox(t)
+	// Each document's examples, and the help's, run in order in a sandbox
+	// of their own (a block may use what an earlier one made), and the
+	// groups side by side.
+	var groups []string
+	byGroup := map[string][]example{}
 	for _, ex := range toRun {
-		t.Run(ex.source, func(t *testing.T) { sb.run(t, ex) })
+		g := ex.doc
+		if g == "" {
+			g = "help"
+		}
+		if _, ok := byGroup[g]; !ok {
+			groups = append(groups, g)
+		}
+		byGroup[g] = append(byGroup[g], ex)
+	}
+	for _, g := range groups {
+		t.Run(g, func(t *testing.T) {
+			t.Parallel()
+			sb := newSandbox(t)
+			for _, ex := range byGroup[g] {
+				t.Run(ex.source, func(t *testing.T) { sb.run(t, ex) })
+			}
+		})
 	}
 }
 
