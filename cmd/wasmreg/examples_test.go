@@ -14,8 +14,9 @@ package main_test
 // each with why; both lists must match an example, so that they stay in
 // sync with the docs.
 //
-// The examples run as a user runs them from the repository root: in a
-// sandbox directory that holds a copy of build/factories, the binary under
+// The examples run as a user runs them from the repository root, each
+// document's in order (a block may use what an earlier one made) and the
+// documents side by side, each in a sandbox directory of its own that holds a copy of build/factories, the binary under
 // test as build/bin/wasmreg and first on PATH, grpcurl where make deps puts
 // it, the repository's examples/ and serve/, copies of the guest SDKs, and
 // the files the help's examples name (model.wasm, requests.txt, ...). Ports
@@ -24,7 +25,10 @@ package main_test
 // its own), 8080 and 8081 to free ports ($PORT and WASMREG_GRPC_ADDR for a
 // serve without flags). bench runs 300ms instead of its --duration. A
 // foreground `wasmreg serve` runs until it is ready, then is stopped with
-// SIGTERM and must exit 0.
+// SIGTERM and must exit 0. Each block, and each command's first help
+// example, starts with build/factories unlocked, as make examples leaves it.
+// A sh block must exit 0; a console block must print its output lines (up
+// to a "…"), whatever its exit status.
 
 import (
 	"bufio"
