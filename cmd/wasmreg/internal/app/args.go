@@ -26,7 +26,7 @@ func CheckArgs(app *cli.App, args []string, lookupEnv func(string) (string, bool
 	global := flagsByName(app.Flags)
 	global["v"], global["version"] = &cli.BoolFlag{Name: "version"}, &cli.BoolFlag{Name: "version"} // added by cli.App.Setup
 	rest := args[1:]
-	i, err := checkFlags(rest, global, nil, "wasmreg")
+	i, err := checkFlags(rest, global, nil, "wasmreg", nil)
 	if err != nil {
 		return err
 	}
@@ -41,7 +41,7 @@ func CheckArgs(app *cli.App, args []string, lookupEnv func(string) (string, bool
 		return nil // urfave/cli, or rootAction, reports an unknown command
 	}
 	where := "wasmreg " + cmd.Name
-	if _, err := checkFlags(rest[i+1:], flagsByName(cmd.Flags), global, where); err != nil {
+	if _, err := checkFlags(rest[i+1:], flagsByName(cmd.Flags), global, where, commandsWith(app)); err != nil {
 		return err
 	}
 	return checkEnv(cmd.Flags, where, lookupEnv)
@@ -63,7 +63,7 @@ func flagsByName(flags []cli.Flag) map[string]cli.Flag {
 // for a command's flags, also of global's: ReorderArgs leaves none there,
 // but the help is explicit), and returns the index of the first argument
 // that is not a flag.
-func checkFlags(args []string, own, global map[string]cli.Flag, where string) (int, error) {
+func checkFlags(args []string, own, global map[string]cli.Flag, where string, others func(string) []string) (int, error) {
 	i := 0
 	for i < len(args) && isFlagArg(args[i]) {
 		a := args[i]
@@ -73,7 +73,7 @@ func checkFlags(args []string, own, global map[string]cli.Flag, where string) (i
 			f, ok = global[name]
 		}
 		if !ok {
-			return i, unknownFlagError(a, where, own, global)
+			return i, unknownFlagError(a, where, own, global, others)
 		}
 		_, value, hasValue := strings.Cut(a, "=")
 		takesValue := true
@@ -168,11 +168,17 @@ func dashed(name string) string {
 
 // unknownFlagError says that a names no flag of where, and suggests the
 // nearest flag it may have meant.
-func unknownFlagError(a, where string, own, global map[string]cli.Flag) error {
+func unknownFlagError(a, where string, own, global map[string]cli.Flag, others func(string) []string) error {
 	name := flagName(a)
 	shown := dashed(name)
 	if len(name) > 40 {
 		shown = dashed(name[:40] + "…")
+	}
+	if others != nil {
+		if cmds := others(name); len(cmds) > 0 {
+			return usageErrorf("unknown flag %s: %s is a flag of %s, not of '%s' (see '%s --help')",
+				safeFlag(shown), dashed(name), strings.Join(cmds, ", "), where, where)
+		}
 	}
 	if s := suggestFlags(name, own, global); len(s) > 0 {
 		for i := range s {
@@ -181,6 +187,20 @@ func unknownFlagError(a, where string, own, global map[string]cli.Flag) error {
 		return usageErrorf("unknown flag %s: did you mean %s? (see '%s --help')", safeFlag(shown), strings.Join(s, " or "), where)
 	}
 	return usageErrorf("unknown flag %s (see '%s --help')", safeFlag(shown), where)
+}
+
+// commandsWith returns a function that lists the commands of app that
+// have a visible flag named name.
+func commandsWith(app *cli.App) func(string) []string {
+	return func(name string) []string {
+		var cmds []string
+		for _, c := range app.Commands {
+			if f, ok := flagsByName(c.Flags)[name]; ok && f != cli.HelpFlag && !isHidden(f) {
+				cmds = append(cmds, c.Name)
+			}
+		}
+		return cmds
+	}
 }
 
 // safeFlag keeps what a user typed printable.

@@ -23,6 +23,8 @@ func TestCheckArgs(t *testing.T) {
 		{"unknown command is urfave's", "frobnicate --x", nil, ""},
 		{"after -- is positional", "run --config {} -- --bogus", nil, ""},
 		{"unknown", "run --bogus", nil, "unknown flag --bogus (see 'wasmreg run --help')"},
+		{"another command's flag", "list --config {}", nil, "unknown flag --config: --config is a flag of run, bench, serve, not of 'wasmreg list' (see 'wasmreg list --help')"},
+		{"a hidden flag is no hint", "pull --stack-limit=1 x", nil, ""},
 		{"did you mean", "run --grnt clock", nil, "unknown flag --grnt: did you mean --grant?"},
 		{"transposed", "run --cnofig {}", nil, "did you mean --config?"},
 		{"global before the command", "--cache-dri x list", nil, "unknown flag --cache-dri: did you mean --cache-dir? (see 'wasmreg --help')"},
