@@ -65,10 +65,14 @@ func parseName(name string) (parsedName, error) {
 		return parsedName{}, invalidName(`more than one "@"`)
 	}
 	if version[0] == 'v' || version[0] == 'V' {
-		return parsedName{}, invalidName("version %q starts with %q; write %q", version, version[:1], version[1:])
+		return parsedName{}, invalidName("version %q starts with %q; write %q", version, version[:1], strictVersion(version[1:]))
 	}
 	v, err := semver.StrictNewVersion(n.version)
 	if err != nil {
+		if fixed := strictVersion(version); fixed != version {
+			return parsedName{}, fmt.Errorf("%w: version %q is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE] (%w); write %q",
+				ErrInvalidName, version, err, fixed)
+		}
 		return parsedName{}, fmt.Errorf("%w: version %q is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE]: %w",
 			ErrInvalidName, version, err)
 	}
@@ -144,4 +148,32 @@ func compareNames(a, b *parsedName) int {
 		return c
 	}
 	return strings.Compare(a.full, b.full)
+}
+
+// strictVersion returns the strict semantic version that v, a version
+// short of its MINOR or PATCH ("2", "1.0"), stands for ("2.0.0", "1.0.0"),
+// so that a hint never suggests a version that is refused in turn; any
+// other v is returned as it is.
+func strictVersion(v string) string {
+	core, pre, hasPre := strings.Cut(v, "-")
+	parts := strings.Split(core, ".")
+	if len(parts) >= 3 {
+		return v
+	}
+	for _, p := range parts {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return v
+		}
+	}
+	for len(parts) < 3 {
+		parts = append(parts, "0")
+	}
+	fixed := strings.Join(parts, ".")
+	if hasPre {
+		fixed += "-" + pre
+	}
+	if _, err := semver.StrictNewVersion(fixed); err != nil {
+		return v
+	}
+	return fixed
 }
