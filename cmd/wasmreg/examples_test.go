@@ -72,6 +72,7 @@ var coveredElsewhere = map[string]string{
 	"kubectl apply":             "the Kubernetes manifests are checked offline by deploy's TestKubernetesManifests and run by TestKubePlay",
 	"apt-get install rustc":     "make deps installs these packages: TestExampleAptPackages checks that APT_PACKAGES lists each",
 	"go test -run '^$' -bench ": "benchmarks are not run in a test: TestExampleBenchmarks checks that each names benchmarks that exist",
+	"make bench-serve":          "the serving benchmarks run for minutes: bench/serve's TestSmoke and TestServeCLI run every case of them briefly",
 }
 
 // droppedLines maps a line that a block's script starts with to why it is
