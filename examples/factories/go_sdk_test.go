@@ -141,7 +141,9 @@ func goSDKHost(t *testing.T, opts ...host.Option) (*host.Host, *testLogs) {
 	t.Helper()
 	logs := &testLogs{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := host.New(context.Background(), append([]host.Option{host.WithLogger(logger)}, opts...)...)
+	// A Go guest's compile under -race on a loaded machine can pass the
+	// default 30 s; the tests are about the SDK, not compile time.
+	h, err := host.New(context.Background(), append([]host.Option{host.WithLogger(logger), host.WithCompileTimeout(5 * time.Minute)}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { assert.NoError(t, h.Close(context.Background())) })
 	return h, logs

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -57,7 +58,10 @@ var mlpCompiled struct {
 
 func mlpCompile(wasm []byte, cacheDir string) error {
 	ctx := context.Background()
-	h, err := host.New(ctx, host.WithCompilationCacheDir(cacheDir), host.WithGrants(host.CapRandom, host.CapArtifact))
+	// Under -race, beside the other packages' tests on a loaded machine,
+	// this one compilation has taken over the default 30 s.
+	h, err := host.New(ctx, host.WithCompilationCacheDir(cacheDir), host.WithGrants(host.CapRandom, host.CapArtifact),
+		host.WithCompileTimeout(5*time.Minute))
 	if err != nil {
 		return err
 	}
