@@ -4,6 +4,7 @@ package linmem
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -153,6 +154,43 @@ func (m *Memory) Reallocate(size uint64) []byte {
 		return nil
 	}
 	return m.all()[:size:size]
+}
+
+// Reset brings a memory made from image (New) back to what New made, for
+// the host to reuse its instance (recycling): the image mapped again
+// copy-on-write over the start, which drops every page the instance
+// wrote, and the pages it grew past the image zeroed and made
+// inaccessible again. It returns the image's size in bytes; wazero's view
+// of the memory's length is the caller's to shrink. The caller holds the
+// instance idle; Reset is not safe for concurrent use. A memory Reset
+// fails on must not be used again, only released.
+func (m *Memory) Reset(image *Image) (int, error) {
+	if image == nil || m.released {
+		return 0, errors.New("linmem: reset: no image, or the memory was released")
+	}
+	if m.base == nil {
+		return m.heap.reset(image.bytes()), nil
+	}
+	if !m.cow || uintptr(image.size) > m.reserved || m.rw < uintptr(image.size) {
+		return 0, fmt.Errorf("linmem: reset: the memory was not made from this image (%d bytes mapped, the image has %d)", m.rw, image.size)
+	}
+	if image.size > 0 {
+		_, err := unix.MmapPtr(image.fd, 0, m.base, uintptr(image.size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED)
+		runtime.KeepAlive(image)
+		if err != nil {
+			return 0, fmt.Errorf("linmem: reset: map the image again: %w", err)
+		}
+	}
+	if grown := m.rw - uintptr(image.size); grown > 0 {
+		// A fresh anonymous mapping over the pages past the image: zero,
+		// inaccessible and costing nothing until grown into again.
+		at := unsafe.Add(m.base, image.size)
+		if _, err := unix.MmapPtr(-1, 0, at, grown, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED|unix.MAP_NORESERVE); err != nil {
+			return 0, fmt.Errorf("linmem: reset: drop the %d bytes grown past the image: %w", grown, err)
+		}
+		m.rw = uintptr(image.size)
+	}
+	return image.size, nil
 }
 
 // free gives the memory back: to the pool, zeroed, or to the system.
