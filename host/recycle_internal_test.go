@@ -15,9 +15,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/wasmreg/wasmreg/host/internal/snapshot"
-	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
 // dressedAsGo returns the fixture testdata/recycle/name.wasm with a
@@ -27,11 +24,7 @@ func dressedAsGo(t testing.TB, name string) []byte {
 	t.Helper()
 	wasm, err := os.ReadFile(filepath.Join("testdata", "recycle", name+".wasm"))
 	require.NoError(t, err)
-	custom := func(b []byte, name string, content []byte) []byte {
-		return wasmbin.AppendSection(b, wasmbin.SecCustom, append(wasmbin.AppendName(nil, name), content...))
-	}
-	wasm = custom(wasm, "go:buildid", []byte("recycle-test"))
-	return custom(wasm, "padding", make([]byte, snapshot.MinSize))
+	return DressAsGo(wasm)
 }
 
 func recycleHost(t testing.TB, opts ...Option) *Host {
