@@ -15,10 +15,9 @@
 //
 // A memory made from an image can be brought back to it ([Memory.Reset]),
 // for the host to reuse the instance instead of making a new one
-// (recycling, package host's doc): the image is mapped again over the
-// start, which drops every page the instance wrote, and what it grew past
-// the image is replaced by a fresh inaccessible mapping, zero when grown
-// into again.
+// (recycling, package host's doc): madvise(MADV_DONTNEED) drops every
+// page the instance wrote, so that the image shows through again and what
+// it grew past the image reads zero, without changing any mapping.
 //
 // Such memory is unmapped or reused when released, so it must never be
 // released under a running call. wazero frees an instance's memory when
