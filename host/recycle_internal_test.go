@@ -39,16 +39,15 @@ func recycleHost(t testing.TB, opts ...Option) *Host {
 // instanceDump is everything of an instance's state a guest can see, and
 // the host-side state that follows it from model to model.
 type instanceDump struct {
-	memory          []byte
-	globals         []uint64 // the module's own, then the stop flag and the stack budget
-	wall, mono      int64    // the next WASI clock readings
-	stdioRemaining  int
-	stdioWarned     bool
-	stdout, stderr  int // bytes of partial lines
-	tainted, fired  bool
-	call            call
-	gctxSet         bool
-	predict, export bool
+	memory         []byte
+	globals        []uint64 // the module's own, then the stop flag and the stack budget
+	wall, mono     int64    // the next WASI clock readings
+	stdioRemaining int
+	stdioWarned    bool
+	stdout, stderr int // bytes of partial lines
+	tainted, fired bool
+	call           call
+	gctxSet        bool
 }
 
 func dump(inst *instance) instanceDump {
@@ -143,8 +142,6 @@ func TestRecycleIsolation(t *testing.T) {
 	look, err := m.Predict(ctx, []byte("l"))
 	require.NoError(t, err)
 	assert.Equal(t, looks[0], look)
-	mem, _ := m.all[0].mod.Memory().Read(0, m.all[0].mod.Memory().Size())
-	_ = mem
 	require.NoError(t, m.Close(ctx))
 	assert.Equal(t, int64(0), pf.kept.Load())
 }
