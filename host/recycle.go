@@ -276,8 +276,8 @@ func (f *Factory) reset(inst *instance) error {
 // reuse takes a kept instance for a build under c, busy and holding a new
 // slot as start's would; nil if there is none.
 func (f *Factory) reuse(c *call) (*instance, error) {
-	if f.recycle == nil {
-		return nil, nil
+	if f.recycle == nil || f.closed.Load() || f.h.closed.Load() || c.ctx.Err() != nil {
+		return nil, nil // start says why, if it is closed or done
 	}
 	for {
 		var inst *instance

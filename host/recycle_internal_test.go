@@ -131,6 +131,12 @@ func TestRecycleIsolation(t *testing.T) {
 	}
 	assert.Equal(t, int64(rounds-1), f.reused.Load())
 	assert.Equal(t, int64(1), f.kept.Load(), "the last model's instance is kept")
+	live := LiveMemories()
+	require.NoError(t, f.Close(ctx))
+	assert.Equal(t, int64(0), f.kept.Load(), "closing the factory closes what it kept")
+	assert.Equal(t, live-1, LiveMemories(), "and releases its memory")
+	_, err = f.BuildModel(ctx, nil)
+	require.ErrorIs(t, err, ErrFactoryClosed, "no build after Close, kept instance or not")
 
 	// A host that never recycles: the same state, as the guest sees it.
 	plain := recycleHost(t, WithRecycling(0))
