@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -61,29 +62,41 @@ func rawRuntime(b *testing.B) wazero.Runtime {
 
 var rawModuleConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize").WithRandSource(crand.Reader)
 
-func benchHost(b *testing.B) *host.Host {
-	h, err := host.New(context.Background(), host.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+func benchHost(b *testing.B, opts ...host.Option) *host.Host {
+	h, err := host.New(context.Background(), append([]host.Option{host.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}, opts...)...)
 	require.NoError(b, err)
 	b.Cleanup(func() { h.Close(context.Background()) })
 	return h
 }
 
+// benchBuild measures a build and close with the host's defaults
+// ("wasmreg": a snapshotted factory recycles its instances), without
+// recycling ("fresh": a new instance every build) and with raw wazero.
 func benchBuild(b *testing.B, wasm []byte) {
 	config := []byte(`{"scale":2}`)
-	b.Run("wasmreg", func(b *testing.B) {
-		h := benchHost(b)
-		f, err := h.Load(context.Background(), wasm)
-		require.NoError(b, err)
-		ctx := context.Background()
-		b.ReportAllocs()
-		for b.Loop() {
-			m, err := f.Build(ctx, config)
-			if err != nil {
-				b.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		opts []host.Option
+	}{{"wasmreg", nil}, {"fresh", []host.Option{host.WithRecycling(0)}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			h := benchHost(b, tc.opts...)
+			f, err := h.Load(context.Background(), wasm)
+			require.NoError(b, err)
+			ctx := context.Background()
+			b.ReportAllocs()
+			faults := minorFaults()
+			for b.Loop() {
+				m, err := f.Build(ctx, config)
+				if err != nil {
+					b.Fatal(err)
+				}
+				m.Close(ctx)
 			}
-			m.Close(ctx)
-		}
-	})
+			// The page faults of the process per build: mostly the guest's
+			// first writes to copy-on-write pages of its memory image.
+			b.ReportMetric(float64(minorFaults()-faults)/float64(b.N), "faults/op")
+		})
+	}
 	b.Run("raw-wazero", func(b *testing.B) {
 		r := rawRuntime(b)
 		compiled, err := r.CompileModule(context.Background(), wasm)
@@ -106,8 +119,18 @@ func benchBuild(b *testing.B, wasm []byte) {
 	})
 }
 
+// minorFaults returns the process's minor page faults so far.
+func minorFaults() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Minflt
+}
+
 // BenchmarkBuild measures Factory.Build + Model.Close of a small WAT guest
-// against raw wazero's instantiate + wasmreg_build + close.
+// and of a Go guest against raw wazero's instantiate + wasmreg_build +
+// close, with recycling (the default) and without ("fresh").
 func BenchmarkBuild(b *testing.B) {
 	b.Run("wat", func(b *testing.B) { benchBuild(b, fixture(b, "echo.wasm")) })
 	b.Run("go", func(b *testing.B) { benchBuild(b, goGuest(b)) })
@@ -161,7 +184,8 @@ func BenchmarkPredict(b *testing.B) {
 
 // BenchmarkBuildParallel builds a model, predicts once and closes it from
 // every core, for a small WAT guest and a Go guest, next to raw wazero
-// doing the same (instantiate, wasmreg_build, wasmreg_predict, close). Run
+// doing the same (instantiate, wasmreg_build, wasmreg_predict, close), and
+// to wasmreg without recycling ("fresh"). Run
 // it with -cpu 1,2: the throughput scaling is ns/op at one core divided by
 // ns/op at two.
 func BenchmarkBuildParallel(b *testing.B) {
@@ -173,28 +197,33 @@ func BenchmarkBuildParallel(b *testing.B) {
 		{"wat", func(t testing.TB) []byte { return fixture(t, "echo.wasm") }, []byte(`{"scale":2}`), []byte("x")},
 		{"go", goGuest, []byte(`{"scale":2}`), []byte("[1,2,3]")},
 	} {
-		b.Run(tc.name+"/wasmreg", func(b *testing.B) {
-			h := benchHost(b)
-			f, err := h.Load(context.Background(), tc.wasm(b))
-			require.NoError(b, err)
-			b.ReportAllocs()
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				ctx := context.Background()
-				for pb.Next() {
-					m, err := f.Build(ctx, tc.config)
-					if err != nil {
-						b.Error(err)
-						return
+		for _, v := range []struct {
+			name string
+			opts []host.Option
+		}{{"wasmreg", nil}, {"fresh", []host.Option{host.WithRecycling(0)}}} {
+			b.Run(tc.name+"/"+v.name, func(b *testing.B) {
+				h := benchHost(b, v.opts...)
+				f, err := h.Load(context.Background(), tc.wasm(b))
+				require.NoError(b, err)
+				b.ReportAllocs()
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					ctx := context.Background()
+					for pb.Next() {
+						m, err := f.Build(ctx, tc.config)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						if _, err := m.Predict(ctx, tc.request); err != nil {
+							b.Error(err)
+							return
+						}
+						m.Close(ctx)
 					}
-					if _, err := m.Predict(ctx, tc.request); err != nil {
-						b.Error(err)
-						return
-					}
-					m.Close(ctx)
-				}
+				})
 			})
-		})
+		}
 		b.Run(tc.name+"/raw-wazero", func(b *testing.B) {
 			r := rawRuntime(b)
 			compiled, err := r.CompileModule(context.Background(), tc.wasm(b))

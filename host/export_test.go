@@ -1,6 +1,12 @@
 package host
 
-import "github.com/wasmreg/wasmreg/host/internal/linmem"
+import (
+	"slices"
+
+	"github.com/wasmreg/wasmreg/host/internal/linmem"
+	"github.com/wasmreg/wasmreg/host/internal/snapshot"
+	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
+)
 
 // LiveMemories is the number of guest memories allocated and not yet
 // released.
@@ -65,4 +71,22 @@ func ParseMetadata(h *Host, out []byte) (*Factory, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// DressAsGo is dressedAsGo's dressing, for the external tests: wasm with a
+// "go:buildid" custom section and padding to the snapshot's minimum size,
+// so that the host snapshots it, and recycles its instances, as a Go
+// guest's.
+func DressAsGo(wasm []byte) []byte {
+	custom := func(b []byte, name string, content []byte) []byte {
+		return wasmbin.AppendSection(b, wasmbin.SecCustom, append(wasmbin.AppendName(nil, name), content...))
+	}
+	wasm = custom(slices.Clone(wasm), "go:buildid", []byte("recycle-test"))
+	return custom(wasm, "padding", make([]byte, snapshot.MinSize))
+}
+
+// Recycles reports whether the factory recycles its instances, how many
+// it keeps now, and how many builds reused one.
+func Recycles(f *Factory) (on bool, kept, reused int64) {
+	return f.recycle != nil, f.kept.Load(), f.reused.Load()
 }

@@ -51,6 +51,12 @@ type Factory struct {
 	// changed afterwards.
 	snap   *snapshot.Snapshot
 	closed atomic.Bool
+	// Recycling (recycle.go): recycle keeps reset instances for the next
+	// builds, nil if the factory does not recycle; noRecycle says why the
+	// module cannot; kept and reused count for the tests.
+	recycle      chan *instance
+	noRecycle    error
+	kept, reused atomic.Int64
 	// reservation caches MemoryReservation (budget.go); 0 until computed.
 	reservation atomic.Uint64
 }
@@ -119,7 +125,11 @@ func (f *Factory) load(ctx context.Context) error {
 	if code := int32(stack[0]); code != 0 {
 		return guestError(c, code)
 	}
-	return f.parseMetadata(c.out)
+	if err := f.parseMetadata(c.out); err != nil {
+		return err
+	}
+	f.initRecycling(ctx, inst)
+	return nil
 }
 
 func (f *Factory) parseMetadata(out []byte) error {
@@ -233,6 +243,10 @@ func (f *Factory) start(c *call) (*instance, error) {
 		return nil, fmt.Errorf("%w: factory %q", ErrClosed, f.fullName)
 	}
 	cfg := f.modCfg
+	if f.recycle != nil {
+		inst.clock = newRecycleClock()
+		cfg = cfg.WithWalltime(inst.clock.walltime, fakeRes).WithNanotime(inst.clock.nanotime, fakeRes)
+	}
 	if f.shape.usesWASI {
 		c.stdio = newGuestStdio(f, h.cfg.stdioLimit)
 		cfg = cfg.WithStdout(c.stdio.stdout).WithStderr(c.stdio.stderr)
@@ -262,6 +276,9 @@ func (f *Factory) start(c *call) (*instance, error) {
 	}
 	if err == nil {
 		err = f.initialize(c, mod)
+	}
+	if err == nil && f.recycle != nil {
+		err = f.prepareRecycling(inst)
 	}
 	c.flushDropped()
 	c.stdio.flush()
@@ -344,6 +361,7 @@ func (f *Factory) Close(ctx context.Context) error {
 	if !f.closed.CompareAndSwap(false, true) {
 		return nil
 	}
+	f.drainRecycled()
 	if err := f.compiled.Close(ctx); err != nil {
 		return fmt.Errorf("host: factory %q: close: %w", f.fullName, err)
 	}
@@ -390,14 +408,23 @@ func (f *Factory) BuildModel(ctx context.Context, config []byte) (*Model, error)
 // newInstance instantiates the module and calls wasmreg_build with config.
 func (f *Factory) newInstance(ctx context.Context, config []byte) (*instance, error) {
 	c := &call{ctx: ctx, f: f, export: exportInstantiate}
-	inst, err := f.start(c)
+	inst, err := f.reuse(c) // a recycled instance, if the factory keeps one
+	if inst == nil && err == nil {
+		inst, err = f.start(c)
+	}
 	if err != nil {
 		c.end()
 		return nil, err
 	}
+	if testHookBuild != nil {
+		testHookBuild(inst)
+	}
 	c.export, c.input = ExportBuild, config
 	stack := []uint64{uint64(len(config))}
-	_, err = f.h.invoke(c, inst.mod.ExportedFunction(ExportBuild), stack)
+	if inst.build == nil {
+		inst.build = inst.mod.ExportedFunction(ExportBuild)
+	}
+	_, err = f.h.invoke(c, inst.build, stack)
 	if code := int32(stack[0]); err == nil && code != 0 {
 		err = guestError(c, code)
 	}
@@ -406,13 +433,19 @@ func (f *Factory) newInstance(ctx context.Context, config []byte) (*instance, er
 		inst.finish()
 		return nil, err
 	}
-	inst.predict = inst.mod.ExportedFunction(ExportPredict)
+	if inst.predict == nil {
+		inst.predict = inst.mod.ExportedFunction(ExportPredict)
+	}
 	if !inst.exit() {
 		return nil, fmt.Errorf("%w: factory %q: the host was closed during the build", ErrClosed, f.fullName)
 	}
 	inst.cancelBuild()
 	return inst, nil
 }
+
+// testHookBuild, if set, runs before wasmreg_build on the instance, fresh
+// or recycled: the isolation tests dump its state there.
+var testHookBuild func(*instance)
 
 // metadataFields are the keys wasmreg_info's JSON may have.
 var metadataFields = []string{"name", "version", "description", "config_schema", "capabilities", "tensors"}

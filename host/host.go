@@ -17,7 +17,6 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
-	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
 	"github.com/wasmreg/wasmreg/di"
 	"github.com/wasmreg/wasmreg/host/internal/budget"
@@ -133,7 +132,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 // newRuntime returns a runtime with the WASI and wasmreg host modules.
 func (h *Host) newRuntime(ctx context.Context, rc wazero.RuntimeConfig) (wazero.Runtime, error) {
 	r := wazero.NewRuntimeWithConfig(ctx, rc)
-	if _, err := wasi_snapshot_preview1.Instantiate(ctx, r); err != nil {
+	if err := instantiateWASI(ctx, r); err != nil {
 		_ = r.Close(ctx)
 		return nil, fmt.Errorf("host: instantiate %s: %w", WASIModule, err)
 	}
@@ -351,7 +350,7 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 		return nil, fmt.Errorf("%w: module sha256:%s: %w", ErrInvalidModule, digest[:12], err)
 	}
 	f := &Factory{h: h, compiled: compiled, plan: p.snapshot, checks: p.checks, memory: p.memory, shape: p.shape, tableBytes: p.tables,
-		digest: digest, size: len(wasm), fullName: "sha256:" + digest[:12]}
+		digest: digest, size: len(wasm), fullName: "sha256:" + digest[:12], noRecycle: p.noRecycle}
 	if err := f.load(ctx); err != nil {
 		_ = compiled.Close(ctx)
 		return nil, err
@@ -368,6 +367,9 @@ type prepared struct {
 	memory   wasmbin.MemoryType // the module's memory, as declared (Min 0 without one)
 	shape    moduleShape
 	tables   uint64 // host memory its tables may grow to
+	// noRecycle says why a reset could not restore an instance of the
+	// module, nil if it could (recycle.go).
+	noRecycle error
 }
 
 // prepare reads wasm strictly, checks its structure and rewrites it.
@@ -381,7 +383,7 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 	// Every problem of the module's shape and memory at once: a factory
 	// author fixes them in one go.
 	shape, problems := h.checkShape(m)
-	p := prepared{wasm: wasm, shape: shape, tables: h.cfg.tableBytes(m)}
+	p := prepared{wasm: wasm, shape: shape, tables: h.cfg.tableBytes(m), noRecycle: h.recyclable(m)}
 	if len(m.Memories) > 0 {
 		p.memory = m.Memories[0]
 	} else {

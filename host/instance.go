@@ -41,6 +41,17 @@ type instance struct {
 
 	state atomic.Uint32 // instBusy | instClosing | instClosed
 
+	// Recycling (recycle.go): set by start for a factory that recycles.
+	recyclable  bool                // prepared for a reset
+	tainted     atomic.Bool         // a WASI call changed state a reset does not restore
+	globals     []api.MutableGlobal // the snapshot's globals, looked up once
+	flag        api.MutableGlobal   // the interrupt rewrite's stop flag, nil without it
+	flagInit    uint64
+	stackGlobal api.MutableGlobal // and its stack budget
+	stackInit   uint64
+	clock       *recycleClock // the instance's fake WASI clocks
+	build       api.Function  // wasmreg_build, looked up once
+
 	// The records of the instance's current call, reused call after call
 	// to save their allocations: calls on an instance are serialised, and
 	// wazero's watcher of a finished call reads only gctx.g, never changed.

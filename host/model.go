@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -217,18 +218,34 @@ func (m *Model) fail(err error) {
 		m.closedBy = err
 	}
 	m.mu.Unlock()
-	m.closeAll()
+	m.closeAll(false)
 }
 
-// closeAll closes every instance; calls running on them stop.
-func (m *Model) closeAll() {
+// closeAll closes every instance; calls running on them stop. With
+// recycle (a Close by the model's owner), the instances idle in the
+// model's channel, which no Predict holds and none can take any more, go
+// to the factory to be reset and reused if they may (recycle.go).
+func (m *Model) closeAll(recycle bool) {
 	m.mu.Lock()
 	all := m.all
 	m.all = nil
 	m.mu.Unlock()
 	m.closeOnce.Do(func() { close(m.closed) })
+	var retired []*instance
+	for recycle && len(retired) < len(all) {
+		select {
+		case inst := <-m.idle:
+			retired = append(retired, inst)
+			m.f.retire(inst)
+			continue
+		default:
+		}
+		break
+	}
 	for _, inst := range all {
-		inst.close()
+		if !slices.Contains(retired, inst) {
+			inst.close()
+		}
 	}
 }
 
@@ -239,6 +256,6 @@ func (m *Model) Close(ctx context.Context) error {
 	if !m.closedByOwner.CompareAndSwap(false, true) {
 		return nil
 	}
-	m.closeAll()
+	m.closeAll(true)
 	return nil
 }

@@ -75,6 +75,7 @@ type config struct {
 	noInterrupt        bool            // trusted guests: no interrupt rewrite
 	modelInstances     int             // most instances per model
 	noSnapshots        bool            // build every instance from scratch
+	recycle            int             // reset instances kept per factory; 0: none
 	noConfigValidation bool            // configs are not checked against config_schema
 	cacheDir           string
 	grants             map[string]bool
@@ -103,6 +104,7 @@ func defaultConfig() config {
 		tableLimit:      DefaultTableLimit,
 		memoryBudget:    DefaultMemoryBudget(),
 		modelInstances:  1,
+		recycle:         DefaultRecycling,
 		grants:          map[string]bool{CapLog: true},
 	}
 }
@@ -290,6 +292,28 @@ func WithoutConfigValidation() Option {
 func WithoutSnapshots() Option {
 	return func(c *config) error {
 		c.noSnapshots = true
+		return nil
+	}
+}
+
+// WithRecycling sets how many instances a factory keeps for its next
+// builds: when a model of a snapshotted factory (see [WithoutSnapshots])
+// is closed with [Model.Close] and nothing went wrong, its instance is
+// reset to the state right after _initialize (memory back to the image,
+// its length too, every mutable global, the WASI clocks and output cap)
+// and the next Build reuses it instead of instantiating the module again.
+// Only a module without any instruction that changes a table or drops a
+// segment is recycled; an instance that trapped, timed out, was stopped,
+// was closed under a running call or called a WASI function that changes
+// state the host does not reset is closed instead. A kept instance holds
+// neither an instance slot nor memory budget. 0 turns recycling off; the
+// default is [DefaultRecycling]. See the package doc, "Recycling".
+func WithRecycling(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return invalid("WithRecycling", "%d is negative", n)
+		}
+		c.recycle = n
 		return nil
 	}
 }

@@ -74,6 +74,21 @@ func (s *guestStdio) reason() string {
 	return s.trace.reason()
 }
 
+// reset makes s what newGuestStdio made, for a recycled instance: no
+// partial line, no stderr trace, the cap full again. It is nil-safe.
+func (s *guestStdio) reset(limit int) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.remaining, s.warned = limit, false
+	s.trace = stderrTrace{}
+	for _, w := range []*stdioWriter{s.stdout, s.stderr} {
+		w.line, w.long = w.line[:0], false
+	}
+}
+
 var _ io.Writer = (*stdioWriter)(nil)
 
 type stdioWriter struct {

@@ -1,6 +1,6 @@
 // Command benchratio reads `go test -bench` output on standard input, passes
 // it through, and then prints, for every benchmark that has a "wasmreg"
-// sub-benchmark and a baseline sibling ("raw-wazero", "native", "extism"),
+// sub-benchmark and a baseline sibling ("raw-wazero", "native", "extism", "fresh"),
 // the ratio of their times per operation, measured in the same run; for
 // every "warm" benchmark with a "cold" sibling, how many times faster it
 // is; and,
@@ -26,8 +26,10 @@ import (
 
 var line = regexp.MustCompile(`^(Benchmark\S+?)(?:-(\d+))?\s+\d+\s+([\d.]+) ns/op`)
 
-// baselines are the sibling names a "wasmreg" result is compared with.
-var baselines = []string{"raw-wazero", "native", "extism"}
+// baselines are the sibling names a "wasmreg" result is compared with:
+// other runtimes, native code, and "fresh", wasmreg itself with an
+// optimisation off (recycled sandboxes, in host's BenchmarkBuild).
+var baselines = []string{"raw-wazero", "native", "extism", "fresh"}
 
 // key names one benchmark at one GOMAXPROCS (go test leaves the "-N"
 // suffix out when it is 1).

@@ -201,6 +201,10 @@ func (g *Guard) Err() error {
 // once, before the first call, by the goroutine building the instance.
 func (g *Guard) SetFlag(flag api.MutableGlobal) { g.flag = flag }
 
+// Stopped reports whether Stop was called: the instance is being closed.
+// It is safe for concurrent use.
+func (g *Guard) Stopped() bool { return g.stopped.Load() }
+
 // Release stops the guard's timer: the instance is closed. A timer
 // already running finds no call and rests. It is safe for concurrent use.
 func (g *Guard) Release() { g.timer.Stop() }

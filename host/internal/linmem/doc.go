@@ -13,6 +13,12 @@
 // copies only the pages it writes. Elsewhere, or where a mapping fails, the
 // memory falls back to the Go heap.
 //
+// A memory made from an image can be brought back to it ([Memory.Reset]),
+// for the host to reuse the instance instead of making a new one
+// (recycling, package host's doc): madvise(MADV_DONTNEED) drops every
+// page the instance wrote, so that the image shows through again and what
+// it grew past the image reads zero, without changing any mapping.
+//
 // Such memory is unmapped or reused when released, so it must never be
 // released under a running call. wazero frees an instance's memory when
 // the instance is closed, possibly by another goroutine than the one

@@ -57,6 +57,20 @@ func (m *heapMemory) reallocate(size uint64) []byte {
 	return grown
 }
 
+// reset brings the memory back to image, zeroing what it grew past it
+// (its capacity included, which a later reallocate hands out again), and
+// returns the image's size.
+func (m *heapMemory) reset(image []byte) int {
+	m.buf = m.buf[:cap(m.buf)]
+	if len(m.buf) < len(image) {
+		m.buf = make([]byte, len(image), min(m.max, uint64(2*len(image))))
+	}
+	copy(m.buf, image)
+	clear(m.buf[len(image):])
+	m.buf = m.buf[:len(image)]
+	return len(image)
+}
+
 // liveMemories counts the memories allocated and not yet released, for
 // the tests that check that closing under calls leaks none.
 var liveMemories atomic.Int64

@@ -4,6 +4,7 @@ package linmem
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -26,6 +27,7 @@ import (
 type Memory struct {
 	mapping
 	cow      bool       // the image is mapped over the start
+	mapped   bool       // and mapped from its memfd, not copied
 	heap     heapMemory // the fallback, if base is nil
 	released bool
 }
@@ -121,7 +123,7 @@ func New(image *Image, capBytes, maxBytes uint64) *Memory {
 			}
 			copy(m.all(), image.bytes())
 		}
-		m.rw, m.cow = uintptr(image.size), true
+		m.rw, m.cow, m.mapped = uintptr(image.size), true, err == nil
 	}
 	return m
 }
@@ -153,6 +155,59 @@ func (m *Memory) Reallocate(size uint64) []byte {
 		return nil
 	}
 	return m.all()[:size:size]
+}
+
+// Reset brings a memory made from image (New) back to what New made, for
+// the host to reuse its instance (recycling): every page the instance
+// wrote is dropped, so that the image's pages show through again, and the
+// pages it grew past the image read zero again. It returns the image's
+// size in bytes; wazero's view of the memory's length is the caller's to
+// shrink. The caller holds the instance idle; Reset is not safe for
+// concurrent use. A memory Reset fails on must not be used again, only
+// released.
+//
+// The pages are dropped with madvise(MADV_DONTNEED), as Wasmtime's
+// pooling allocator resets its copy-on-write slots: on a private mapping
+// of the (sealed) memfd it discards the private copies, and later reads
+// see the file again; on the anonymous pages past the image it leaves
+// zero-fill-on-demand pages. Unlike mapping the image again, it changes
+// no mapping, so it takes the process's memory-map lock only to read, and
+// does not stall the page faults of instances running on other cores.
+// The pages past the image stay readable and writable, as those of a
+// pooled memory do: wazero checks every access against the memory's
+// length. A memory whose image was copied rather than mapped (New's
+// fallback) has the image mapped again instead.
+func (m *Memory) Reset(image *Image) (int, error) {
+	if image == nil || m.released {
+		return 0, errors.New("linmem: reset: no image, or the memory was released")
+	}
+	if m.base == nil {
+		return m.heap.reset(image.bytes()), nil
+	}
+	if !m.cow || uintptr(image.size) > m.reserved || m.rw < uintptr(image.size) {
+		return 0, fmt.Errorf("linmem: reset: the memory was not made from this image (%d bytes mapped, the image has %d)", m.rw, image.size)
+	}
+	if !m.mapped && image.size > 0 {
+		_, err := unix.MmapPtr(image.fd, 0, m.base, uintptr(image.size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED)
+		runtime.KeepAlive(image)
+		if err != nil {
+			return 0, fmt.Errorf("linmem: reset: map the image again: %w", err)
+		}
+		m.mapped = true
+		if m.rw == uintptr(image.size) {
+			return image.size, nil
+		}
+		if err := unix.Madvise(m.all()[image.size:m.rw], unix.MADV_DONTNEED); err != nil {
+			return 0, fmt.Errorf("linmem: reset: drop the pages grown past the image: %w", err)
+		}
+		return image.size, nil
+	}
+	if m.rw > 0 {
+		if err := unix.Madvise(m.all()[:m.rw], unix.MADV_DONTNEED); err != nil {
+			return 0, fmt.Errorf("linmem: reset: drop the pages written: %w", err)
+		}
+	}
+	return image.size, nil
 }
 
 // free gives the memory back: to the pool, zeroed, or to the system.

@@ -2,6 +2,8 @@
 
 package linmem
 
+import "errors"
+
 // Memory is an instance's linear memory: outside Linux the host maps
 // nothing and keeps it on the Go heap.
 type Memory struct {
@@ -21,6 +23,14 @@ func New(image *Image, capBytes, maxBytes uint64) *Memory {
 func (m *Memory) Reallocate(size uint64) []byte { return m.reallocate(size) }
 
 func (m *Memory) free() { m.buf = nil }
+
+// Reset brings the memory back to image: see the Linux version.
+func (m *Memory) Reset(image *Image) (int, error) {
+	if image == nil || m.released {
+		return 0, errors.New("linmem: reset: no image, or the memory was released")
+	}
+	return m.reset(image.b), nil
+}
 
 // Image is a snapshot's memory image.
 type Image struct{ b []byte }

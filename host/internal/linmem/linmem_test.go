@@ -110,3 +110,58 @@ func TestAllocatorRelease(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoryReset checks that a memory made from an image, written all
+// over and grown, is after Reset what a new memory from the image is:
+// the image, and zero past it when it grows again.
+func TestMemoryReset(t *testing.T) {
+	const page = pageSize
+	image := make([]byte, 3*page)
+	for i := range image {
+		image[i] = byte(i*13 + 5)
+	}
+	img, err := NewImage(image)
+	require.NoError(t, err)
+	m := New(img, page, 16*page)
+	defer m.Release()
+	for round := range 3 {
+		b := m.Reallocate(3 * page)
+		require.Equal(t, image, b, "round %d: the image", round)
+		b = m.Reallocate(9 * page)
+		require.Len(t, b, 9*page)
+		assert.True(t, allZero(b[3*page:]), "round %d: grown past the image, zero", round)
+		for i := range b {
+			b[i] = 0x5a
+		}
+		n, err := m.Reset(img)
+		require.NoError(t, err)
+		assert.Equal(t, len(image), n)
+		fresh := New(img, page, 16*page)
+		assert.Equal(t, fresh.Reallocate(16*page), m.Reallocate(16*page), "round %d: reset is what a new memory is, to its maximum", round)
+		fresh.Release()
+		_, err = m.Reset(img)
+		require.NoError(t, err)
+	}
+	pooled := New(nil, page, 4*page)
+	defer pooled.Release()
+	_, err = pooled.Reset(img)
+	assert.Error(t, err, "a memory not made from the image")
+	_, err = m.Reset(nil)
+	assert.Error(t, err)
+}
+
+// TestHeapMemoryReset checks the fallback's reset: the image back, and
+// zero past it.
+func TestHeapMemoryReset(t *testing.T) {
+	image := bytes.Repeat([]byte{9}, 2*pageSize)
+	h := newHeapMemory(image, pageSize, 8*pageSize)
+	b := h.reallocate(6 * pageSize)
+	for i := range b {
+		b[i] = 1
+	}
+	assert.Equal(t, len(image), h.reset(image))
+	assert.Equal(t, image, h.buf)
+	grown := h.reallocate(8 * pageSize)
+	assert.Equal(t, image, grown[:len(image)])
+	assert.True(t, allZero(grown[len(image):]))
+}

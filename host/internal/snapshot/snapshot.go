@@ -216,3 +216,31 @@ func (s *Snapshot) Restore(p *Plan, mod api.Module) error {
 	}
 	return nil
 }
+
+// Size returns the bytes of memory the snapshot holds: what a restored
+// instance's memory starts with.
+func (s *Snapshot) Size() int { return s.size }
+
+// Globals looks up, in an instance of the rewritten module, the mutable
+// globals the plan restores, in the order [Snapshot.SetGlobals] takes
+// them: a host that resets the instance many times looks them up once.
+func (p *Plan) Globals(mod api.Module) ([]api.MutableGlobal, error) {
+	gs := make([]api.MutableGlobal, len(p.globals))
+	for i, name := range p.globals {
+		g, ok := mod.ExportedGlobal(name).(api.MutableGlobal)
+		if !ok {
+			return nil, fmt.Errorf("%w: global %s is not an exported mutable global", ErrNotSuited, name)
+		}
+		gs[i] = g
+	}
+	return gs, nil
+}
+
+// SetGlobals sets gs, from [Plan.Globals], to the snapshot's values: every
+// mutable global of the module back to what it was right after
+// _initialize.
+func (s *Snapshot) SetGlobals(gs []api.MutableGlobal) {
+	for i, g := range gs {
+		g.Set(s.globals[i])
+	}
+}

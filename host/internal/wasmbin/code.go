@@ -34,6 +34,7 @@ type Reader struct {
 	bottom    uint64 // the innermost block's frame.bottom
 	maxCount  uint32 // lim.InstructionsPerFunction, or no limit
 	maxStack  uint64 // lim.StackHeight, or no limit
+	stateOps  uint32 // instructions for which Op.ChangesState
 
 	// stats makes the Reader follow what the compile-cost estimate needs
 	// (cost.go): only Decode's Reader does.
@@ -159,6 +160,9 @@ func (r *Reader) Next() bool {
 		return false
 	}
 	r.count++
+	if r.in.Op.ChangesState() {
+		r.stateOps++
+	}
 	r.in.End = p
 	r.pos = p
 	r.stack(pops, pushes)

@@ -1000,6 +1000,7 @@ func (d *decoder) body(i int) error {
 	}
 	code.Instructions = r.count
 	code.Loops = r.loops
+	code.StateOps = r.stateOps
 	code.MaxDepth = r.maxDepth
 	code.MaxHeight = uint32(min(r.maxHeight, math.MaxUint32))
 	code.Calls, code.Control = r.calls, r.control

@@ -329,6 +329,12 @@ type Code struct {
 	// the body (an upper bound: unreachable code counts as reachable).
 	MaxHeight uint32
 	Calls     uint32 // call and call_indirect
+	// StateOps counts the instructions that change an instance's state
+	// other than its memory and globals: table.set, table.grow,
+	// table.fill, table.copy, table.init, elem.drop and data.drop. A host
+	// that resets an instance by restoring its memory and globals
+	// (recycling) can do so completely only for a module without any.
+	StateOps uint32
 	// Control counts block, loop, if, else, br_if and each target of a
 	// br_table (the default included): what starts a basic block.
 	Control uint32
@@ -453,7 +459,10 @@ const (
 	OpReturn       Op = 0x0f
 	OpCall         Op = 0x10
 	OpCallIndirect Op = 0x11
+	OpTableSet     Op = 0x26
 	OpTableGrow    Op = OpMisc | 15
+	OpDataDrop     Op = OpMisc | 9
+	OpElemDrop     Op = OpMisc | 13
 	OpMemoryInit   Op = OpMisc | 8
 	OpMemoryCopy   Op = OpMisc | 10
 	OpMemoryFill   Op = OpMisc | 11
@@ -492,6 +501,29 @@ type Instr struct {
 	Lane byte
 	// Const is a constant's bits (i32, i64, f32, f64).
 	Const uint64
+}
+
+// ChangesState reports whether op changes an instance's state other than
+// its memory and globals: a table's entries or size, or whether a passive
+// segment is still there (see Code.StateOps).
+func (op Op) ChangesState() bool {
+	switch op {
+	case OpTableSet, OpTableGrow, OpTableFill, OpTableCopy, OpTableInit, OpElemDrop, OpDataDrop:
+		return true
+	}
+	return false
+}
+
+// StateOp returns the first function (in the function index space) with
+// an instruction that changes state other than memory and globals
+// (Code.StateOps), and whether there is one.
+func (m *Module) StateOp() (fn uint32, ok bool) {
+	for i := range m.Code {
+		if m.Code[i].StateOps > 0 {
+			return m.ImportedFuncs + uint32(i), true
+		}
+	}
+	return 0, false
 }
 
 // AppendU32 appends v as an unsigned LEB128 of as few bytes as it needs.
