@@ -162,7 +162,7 @@ func (e *CallError) Unwrap() []error {
 // A ModuleError is immutable once returned and safe for concurrent use.
 type ModuleError struct {
 	// Module names the module: "sha256:" and the first 12 hex digits of
-	// its digest.
+	// its digest, after its name@version once its metadata named it.
 	Module string
 	// Problems are what is wrong with it, in the order found; never empty.
 	Problems []error
