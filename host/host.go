@@ -125,7 +125,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	}
 	h.wasiFuncs = map[string]signature{}
 	for name, def := range h.runtime.Module(WASIModule).ExportedFunctionDefinitions() {
-		h.wasiFuncs[name] = signature{def.ParamTypes(), def.ResultTypes()}
+		h.wasiFuncs[name] = signature{params: def.ParamTypes(), results: def.ResultTypes()}
 	}
 	return h, nil
 }
