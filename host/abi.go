@@ -167,7 +167,7 @@ func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, []error) {
 		got, ok := exports[req.name]
 		switch {
 		case !ok:
-			errs = append(errs, fmt.Errorf("%w: function %s %s is not exported", ErrMissingExport, req.name, req.sig))
+			errs = append(errs, fmt.Errorf("%w: function %s %s is not exported", ErrMissingExport, req.name, req.sig.doc))
 		case !req.sig.equal(got):
 			errs = append(errs, fmt.Errorf("%w: function %s is exported as %s; ABI v%d declares %s %s (docs/ABI.md §2)",
 				ErrMissingExport, req.name, got, ABIVersion, req.name, req.sig.doc))
