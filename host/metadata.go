@@ -50,6 +50,7 @@ func (f *Factory) parseMetadata(out []byte) error {
 		bad(ErrBadMetadata, "%s", p)
 	}
 	var md metadata
+	wrong := map[string]bool{} // fields with a problem of their own
 	str := func(key string, dst *string) {
 		raw, ok := fields[key]
 		if !ok || isNull(raw) {
@@ -58,9 +59,11 @@ func (f *Factory) parseMetadata(out []byte) error {
 		switch err := json.Unmarshal(raw, dst); {
 		case err != nil:
 			bad(ErrBadMetadata, "field %q must be a string, not %s", key, jsonKind(raw))
+			wrong[key] = true
 		case !utf8.Valid(raw): // encoding/json would read it as U+FFFD
 			bad(ErrBadMetadata, "field %q is not valid UTF-8", key)
 			*dst = ""
+			wrong[key] = true
 		}
 	}
 	str("name", &md.Name)
@@ -68,7 +71,7 @@ func (f *Factory) parseMetadata(out []byte) error {
 	str("description", &md.Description)
 	checkName := true
 	for _, k := range []struct{ key, value string }{{"name", md.Name}, {"version", md.Version}} {
-		if raw, ok := fields[k.key]; k.value == "" && (!ok || isNull(raw) || jsonKind(raw) == "a string") {
+		if k.value == "" && !wrong[k.key] {
 			bad(ErrBadMetadata, "field %q is required (a non-empty string)", k.key)
 			checkName = false
 		}
