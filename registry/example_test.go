@@ -93,7 +93,7 @@ func ExampleRegistry_Lookup() {
 	// UPPER@2.0.0-RC.1 -> version "2.0.0-rc.1"
 	// upper -> upper@2.0.0
 	// registry: lookup "upper@3.0.0": registry: factory not found
-	// registry: lookup "upper@v2": registry: invalid name: version "v2" starts with "v"; write "2"
+	// registry: lookup "upper@v2": registry: invalid name: version "v2" starts with "v"; write "2.0.0"
 }
 
 func ExampleRegistry_Build() {
@@ -124,5 +124,5 @@ func ExampleParseName() {
 	// Output:
 	// mlp 1.2.0-rc.1 <nil>
 	// mlp  <nil>
-	// registry: invalid name "mlp@1.2": version "1.2" is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE]: invalid semantic version
+	// registry: invalid name "mlp@1.2": version "1.2" is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE] (invalid semantic version); write "1.2.0"
 }

@@ -70,11 +70,15 @@ func parseName(name string) (parsedName, error) {
 		return parsedName{}, invalidName(`more than one "@"`)
 	}
 	if version[0] == 'v' || version[0] == 'V' {
-		return parsedName{}, invalidName("version %q starts with %q; write %q", version, version[:1], version[1:])
+		return parsedName{}, invalidName("version %q starts with %q; write %q", version, version[:1], strictVersion(version[1:]))
 	}
 	v, err := semver.StrictNewVersion(n.version)
 	if err != nil {
-		return parsedName{}, &NameError{Reason: fmt.Sprintf("version %q is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE]", version), Cause: err}
+		why := fmt.Sprintf("version %q is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE]", version)
+		if fixed := strictVersion(version); fixed != version {
+			return parsedName{}, &NameError{Reason: fmt.Sprintf("%s (%v); write %q", why, err, fixed), Cause: err}
+		}
+		return parsedName{}, &NameError{Reason: fmt.Sprintf("%s: %v", why, err), Cause: err}
 	}
 	if v.Metadata() != "" {
 		return parsedName{}, invalidName("version %q has build metadata, which does not order versions", version)
@@ -120,7 +124,7 @@ type NameError struct {
 	// Reason says what is wrong, such as `version "1.2" is not a strict
 	// semantic version MAJOR.MINOR.PATCH[-PRERELEASE]`.
 	Reason string
-	// Cause is the underlying error, or nil.
+	// Cause is the underlying error, or nil; Reason includes its text.
 	Cause error
 }
 
@@ -130,11 +134,7 @@ func (e *NameError) Error() string {
 	if e.Name != "" {
 		msg += fmt.Sprintf(" %q", e.Name)
 	}
-	msg += ": " + e.Reason
-	if e.Cause != nil {
-		msg += ": " + e.Cause.Error()
-	}
-	return msg
+	return msg + ": " + e.Reason
 }
 
 // Unwrap returns [ErrInvalidName] and the cause.
@@ -184,4 +184,32 @@ func compareNames(a, b *parsedName) int {
 		return c
 	}
 	return strings.Compare(a.full, b.full)
+}
+
+// strictVersion returns the strict semantic version that v, a version
+// short of its MINOR or PATCH ("2", "1.0"), stands for ("2.0.0", "1.0.0"),
+// so that a hint never suggests a version that is refused in turn; any
+// other v is returned as it is.
+func strictVersion(v string) string {
+	core, pre, hasPre := strings.Cut(v, "-")
+	parts := strings.Split(core, ".")
+	if len(parts) >= 3 {
+		return v
+	}
+	for _, p := range parts {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return v
+		}
+	}
+	for len(parts) < 3 {
+		parts = append(parts, "0")
+	}
+	fixed := strings.Join(parts, ".")
+	if hasPre {
+		fixed += "-" + pre
+	}
+	if _, err := semver.StrictNewVersion(fixed); err != nil {
+		return v
+	}
+	return fixed
 }

@@ -171,3 +171,37 @@ func TestLockAppliesToPaths(t *testing.T) {
 	r = wasmreg(t, "x\n", "run", filepath.Join(dir, "echo.wasm"))
 	assertFails(t, r, 1, "echo.wasm changed: its sha256 is ")
 }
+
+// TestLockRefusalInFinalError checks that a name whose module the lock
+// file refused says so in the final error, not only in a warning above it.
+func TestLockRefusalInFinalError(t *testing.T) {
+	t.Parallel()
+	dir := factoryDir(t, map[string]string{"echo.wasm": hostFixture("echo.wasm"), "guest.wasm": hostFixture("guest.wasm")})
+	r := wasmreg(t, "", "lock", "--dir", dir)
+	require.Equal(t, 0, r.status, r.stderr)
+	b, err := os.ReadFile(hostFixture("clock.wasm"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "echo.wasm"), b, 0o644)) // changed
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "new.wasm"), b, 0o644))  // not listed
+
+	r = wasmreg(t, "x\n", "run", "echo", "--dir", dir)
+	assert.Equal(t, 1, r.status, r.stderr)
+	lines := r.stderrLines()
+	require.NotEmpty(t, lines)
+	last := lines[len(lines)-1]
+	assert.Contains(t, last, `factory "echo" not found in `+dir)
+	assert.Contains(t, last, "2 modules refused by wasmreg.lock: echo.wasm (changed since it was locked), new.wasm (not listed)")
+	assert.Contains(t, last, "echo.wasm may be the one: if you trust it, run 'wasmreg lock --dir "+dir+"' or pass --allow-unlocked")
+}
+
+// TestPathRelativeToCurrentDirectory checks that a .wasm path that is not
+// found says that paths are relative to the current directory, not --dir.
+func TestPathRelativeToCurrentDirectory(t *testing.T) {
+	t.Parallel()
+	dir := factoryDir(t, map[string]string{"echo.wasm": hostFixture("echo.wasm")})
+	r := wasmreg(t, "x\n", "--dir", dir, "run", "echo.wasm")
+	assertFails(t, r, 1, "factory module echo.wasm does not exist (a .wasm path is relative to the current directory, not to --dir; "+
+		filepath.Join(dir, "echo.wasm")+" is there: give that path, or the factory's name")
+	r = wasmreg(t, "x\n", "--dir", dir, "run", "none.wasm")
+	assertFails(t, r, 1, "factory module none.wasm does not exist (a .wasm path is relative to the current directory, not to --dir)")
+}

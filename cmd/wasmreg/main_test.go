@@ -296,8 +296,10 @@ func TestRunErrors(t *testing.T) {
 		{"not wasm", []string{"run", "main.go"}, 1, "load main.go: host: invalid module"},
 		{"bad config", []string{"run", echo, "--config", `{"a":}`}, 2, "--config is not valid JSON"},
 		{"missing config file", []string{"run", echo, "--config", "@nope.json"}, 1, "--config: read config file: open nope.json"},
-		{"bad flag", []string{"run", echo, "--frobnicate"}, 2, "flag provided but not defined: -frobnicate"},
-		{"bad global flag", []string{"--frobnicate", "run", echo}, 2, "flag provided but not defined: -frobnicate"},
+		{"bad flag", []string{"run", echo, "--frobnicate"}, 2, "unknown flag --frobnicate (see 'wasmreg run --help')"},
+		{"bad global flag", []string{"--frobnicate", "run", echo}, 2, "unknown flag --frobnicate (see 'wasmreg --help')"},
+		{"misspelt flag", []string{"run", echo, "--confg", "{}"}, 2, "unknown flag --confg: did you mean --config?"},
+		{"duration without unit", []string{"run", echo, "--timeout", "5"}, 2, "--timeout 5: a duration needs a unit, such as 5s"},
 		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{"not granted", []string{"run", hostFixture("clock.wasm")}, 1,
 			"clockuser@1.0.0 needs capabilities that were not granted: clock (add --grant clock)"},
@@ -637,6 +639,26 @@ func TestBench(t *testing.T) {
 		require.Equal(t, 0, r.status, r.stderr)
 		assert.Contains(t, r.stdout, "Examples:")
 		assert.Contains(t, r.stdout, "--concurrency")
+	})
+	t.Run("failing config stops at the first build", func(t *testing.T) {
+		t.Parallel()
+		r := wasmreg(t, "[1,2]\n", "bench", factory("scale.wasm"), "--config", `{"scale":2}`, "--duration", "20s")
+		assertFails(t, r, 1, `bench stopped at the first build, before the run: build scale@1.0.0: `)
+		assert.Contains(t, r.stderr, `config field "factor": missing`, "the build's own error")
+		assert.Less(t, r.elapsed, 10*time.Second, "not the whole --duration")
+		assert.Empty(t, r.stdout, "no report of a run that did not happen")
+	})
+	t.Run("standard input from /dev/null", func(t *testing.T) {
+		t.Parallel()
+		devNull, err := os.Open(os.DevNull)
+		require.NoError(t, err)
+		defer devNull.Close()
+		cmd := exec.Command(binary, "bench", hostFixture("echo.wasm"), "--duration", "1s")
+		cmd.Stdin = devNull
+		out, err := cmd.CombinedOutput()
+		require.Error(t, err)
+		assert.Contains(t, string(out), "standard input has no requests")
+		assert.NotContains(t, string(out), "terminal", "/dev/null is not a terminal")
 	})
 	t.Run("trapping requests", func(t *testing.T) {
 		t.Parallel()

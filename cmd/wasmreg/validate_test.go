@@ -33,7 +33,7 @@ func TestValidateMetadataProblems(t *testing.T) {
 		{"repeated_field", []string{bad + `field "name" appears 2 times; give it once`}},
 		{"bad_name", []string{bad + `field "name" "bad name!": base name has ' ' at byte 3; allowed are ASCII letters, digits, '.', '_' and '-'`}},
 		{"name_with_version", []string{bad + `field "name" "a@1.0.0" must not contain "@": give the version in field "version"`}},
-		{"bad_version", []string{bad + `field "version": version "1.0" is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE]`}},
+		{"bad_version", []string{bad + `field "version": version "1.0" is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE] (invalid semantic version); write "1.0.0"`}},
 		{"name_not_string", []string{bad + `field "name" must be a string, not a number`}},
 		{"no_version", []string{bad + `field "version" is required (a non-empty string)`}},
 		{"capabilities_not_array", []string{bad + `field "capabilities" must be an array of capability names such as ["clock"], not a string`}},
@@ -55,7 +55,7 @@ func TestValidateMetadataProblems(t *testing.T) {
 		{"big_memory", []string{
 			"  ✗ error: host: memory limit exceeded: its memory needs at least 2000 pages (131072000 bytes), the limit is 67108864 bytes (raise it with --memory-limit)",
 			bad + `unknown field "licence" ` + fields,
-			bad + `field "version": version "1.0" is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE]`,
+			bad + `field "version": version "1.0" is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE] (invalid semantic version); write "1.0.0"`,
 		}},
 	}
 	for _, tc := range tests {

@@ -518,9 +518,10 @@ func oipBytes(s string) string {
 	return fmt.Sprintf(`{"inputs":[{"name":"x","shape":[1],"datatype":"BYTES","data":[%q]}]}`, s)
 }
 
-// oipRow is an OIP REST infer body of one row of width values.
+// oipRow is an OIP REST infer body of one row of width values, its input
+// named "input" as the generic mapping and the digits factory declare it.
 func oipRow(datatype, data string, width int) string {
-	return fmt.Sprintf(`{"inputs":[{"name":"x","shape":[1,%d],"datatype":%q,"data":%s}]}`, width, datatype, data)
+	return fmt.Sprintf(`{"inputs":[{"name":"input","shape":[1,%d],"datatype":%q,"data":%s}]}`, width, datatype, data)
 }
 
 // firstDigit is the first held-out digit's 64 pixels as a JSON array

@@ -66,6 +66,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (status int)
 	a := New(stdin, stdout, stderr)
 	args, err := ReorderArgs(a, args)
 	if err == nil {
+		err = CheckArgs(a, args, os.LookupEnv)
+	}
+	if err == nil {
 		err = a.RunContext(ctx, args)
 	}
 	var ec cli.ExitCoder

@@ -63,8 +63,13 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
-		{"unknown global flag", []string{"--bogus", "list"}, "flag provided but not defined: -bogus"},
-		{"unknown run flag", []string{"run", echo, "--bogus"}, "flag provided but not defined: -bogus (see 'wasmreg run --help')"},
+		{"unknown global flag", []string{"--bogus", "list"}, "unknown flag --bogus (see 'wasmreg --help')"},
+		{"unknown run flag", []string{"run", echo, "--bogus"}, "unknown flag --bogus (see 'wasmreg run --help')"},
+		{"misspelt run flag", []string{"run", echo, "--confg", "{}"}, "unknown flag --confg: did you mean --config? (see 'wasmreg run --help')"},
+		{"misspelt global flag after the command", []string{"run", echo, "--dri", "x"}, "unknown flag --dri: did you mean --dir?"},
+		{"misspelt global flag", []string{"--log-levle", "debug", "list"}, "unknown flag --log-levle: did you mean --log-level? (see 'wasmreg --help')"},
+		{"ambiguous prefix", []string{"run", echo, "--memory", "1"}, "did you mean --memory-budget or --memory-limit?"},
+		{"single dash", []string{"run", echo, "-confg", "{}"}, "unknown flag --confg: did you mean --config?"},
 		{"unknown list flag", []string{"list", "--bogus"}, "see 'wasmreg list --help'"},
 		{"inspect without file", []string{"inspect"}, "inspect takes one FILE.wasm argument, got 0"},
 		{"inspect two files", []string{"inspect", echo, echo}, "got 2"},
@@ -76,7 +81,10 @@ func TestUsageErrors(t *testing.T) {
 		{"bad memory limit text", []string{"validate", echo, "--memory-limit", "lots"}, "--memory-limit: \"lots\" is not a size"},
 		{"bad memory budget", []string{"run", echo, "--memory-budget", "1KiB"}, "invalid option: --memory-budget: 1024 bytes is less than 64 KiB"},
 		{"bad memory budget text", []string{"validate", echo, "--memory-budget", "lots"}, "--memory-budget: \"lots\" is not a size"},
-		{"bad timeout", []string{"run", echo, "--timeout", "soon"}, "invalid value \"soon\" for flag -timeout"},
+		{"bad timeout", []string{"run", echo, "--timeout", "soon"}, "--timeout soon: not a duration; write a number and a unit, such as 30s"},
+		{"timeout without unit", []string{"run", echo, "--timeout", "5"}, "--timeout 5: a duration needs a unit, such as 5s or 5ms"},
+		{"timeout without unit after =", []string{"validate", echo, "--timeout=1.5"}, "--timeout 1.5: a duration needs a unit, such as 1.5s"},
+		{"bad integer", []string{"bench", echo, "--concurrency", "two"}, "--concurrency two: not an integer (see 'wasmreg bench --help')"},
 		{"negative timeout", []string{"run", echo, "--timeout=-1s"}, "invalid option: --timeout: negative duration"},
 		{"bad log level", []string{"--log-level", "loud", "list"}, `--log-level: "loud" is not one of debug, info, warn, error`},
 		{"bad log format", []string{"list", "--log-format", "xml"}, `--log-format: "xml" is not one of text, json`},
@@ -458,6 +466,7 @@ func FuzzReorderArgs(f *testing.F) {
 		"inspect --json m.wasm",
 		"validate a b --memory-limit 64MiB --timeout=1s",
 		"run --bogus x -",
+		"run --confg {} --timeout 5 --=x -\x1b",
 	} {
 		f.Add(seed)
 	}
@@ -465,6 +474,13 @@ func FuzzReorderArgs(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		args := append([]string{"wasmreg"}, strings.Fields(s)...)
 		got, err := ReorderArgs(a, args)
+		if err == nil {
+			// Whatever it finds wrong is a usage error, never a panic.
+			var ue usageError
+			if cerr := CheckArgs(a, got, func(string) (string, bool) { return "", false }); cerr != nil && !errors.As(cerr, &ue) {
+				t.Fatalf("CheckArgs(%q) = %v: not a usage error", got, cerr)
+			}
+		}
 		if err != nil || slices.ContainsFunc(got, isHelpFlag) {
 			return // help drops the positional arguments
 		}

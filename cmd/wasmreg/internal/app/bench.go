@@ -49,12 +49,14 @@ func BenchCommand() *cli.Command {
 			"p50, p90 and p99 (nearest rank) and the maximum. A failure counts as an error, and\n" +
 			"the first one is shown; if it closed the model (a trap, a timeout), the worker\n" +
 			"builds it again and goes on. The exit status is non-zero if any operation failed.\n" +
+			"One model is built before the run starts: if that build fails (a config the factory\n" +
+			"refuses), bench stops at once with that build's error.\n" +
 			"Ctrl-C stops the run early and reports what was measured so far.\n\n" +
 			"Capabilities are granted as for run: --grant clock, --grant random[=SEED],\n" +
 			"--grant artifact=NAME=FILE.\n\n" +
 			"Examples:\n" +
 			"   wasmreg bench echo.wasm --input requests.txt\n" +
-			"   wasmreg bench scale.wasm --config '{\"scale\":2}' --concurrency 8 --duration 30s < requests.txt\n" +
+			"   wasmreg bench scale.wasm --config '{\"factor\":2}' --concurrency 8 --duration 30s < requests.txt\n" +
 			"   head -1 examples/digits/heldout.csv | cut -d, -f1-64 | sed 's/.*/[&]/' > digit.txt\n" +
 			"   wasmreg bench mlp --grant random --grant artifact=digits=examples/digits/digits.weights \\\n" +
 			"       --config '{\"weights\":\"digits\"}' --input digit.txt" + globalNote,
@@ -122,14 +124,23 @@ func benchAction(cCtx *cli.Context) error {
 	}
 	defer closeHost(cCtx, h)
 
+	build := func(ctx context.Context) (benchModel, error) {
+		m, err := f.BuildModel(ctx, ff.config)
+		if err != nil {
+			return nil, fmt.Errorf("build %s: %w", f.Name(), err)
+		}
+		return m, nil
+	}
+	// One build first: a config that the factory refuses would otherwise
+	// fail every build of the run, for the whole --duration.
+	m, err := build(cCtx.Context)
+	if err != nil {
+		return fmt.Errorf("bench stopped at the first build, before the run: %w", err)
+	}
+	_ = m.Close(context.Background())
+
 	b := &bench{
-		build: func(ctx context.Context) (benchModel, error) {
-			m, err := f.BuildModel(ctx, ff.config)
-			if err != nil {
-				return nil, fmt.Errorf("build %s: %w", f.Name(), err)
-			}
-			return m, nil
-		},
+		build:       build,
 		closes:      closesModel,
 		requests:    requests,
 		concurrency: concurrency,

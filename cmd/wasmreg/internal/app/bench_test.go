@@ -442,7 +442,7 @@ func TestBenchUsageErrors(t *testing.T) {
 			"--concurrency 9 is more than --max-instances 8"},
 		{"zero duration", "a\n", []string{"bench", echo, "--duration", "0"}, "--duration: 0s is not positive"},
 		{"negative duration", "a\n", []string{"bench", echo, "--duration=-1s"}, "--duration: -1s is not positive"},
-		{"bad duration", "a\n", []string{"bench", echo, "--duration", "soon"}, `invalid value "soon" for flag -duration`},
+		{"bad duration", "a\n", []string{"bench", echo, "--duration", "soon"}, "--duration soon: not a duration; write a number and a unit"},
 		{"no requests", "", []string{"bench", echo}, "standard input has no requests: bench needs at least one request line"},
 		{"blank requests", "", []string{"bench", echo, "--input", blank}, "--input " + blank + " has no requests"},
 		{"bad config", "a\n", []string{"bench", echo, "--config", "{"}, "--config is not valid JSON"},

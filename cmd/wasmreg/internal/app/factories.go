@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -119,7 +120,7 @@ func scanDir(cCtx *cli.Context, dir string, opts scanOptions, extra ...host.Opti
 				m.wasm, m.err = nil, errUnmatched
 				unmatched.Add(1)
 			} else if why != nil {
-				m.err = why
+				m.err = lockRefusal{why}
 			}
 		})
 	}
@@ -150,6 +151,62 @@ func scanDir(cCtx *cli.Context, dir string, opts scanOptions, extra ...host.Opti
 	}
 	slices.SortFunc(c.loaded, func(a, b *module) int { return order[a.factory.Name()] - order[b.factory.Name()] })
 	return c, nil
+}
+
+// lockRefusal is why a module of a scanned directory was refused: its
+// directory's lock file does not list it, or lists another sha256.
+type lockRefusal struct{ err error }
+
+func (e lockRefusal) Error() string { return e.err.Error() }
+func (e lockRefusal) Unwrap() error { return e.err }
+
+// lockRefused returns the modules that c's lock file refused, and, for
+// each, whether the lock lists it (with another sha256).
+func (c *catalog) lockRefused() (files []string, listed []bool) {
+	for _, m := range c.skipped {
+		var lr lockRefusal
+		if !errors.As(m.err, &lr) {
+			continue
+		}
+		file := filepath.Base(m.path)
+		inLock := false
+		for _, r := range c.pin.locks {
+			if _, ok := r.lock[file]; ok {
+				inLock = true
+			}
+		}
+		files, listed = append(files, file), append(listed, inLock)
+	}
+	return files, listed
+}
+
+// lockHint says which modules the lock file of c refused, for the error of
+// a name that was not found: the module it names may be one of them, and
+// the warning that said so may be far above. base is the name's base.
+func (c *catalog) lockHint(base string) string {
+	files, listed := c.lockRefused()
+	if len(files) == 0 {
+		return ""
+	}
+	parts := make([]string, len(files))
+	maybe := ""
+	for i, f := range files {
+		why := "not listed"
+		if listed[i] {
+			why = "changed since it was locked"
+		}
+		parts[i] = fmt.Sprintf("%s (%s)", f, why)
+		if strings.EqualFold(strings.TrimSuffix(f, ".wasm"), base) {
+			maybe = fmt.Sprintf("; %s may be the one: ", f)
+		}
+	}
+	if maybe == "" {
+		maybe = "; if one of them is the one, "
+	} else {
+		maybe += "if you trust it, "
+	}
+	return fmt.Sprintf("; %s refused by %s: %s%srun 'wasmreg lock --%s %s' or pass --%s",
+		plural(len(files), "module"), LockFile, strings.Join(parts, ", "), maybe, flagDir, c.dir, flagAllowUnlocked)
 }
 
 // errUnmatched marks a module passed over for its sha256.
@@ -224,7 +281,7 @@ func findModule(cCtx *cli.Context, req moduleRequest) (foundModule, error) {
 		}
 		wasm, err := readModuleFile(arg, scan.sizeLimit, true)
 		if err != nil {
-			return foundModule{}, err
+			return foundModule{}, relativeHint(cCtx, arg, err)
 		}
 		pin, err := pathPin(arg, scan.allowUnlocked, req.digest)
 		if err != nil {
@@ -258,9 +315,31 @@ func findByName(cCtx *cli.Context, scan scanOptions, req moduleRequest) (foundMo
 			return foundModule{}, fmt.Errorf("factory %q with sha256 %s not found in %s (found with that sha256: %s; %s passed over); give a .wasm file or set --%s",
 				arg, req.digest, dir, found, plural(c.unmatched, "other module"), flagDir)
 		}
-		return foundModule{}, fmt.Errorf("factory %q not found in %s (found: %s); give a .wasm file or set --%s",
-			arg, dir, found, flagDir)
+		base, _, _ := strings.Cut(arg, "@")
+		return foundModule{}, fmt.Errorf("factory %q not found in %s (found: %s)%s; give a .wasm file or set --%s",
+			arg, dir, found, c.lockHint(base), flagDir)
 	}
 	m := c.byName[full]
 	return foundModule{path: m.path, wasm: m.wasm, pin: c.pin}, nil
+}
+
+// relativeHint adds to err, the error of reading the module file at path,
+// that a relative path is relative to the current directory, not to
+// --dir, when path does not exist: `wasmreg --dir build/factories run
+// scale.wasm` reads ./scale.wasm. If the file is in --dir, it says so.
+func relativeHint(cCtx *cli.Context, path string, err error) error {
+	if filepath.IsAbs(path) {
+		return err
+	}
+	if _, statErr := os.Lstat(path); !errors.Is(statErr, fs.ErrNotExist) {
+		return err
+	}
+	hint := fmt.Sprintf("a .wasm path is relative to the current directory, not to --%s", flagDir)
+	dir := cCtx.String(flagDir)
+	if inDir := filepath.Join(dir, path); dir != "" {
+		if st, statErr := os.Stat(inDir); statErr == nil && st.Mode().IsRegular() {
+			hint += fmt.Sprintf("; %s is there: give that path, or the factory's name (see 'wasmreg list --%s %s')", inDir, flagDir, dir)
+		}
+	}
+	return fmt.Errorf("%w (%s)", err, hint)
 }

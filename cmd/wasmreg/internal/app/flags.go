@@ -433,6 +433,46 @@ func limitFlags() []cli.Flag {
 	}
 }
 
+// loadLimits are the limit flags that decide whether a module loads at
+// all: its size and structure, its declared memory and tables, and the time
+// its compile and its start code may take. Commands that only load modules
+// (list, inspect, validate, lock, push, pull) show these.
+var loadLimits = []string{flagTimeout, flagMemoryLimit, flagModuleLimit, flagCompileTime, flagTableLimit, flagModuleLimits}
+
+// loadLimitFlags are the limit flags of a command that only loads modules:
+// limitFlags, with those that bound a running model (its requests, its
+// output, its logs, the instances and memory of many models) hidden from
+// its help. They are still accepted, as a module's start code runs under
+// them too, so that a script may pass one set of limits to every command,
+// and an error that names one of them can be acted on.
+func loadLimitFlags() []cli.Flag { return limitFlagsShowing(loadLimits...) }
+
+// limitFlagsShowing returns limitFlags with all but the flags named shown
+// hidden from the help.
+func limitFlagsShowing(shown ...string) []cli.Flag {
+	flags := limitFlags()
+	for _, f := range flags {
+		if slices.Contains(shown, f.Names()[0]) {
+			continue
+		}
+		switch f := f.(type) {
+		case *cli.DurationFlag:
+			f.Hidden = true
+		case *cli.StringFlag:
+			f.Hidden = true
+		case *cli.IntFlag:
+			f.Hidden = true
+		case *cli.UintFlag:
+			f.Hidden = true
+		case *cli.StringSliceFlag:
+			f.Hidden = true
+		default:
+			panic(fmt.Sprintf("limitFlagsShowing: cannot hide %T", f))
+		}
+	}
+	return flags
+}
+
 // moduleLimitFields are the fields of host.ModuleLimits, by the name
 // --module-limit takes: each a *uint32 or a *uint64.
 func moduleLimitFields(l *host.ModuleLimits) map[string]any {

@@ -33,7 +33,7 @@ func InspectCommand() *cli.Command {
 			"   wasmreg inspect mlp@1.0.0 --dir build/factories" + globalNote,
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: flagJSON, Usage: "write one JSON object instead of text"},
-		}, limitFlags()...),
+		}, loadLimitFlags()...),
 		Action:          inspectAction,
 		OnUsageError:    onUsageError,
 		HideHelpCommand: true,

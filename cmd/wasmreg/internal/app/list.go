@@ -28,7 +28,7 @@ func ListCommand() *cli.Command {
 			"Examples:\n" +
 			"   wasmreg list\n" +
 			"   wasmreg list --dir build/factories" + globalNote,
-		Flags:           limitFlags(),
+		Flags:           loadLimitFlags(),
 		Action:          listAction,
 		OnUsageError:    onUsageError,
 		HideHelpCommand: true,

@@ -294,8 +294,8 @@ func LockCommand() *cli.Command {
 			"Examples:\n" +
 			"   wasmreg lock --dir build/factories\n" +
 			"   wasmreg lock --dir build/factories oci://127.0.0.1:5000/factories/echo:v1\n" +
-			"   sha256sum -c build/factories/" + LockFile + globalNote,
-		Flags:           limitFlags(),
+			"   (cd build/factories && sha256sum -c --ignore-missing " + LockFile + ")   # files of its own directory; not oci:// lines" + globalNote,
+		Flags:           loadLimitFlags(),
 		Action:          lockAction,
 		OnUsageError:    onUsageError,
 		HideHelpCommand: true,

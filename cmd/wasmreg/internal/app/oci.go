@@ -125,7 +125,7 @@ func PushCommand() *cli.Command {
 			"config.json and its credential helpers; plain HTTP only for loopback or --" + flagPlainHTTP + ".\n\n" +
 			"Examples:\n" +
 			"   wasmreg push build/factories/mlp.wasm oci://127.0.0.1:5000/factories/mlp:1.0.0" + globalNote,
-		Flags:           limitFlags(),
+		Flags:           loadLimitFlags(),
 		Action:          pushAction,
 		OnUsageError:    onUsageError,
 		HideHelpCommand: true,
@@ -183,7 +183,7 @@ func PullCommand() *cli.Command {
 			"store under --" + flagCacheDir + " and prints REF@sha256:DIGEST; with -o it writes the module too.\n\n" +
 			"Examples:\n" +
 			"   wasmreg pull oci://127.0.0.1:5000/factories/mlp:1.0.0 -o mlp.wasm" + globalNote,
-		Flags: append(limitFlags(), &cli.StringFlag{Name: flagOutput, Aliases: []string{"o"},
+		Flags: append(limitFlagsShowing(flagModuleLimit), &cli.StringFlag{Name: flagOutput, Aliases: []string{"o"},
 			Usage: "write the module to this file (refused if it exists)"},
 			&cli.BoolFlag{Name: flagKServeStorage,
 				Usage: "act as KServe's storage initializer: take REF DIR and write DIR/" + KServeFactoryFile + " (docs/DEPLOY.md)"}),

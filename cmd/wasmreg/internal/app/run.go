@@ -55,8 +55,8 @@ func RunCommand() *cli.Command {
 			"handwritten digits, classifies a few held-out ones.\n\n" +
 			"Examples:\n" +
 			"   wasmreg run\n" +
-			"   echo '[1,2,3]' | wasmreg run scale.wasm --config '{\"scale\":2}'\n" +
-			"   wasmreg run mlp --config @mlp.json --input requests.txt --grant artifact=weights=w.bin\n" +
+			"   echo '[1,2,3]' | wasmreg run scale.wasm --config '{\"factor\":2}'\n" +
+			"   wasmreg run mlp --config @mlp.json --input requests.txt --grant random --grant artifact=weights=w.bin\n" +
 			"   wasmreg run model.wasm --sha256 $(sha256sum model.wasm | cut -d' ' -f1) < requests.txt" + globalNote,
 		Flags: slices.Concat(factoryFlagDefs(), []cli.Flag{
 			&cli.StringFlag{Name: flagInput, Usage: "file of requests, one per line; - for standard input", DefaultText: "-"},

@@ -31,7 +31,7 @@ func ValidateCommand() *cli.Command {
 			"Examples:\n" +
 			"   wasmreg validate model.wasm\n" +
 			"   wasmreg validate build/factories/*.wasm" + globalNote,
-		Flags:           limitFlags(),
+		Flags:           loadLimitFlags(),
 		Action:          validateAction,
 		OnUsageError:    onUsageError,
 		HideHelpCommand: true,
