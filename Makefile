@@ -93,7 +93,7 @@ examples:
 	@cd guest-sdk/assemblyscript && $(ASC) example/scale.ts --config asconfig.json --target release -o $(CURDIR)/$(FACTORIES)/scale-as.wasm
 
 ## deps: install the C, Rust, AssemblyScript and WAT toolchains, the registry and the Go tools the tests need, if missing
-APT_PACKAGES := clang lld wasi-libc libclang-rt-14-dev-wasm32 wabt rustc cargo libstd-rust-dev-wasm32 librust-serde-json-dev nodejs docker-registry skopeo protobuf-compiler podman runc catatonit ca-certificates haproxy hey curl jq
+APT_PACKAGES := clang lld gcc wasi-libc libclang-rt-14-dev-wasm32 wabt rustc cargo libstd-rust-dev-wasm32 librust-serde-json-dev nodejs docker-registry skopeo protobuf-compiler podman runc catatonit ca-certificates haproxy hey curl jq
 ORAS_VERSION := v1.3.6
 deps: deps-apt $(GO_TOOLS)
 	@# npm's cache under build/, so that CI can keep it; ci installs exactly package-lock.json.

@@ -37,6 +37,8 @@ const (
 
 type signature struct {
 	params, results []api.ValueType
+	// doc is the type as docs/ABI.md writes it, with the parameters' names.
+	doc string
 }
 
 func (s signature) String() string {
@@ -60,13 +62,13 @@ var requiredExports = []struct {
 	name string
 	sig  signature
 }{
-	{ExportABIVersion, signature{nil, []api.ValueType{i32}}},
-	{ExportInfo, signature{nil, []api.ValueType{i32}}},
-	{ExportBuild, signature{[]api.ValueType{i32}, []api.ValueType{i32}}},
-	{ExportPredict, signature{[]api.ValueType{i32}, []api.ValueType{i32}}},
+	{ExportABIVersion, signature{nil, []api.ValueType{i32}, "() -> i32"}},
+	{ExportInfo, signature{nil, []api.ValueType{i32}, "() -> i32"}},
+	{ExportBuild, signature{[]api.ValueType{i32}, []api.ValueType{i32}, "(len: i32) -> i32"}},
+	{ExportPredict, signature{[]api.ValueType{i32}, []api.ValueType{i32}, "(len: i32) -> i32"}},
 }
 
-var initializeSig = signature{}
+var initializeSig = signature{doc: "() -> ()"}
 
 // hostImport describes one function of the wasmreg import module.
 type hostImport struct {
@@ -78,16 +80,16 @@ type hostImport struct {
 
 // hostImports is the wasmreg import module of ABI v1.
 var hostImports = []hostImport{
-	{"input", CapLog, signature{[]api.ValueType{i32}, nil}, (*Host).fnInput},
-	{"output", CapLog, signature{[]api.ValueType{i32, i32}, nil}, (*Host).fnOutput},
-	{"error", CapLog, signature{[]api.ValueType{i32, i32}, nil}, (*Host).fnError},
-	{"log", CapLog, signature{[]api.ValueType{i32, i32, i32}, nil}, (*Host).fnLog},
-	{"clock_now", CapClock, signature{nil, []api.ValueType{i64}}, (*Host).fnClockNow},
-	{"clock_monotonic", CapClock, signature{nil, []api.ValueType{i64}}, (*Host).fnClockMonotonic},
-	{"random_fill", CapRandom, signature{[]api.ValueType{i32, i32}, nil}, (*Host).fnRandomFill},
-	{"random_seed", CapRandom, signature{[]api.ValueType{i64}, nil}, (*Host).fnRandomSeed},
-	{"artifact_size", CapArtifact, signature{[]api.ValueType{i32, i32}, []api.ValueType{i64}}, (*Host).fnArtifactSize},
-	{"artifact_read", CapArtifact, signature{[]api.ValueType{i32, i32, i64, i32, i32}, []api.ValueType{i64}}, (*Host).fnArtifactRead},
+	{"input", CapLog, signature{[]api.ValueType{i32}, nil, "(ptr: i32) -> ()"}, (*Host).fnInput},
+	{"output", CapLog, signature{[]api.ValueType{i32, i32}, nil, "(ptr: i32, len: i32) -> ()"}, (*Host).fnOutput},
+	{"error", CapLog, signature{[]api.ValueType{i32, i32}, nil, "(ptr: i32, len: i32) -> ()"}, (*Host).fnError},
+	{"log", CapLog, signature{[]api.ValueType{i32, i32, i32}, nil, "(level: i32, ptr: i32, len: i32) -> ()"}, (*Host).fnLog},
+	{"clock_now", CapClock, signature{nil, []api.ValueType{i64}, "() -> i64"}, (*Host).fnClockNow},
+	{"clock_monotonic", CapClock, signature{nil, []api.ValueType{i64}, "() -> i64"}, (*Host).fnClockMonotonic},
+	{"random_fill", CapRandom, signature{[]api.ValueType{i32, i32}, nil, "(ptr: i32, len: i32) -> ()"}, (*Host).fnRandomFill},
+	{"random_seed", CapRandom, signature{[]api.ValueType{i64}, nil, "(seed: i64) -> ()"}, (*Host).fnRandomSeed},
+	{"artifact_size", CapArtifact, signature{[]api.ValueType{i32, i32}, []api.ValueType{i64}, "(name_ptr: i32, name_len: i32) -> i64"}, (*Host).fnArtifactSize},
+	{"artifact_read", CapArtifact, signature{[]api.ValueType{i32, i32, i64, i32, i32}, []api.ValueType{i64}, "(name_ptr: i32, name_len: i32, offset: i64, ptr: i32, len: i32) -> i64"}, (*Host).fnArtifactRead},
 }
 
 func findHostImport(name string) (hostImport, bool) {
@@ -165,14 +167,16 @@ func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, []error) {
 		got, ok := exports[req.name]
 		switch {
 		case !ok:
-			errs = append(errs, fmt.Errorf("%w: function %s %s is not exported", ErrMissingExport, req.name, req.sig))
+			errs = append(errs, fmt.Errorf("%w: function %s %s is not exported", ErrMissingExport, req.name, req.sig.doc))
 		case !req.sig.equal(got):
-			errs = append(errs, fmt.Errorf("%w: function %s has type %s, want %s", ErrMissingExport, req.name, got, req.sig))
+			errs = append(errs, fmt.Errorf("%w: function %s is exported as %s; ABI v%d declares %s %s (docs/ABI.md §2)",
+				ErrMissingExport, req.name, got, ABIVersion, req.name, req.sig.doc))
 		}
 	}
 	if got, ok := exports[ExportInitialize]; ok {
 		if !initializeSig.equal(got) {
-			errs = append(errs, fmt.Errorf("%w: function %s has type %s, want %s", ErrMissingExport, ExportInitialize, got, initializeSig))
+			errs = append(errs, fmt.Errorf("%w: function %s is exported as %s; ABI v%d declares %s %s (docs/ABI.md §2)",
+				ErrMissingExport, ExportInitialize, got, ABIVersion, ExportInitialize, initializeSig.doc))
 		}
 		shape.initialize = true
 	}
@@ -203,7 +207,8 @@ func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, []error) {
 				continue
 			}
 			if !hi.sig.equal(got) {
-				errs = append(errs, fmt.Errorf("%w: %s has type %s, want %s", ErrUnknownImport, shown, got, hi.sig))
+				errs = append(errs, fmt.Errorf("%w: %s is imported as %s; ABI v%d declares %s %s (docs/ABI.md §4)",
+					ErrMistypedImport, shown, got, ABIVersion, name, hi.sig.doc))
 				continue
 			}
 			if hi.capability != CapLog {
@@ -222,7 +227,7 @@ func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, []error) {
 				continue
 			}
 			if !want.equal(got) {
-				errs = append(errs, fmt.Errorf("%w: %s has type %s, want %s", ErrUnknownImport, shown, got, want))
+				errs = append(errs, fmt.Errorf("%w: %s is imported as %s; this host's WASI declares it %s", ErrMistypedImport, shown, got, want))
 			}
 		default:
 			errs = append(errs, fmt.Errorf("%w: %s: module \"%s\" is not provided (only %q and %q are)",
@@ -247,5 +252,5 @@ func signatureOf(t wasmbin.FuncType) signature {
 		}
 		return out
 	}
-	return signature{conv(t.Params), conv(t.Results)}
+	return signature{params: conv(t.Params), results: conv(t.Results)}
 }

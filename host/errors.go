@@ -26,6 +26,9 @@ var (
 	// ErrUnknownImport means the module imports something the host does not
 	// provide.
 	ErrUnknownImport = errors.New("host: unknown import")
+	// ErrMistypedImport means the module imports a function the host
+	// provides, but with another type.
+	ErrMistypedImport = errors.New("host: mistyped import")
 	// ErrUnknownCapability means a capability name is not one of the
 	// capabilities this host knows.
 	ErrUnknownCapability = errors.New("host: unknown capability")
@@ -154,7 +157,7 @@ func (e *CallError) Unwrap() []error {
 
 // ModuleError is the error of a [Host.Load] that refused a module before
 // compiling it: it names the module and lists every problem found, each
-// wrapping its sentinel ([ErrMissingExport], [ErrUnknownImport],
+// wrapping its sentinel ([ErrMissingExport], [ErrUnknownImport], [ErrMistypedImport],
 // [ErrNotGranted], [ErrMemoryLimit], [ErrModuleLimit], [ErrInvalidModule],
 // …), so that [errors.Is] works on each and a caller can list them. A
 // module that cannot be decoded is one problem.
@@ -162,7 +165,7 @@ func (e *CallError) Unwrap() []error {
 // A ModuleError is immutable once returned and safe for concurrent use.
 type ModuleError struct {
 	// Module names the module: "sha256:" and the first 12 hex digits of
-	// its digest.
+	// its digest, after its name@version once its metadata named it.
 	Module string
 	// Problems are what is wrong with it, in the order found; never empty.
 	Problems []error

@@ -1,10 +1,8 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	crand "crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,16 +61,6 @@ type Factory struct {
 
 var _ registry.Factory = (*Factory)(nil)
 
-// metadata is the JSON wasmreg_info writes (docs/ABI.md §5).
-type metadata struct {
-	Name         string          `json:"name"`
-	Version      string          `json:"version"`
-	Description  string          `json:"description"`
-	ConfigSchema json.RawMessage `json:"config_schema"`
-	Capabilities []string        `json:"capabilities"`
-	Tensors      json.RawMessage `json:"tensors"`
-}
-
 // load checks the module's shape, then instantiates it once to read its
 // ABI version and metadata.
 func (f *Factory) load(ctx context.Context) error {
@@ -129,87 +117,6 @@ func (f *Factory) load(ctx context.Context) error {
 		return err
 	}
 	f.initRecycling(ctx, inst)
-	return nil
-}
-
-func (f *Factory) parseMetadata(out []byte) error {
-	where := fmt.Sprintf("module %s: %s", f.fullName, ExportInfo)
-	if len(out) > MaxMetadata {
-		return fmt.Errorf("%w: %s wrote %d bytes, the limit is %d", ErrBadMetadata, where, len(out), MaxMetadata)
-	}
-	// encoding/json matches keys case-insensitively and takes duplicates:
-	// check the keys exactly first, so that a typo is noticed.
-	var fields map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(out))
-	if err := dec.Decode(&fields); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrBadMetadata, where, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: %s: data after the JSON object", ErrBadMetadata, where)
-	}
-	for key := range fields {
-		if !slices.Contains(metadataFields, key) {
-			return fmt.Errorf("%w: %s: unknown field %q (fields: %v)", ErrBadMetadata, where, key, metadataFields)
-		}
-	}
-	if n := countKeys(out); n != len(fields) {
-		return fmt.Errorf("%w: %s: a field appears more than once", ErrBadMetadata, where)
-	}
-	var md metadata
-	if err := json.Unmarshal(out, &md); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrBadMetadata, where, err)
-	}
-	if md.Name == "" || md.Version == "" {
-		return fmt.Errorf("%w: %s: field \"name\" and field \"version\" are required", ErrBadMetadata, where)
-	}
-	base, version, err := registry.ParseName(md.Name + "@" + md.Version)
-	if err != nil {
-		return fmt.Errorf("%w: %s: field \"name\" %q or \"version\" %q: %w", ErrBadMetadata, where, md.Name, md.Version, err)
-	}
-	if len(md.ConfigSchema) > 0 && !bytes.Equal(bytes.TrimSpace(md.ConfigSchema), []byte("null")) {
-		var schema map[string]any
-		if err := json.Unmarshal(md.ConfigSchema, &schema); err != nil {
-			return fmt.Errorf("%w: %s: field \"config_schema\" is not a JSON object: %w", ErrBadMetadata, where, err)
-		}
-		compiled, err := compileSchema(md.ConfigSchema)
-		if err != nil {
-			return fmt.Errorf("%w: %s: field \"config_schema\" is not a schema the host accepts: %w", ErrBadMetadata, where, err)
-		}
-		if !f.h.cfg.noConfigValidation {
-			f.schema = compiled
-		}
-	} else {
-		md.ConfigSchema = nil
-	}
-	f.fullName = base + "@" + version
-	if len(md.Tensors) > 0 && !bytes.Equal(bytes.TrimSpace(md.Tensors), []byte("null")) {
-		sig, err := parseSignature(fmt.Sprintf("factory %q", f.fullName), md.Tensors)
-		if err != nil {
-			return err
-		}
-		f.sig = sig
-	}
-	caps := slices.Clone(f.shape.capabilities)
-	for _, c := range md.Capabilities {
-		if !knownCapability(c) {
-			return fmt.Errorf("%w: factory %q: field \"capabilities\" lists %q (known: %v)", ErrUnknownCapability, f.fullName, c, Capabilities())
-		}
-		if !f.h.cfg.grants[c] && !f.h.cfg.ungranted {
-			return fmt.Errorf("%w: factory %q asks for capability %q, which the host has not granted", ErrNotGranted, f.fullName, c)
-		}
-		caps = append(caps, c)
-	}
-	slices.Sort(caps)
-	f.info = registry.Info{
-		Name:         base,
-		Version:      version,
-		Description:  md.Description,
-		ConfigSchema: md.ConfigSchema,
-		Capabilities: slices.Compact(caps),
-	}
-	if f.info.Capabilities == nil {
-		f.info.Capabilities = []string{}
-	}
 	return nil
 }
 
@@ -446,30 +353,6 @@ func (f *Factory) newInstance(ctx context.Context, config []byte) (*instance, er
 // testHookBuild, if set, runs before wasmreg_build on the instance, fresh
 // or recycled: the isolation tests dump its state there.
 var testHookBuild func(*instance)
-
-// metadataFields are the keys wasmreg_info's JSON may have.
-var metadataFields = []string{"name", "version", "description", "config_schema", "capabilities", "tensors"}
-
-// countKeys counts the keys of the top-level JSON object in b, which is
-// known to be valid.
-func countKeys(b []byte) int {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if _, err := dec.Token(); err != nil { // {
-		return -1
-	}
-	n := 0
-	for dec.More() {
-		if _, err := dec.Token(); err != nil { // key
-			return -1
-		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return -1
-		}
-		n++
-	}
-	return n
-}
 
 // zeroReader is the WASI random source of a guest without the random
 // capability: deterministic, like the fake clocks.

@@ -25,7 +25,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add([]byte("\x00asm\x01\x00\x00\x00"))
 	h, _ := newHost(f, allCaps, host.WithCallTimeout(100*time.Millisecond), host.WithOutputLimit(1<<16))
 	sentinels := []error{host.ErrInvalidModule, host.ErrModuleLimit, host.ErrModuleTooLarge, host.ErrABIVersion, host.ErrMissingExport,
-		host.ErrUnknownImport, host.ErrUnknownCapability, host.ErrNotGranted, host.ErrBadMetadata, host.ErrMemoryLimit,
+		host.ErrUnknownImport, host.ErrMistypedImport, host.ErrUnknownCapability, host.ErrNotGranted, host.ErrBadMetadata, host.ErrMemoryLimit,
 		host.ErrOutputLimit, host.ErrTimeout, host.ErrTrap, host.ErrGuest, host.ErrOutOfBounds, host.ErrOutsideCall}
 	f.Fuzz(func(t *testing.T, wasm []byte) {
 		ctx := context.Background()

@@ -124,7 +124,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	}
 	h.wasiFuncs = map[string]signature{}
 	for name, def := range h.runtime.Module(WASIModule).ExportedFunctionDefinitions() {
-		h.wasiFuncs[name] = signature{def.ParamTypes(), def.ResultTypes()}
+		h.wasiFuncs[name] = signature{params: def.ParamTypes(), results: def.ResultTypes()}
 	}
 	return h, nil
 }
@@ -283,9 +283,14 @@ func Digest(wasm []byte) string {
 
 // Load checks a factory module's structure, compiles it, checks it against
 // ABI v1 and the host's grants, reads its metadata and returns the factory.
-// It reports every problem with the module's imports and exports at once
-// (joined), each naming the import or export and wrapping a sentinel such
-// as [ErrMissingExport], [ErrUnknownImport] or [ErrNotGranted].
+// It reports every problem with the module's imports and exports at once,
+// in a [*ModuleError], each naming the import or export and wrapping a
+// sentinel such as [ErrMissingExport], [ErrUnknownImport],
+// [ErrMistypedImport] or [ErrNotGranted]; then, if they are right, every
+// problem of its metadata at once, in another, each naming the field and
+// wrapping [ErrBadMetadata], [ErrUnknownCapability] or [ErrNotGranted]. A
+// minimum memory over the limit is refused with the first set, before
+// the metadata is read.
 //
 // Before wazero sees the module, Load reads it strictly and checks it
 // against the host's structural limits ([WithModuleLimits]; a refusal wraps

@@ -58,7 +58,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "truncated", wasm: truncated, want: host.ErrInvalidModule},
 		{name: "too large", wasm: make([]byte, 1<<20+1), want: host.ErrModuleTooLarge, contains: []string{"1048577 bytes", "WithModuleSizeLimit"}, option: "WithModuleSizeLimit"},
 		{name: "missing export", wasm: fixture(t, "missing_export.wasm"), want: host.ErrMissingExport, contains: []string{"wasmreg_predict"}},
-		{name: "wrong export type", wasm: fixture(t, "wrong_type.wasm"), want: host.ErrMissingExport, contains: []string{"wasmreg_build has type () -> (i32), want (i32) -> (i32)"}},
+		{name: "wrong export type", wasm: fixture(t, "wrong_type.wasm"), want: host.ErrMissingExport, contains: []string{"wasmreg_build is exported as () -> (i32); ABI v1 declares wasmreg_build (len: i32) -> i32"}},
 		{name: "wrong abi version", wasm: fixture(t, "bad_version.wasm"), want: host.ErrABIVersion, contains: []string{"returned 2", "version 1"}},
 		{name: "unknown wasmreg import", wasm: fixture(t, "unknown_import.wasm"), want: host.ErrUnknownImport, contains: []string{"wasmreg.frobnicate"}},
 		{name: "unknown import module", wasm: fixture(t, "env_import.wasm"), want: host.ErrUnknownImport, contains: []string{"env.abort", `module "env"`}},
@@ -411,7 +411,7 @@ func TestCompilationCacheDir(t *testing.T) {
 
 func TestErrorsAreDistinct(t *testing.T) {
 	all := []error{host.ErrInvalidModule, host.ErrModuleTooLarge, host.ErrABIVersion, host.ErrMissingExport,
-		host.ErrUnknownImport, host.ErrUnknownCapability, host.ErrNotGranted, host.ErrBadMetadata, host.ErrMemoryLimit,
+		host.ErrUnknownImport, host.ErrMistypedImport, host.ErrUnknownCapability, host.ErrNotGranted, host.ErrBadMetadata, host.ErrMemoryLimit,
 		host.ErrOutputLimit, host.ErrInputLimit, host.ErrTimeout, host.ErrTrap, host.ErrGuest, host.ErrOutOfBounds,
 		host.ErrOutsideCall, host.ErrModelClosed, host.ErrFactoryClosed, host.ErrClosed, host.ErrInvalidOption,
 		host.ErrBusy, host.ErrDigestMismatch}

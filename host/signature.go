@@ -1,11 +1,12 @@
 package host
 
 import (
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -152,7 +153,7 @@ func parseTensorSpec(raw json.RawMessage) (TensorSpec, error) {
 		return TensorSpec{}, fmt.Errorf("%s: field \"datatype\" is not a string", at)
 	}
 	if !slices.Contains(Datatypes(), spec.Datatype) {
-		return TensorSpec{}, fmt.Errorf("%s: field \"datatype\" %s is not one of %v", at, strconv.QuoteToASCII(clipName(spec.Datatype)), Datatypes())
+		return TensorSpec{}, fmt.Errorf("%s: field \"datatype\" %s is not one of %s", at, strconv.QuoteToASCII(clipName(spec.Datatype)), quotedList(Datatypes()))
 	}
 	if err := json.Unmarshal(fields["shape"], &spec.Shape); err != nil || spec.Shape == nil {
 		return TensorSpec{}, fmt.Errorf("%s: field \"shape\" is not an array of integers (-1 for a variable dimension)", at)
@@ -196,17 +197,21 @@ func clipName(s string) string {
 // at most once, matched exactly (encoding/json alone matches keys
 // case-insensitively and keeps the last of duplicates).
 func strictObject(raw json.RawMessage, known ...string) (map[string]json.RawMessage, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
-		return nil, fmt.Errorf("not a JSON object")
+	fields, probs := readObject(raw, known)
+	if fields == nil {
+		return nil, errors.New(strings.TrimPrefix(probs[0], "it "))
 	}
-	for key := range fields {
-		if !slices.Contains(known, key) {
-			return nil, fmt.Errorf("unknown field %s (fields: %v)", strconv.QuoteToASCII(clipName(key)), known)
-		}
-	}
-	if countKeys(bytes.TrimSpace(raw)) != len(fields) {
-		return nil, fmt.Errorf("a field appears more than once")
+	if len(probs) > 0 {
+		return nil, errors.New(strings.Join(probs, "; "))
 	}
 	return fields, nil
+}
+
+// quotedList is names as an error lists them: "a", "b", "c".
+func quotedList(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	return strings.Join(quoted, ", ")
 }

@@ -85,19 +85,19 @@ func TestSignatureMetadata(t *testing.T) {
 		name, tensors string
 		contains      []string
 	}{
-		{"not an object", `[]`, []string{`field "tensors": not a JSON object`}},
+		{"not an object", `[]`, []string{`field "tensors": is an array, not a JSON object`}},
 		{"empty", `{}`, []string{"declares no tensor"}},
 		{"empty lists", `{"inputs":[],"outputs":[]}`, []string{"declares no tensor"}},
 		{"unknown key", `{"input":[]}`, []string{`unknown field "input"`}},
 		{"key in capitals", `{"Inputs":[]}`, []string{`unknown field "Inputs"`}},
-		{"duplicate key", `{"inputs":[],"inputs":[]}`, []string{"more than once"}},
+		{"duplicate key", `{"inputs":[],"inputs":[]}`, []string{`field "inputs" appears 2 times`}},
 		{"inputs not an array", `{"inputs":{}}`, []string{`field "inputs" is not an array`}},
 		{"inputs null", `{"inputs":null}`, []string{`field "inputs" is not an array`}},
 		{"two inputs", in(`{"name":"a","datatype":"FP32","shape":[]},{"name":"b","datatype":"FP32","shape":[]}`), []string{`"inputs" declares 2 tensors, at most 1`}},
 		{"17 outputs", `{"outputs":[` + strings.TrimSuffix(seventeen, ",") + `]}`, []string{`"outputs" declares 17 tensors, at most 16`}},
-		{"tensor not an object", in(`"x"`), []string{`inputs[0]: not a JSON object`}},
+		{"tensor not an object", in(`"x"`), []string{`inputs[0]: is a string, not a JSON object`}},
 		{"unknown tensor field", in(`{"name":"x","datatype":"FP32","shape":[],"dims":[]}`), []string{`inputs[0]: unknown field "dims"`}},
-		{"tensor field twice", in(`{"name":"x","name":"y","datatype":"FP32","shape":[]}`), []string{`inputs[0]: a field appears more than once`}},
+		{"tensor field twice", in(`{"name":"x","name":"y","datatype":"FP32","shape":[]}`), []string{`inputs[0]: field "name" appears 2 times`}},
 		{"no name", in(`{"datatype":"FP32","shape":[]}`), []string{`inputs[0]: field "name" is required`}},
 		{"no datatype", in(`{"name":"x","shape":[]}`), []string{`field "datatype" is required`}},
 		{"no shape", in(`{"name":"x","datatype":"FP32"}`), []string{`field "shape" is required`}},
@@ -108,7 +108,7 @@ func TestSignatureMetadata(t *testing.T) {
 		{"C1 control in name", in(`{"name":"a\u0085","datatype":"FP32","shape":[]}`), []string{"control character U+0085"}},
 		{"invalid UTF-8 name", in("{\"name\":\"a\xff\",\"datatype\":\"FP32\",\"shape\":[]}"), []string{"not valid UTF-8"}},
 		{"duplicate output", `{"outputs":[{"name":"o","datatype":"FP32","shape":[]},{"name":"o","datatype":"FP64","shape":[]}]}`, []string{`outputs[1]: name "o" is declared twice`}},
-		{"bad datatype", in(`{"name":"x","datatype":"FLOAT32","shape":[]}`), []string{`inputs[0] "x": field "datatype" "FLOAT32" is not one of [BOOL`}},
+		{"bad datatype", in(`{"name":"x","datatype":"FLOAT32","shape":[]}`), []string{`inputs[0] "x": field "datatype" "FLOAT32" is not one of "BOOL", "UINT8"`}},
 		{"datatype lowercase", in(`{"name":"x","datatype":"fp32","shape":[]}`), []string{`field "datatype" "fp32"`}},
 		{"datatype not a string", in(`{"name":"x","datatype":32,"shape":[]}`), []string{`field "datatype" is not a string`}},
 		{"shape not an array", in(`{"name":"x","datatype":"FP32","shape":64}`), []string{`"x": field "shape" is not an array of integers`}},
@@ -124,7 +124,8 @@ func TestSignatureMetadata(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := host.ParseMetadata(h, []byte(head+tc.tensors+`}`))
 			require.ErrorIs(t, err, host.ErrBadMetadata)
-			assert.Contains(t, err.Error(), `factory "f@1.0.0": field "tensors"`)
+			assert.Contains(t, err.Error(), `wasmreg_info: field "tensors"`)
+			assert.Contains(t, err.Error(), `module f@1.0.0`)
 			for _, s := range tc.contains {
 				assert.Contains(t, err.Error(), s)
 			}
@@ -141,7 +142,8 @@ func TestSignatureRefusedAtLoad(t *testing.T) {
 	require.NotEqual(t, string(wasm), bad)
 	_, err := h.Load(context.Background(), []byte(bad))
 	require.ErrorIs(t, err, host.ErrBadMetadata)
-	assert.Contains(t, err.Error(), `factory "sigecho@1.0.0": field "tensors": outputs[0] "label": field "datatype" "INT65" is not one of`)
+	assert.Contains(t, err.Error(), `wasmreg_info: field "tensors": outputs[0] "label": field "datatype" "INT65" is not one of "BOOL", "UINT8"`)
+	assert.Contains(t, err.Error(), `module sigecho@1.0.0`)
 }
 
 func ExampleFactory_Signature() {

@@ -124,5 +124,5 @@ func ExampleParseName() {
 	// Output:
 	// mlp 1.2.0-rc.1 <nil>
 	// mlp  <nil>
-	// registry: parse name "mlp@1.2": registry: invalid name: version "1.2" is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE] (invalid semantic version); write "1.2.0"
+	// registry: invalid name "mlp@1.2": version "1.2" is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE] (invalid semantic version); write "1.2.0"
 }

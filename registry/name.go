@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -22,12 +23,16 @@ const MaxBaseNameLen = 128
 // metadata (semantic versioning ignores build metadata when ordering, so
 // "1.2.0+a" and "1.2.0+b" could not be told apart by a bare lookup).
 //
-// An invalid name returns an error that wraps [ErrInvalidName] and says why.
-// ParseName is safe for concurrent use by multiple goroutines.
+// An invalid name returns a [*NameError], which wraps [ErrInvalidName]
+// and says why. ParseName is safe for concurrent use by multiple goroutines.
 func ParseName(name string) (base, version string, err error) {
 	n, err := parseName(name)
 	if err != nil {
-		return "", "", fmt.Errorf("registry: parse name %q: %w", name, err)
+		var ne *NameError
+		if !errors.As(err, &ne) {
+			return "", "", fmt.Errorf("registry: parse name %q: %w", name, err)
+		}
+		return "", "", &NameError{Name: name, Reason: ne.Reason, Cause: ne.Cause}
 	}
 	return n.base, n.version, nil
 }
@@ -69,12 +74,11 @@ func parseName(name string) (parsedName, error) {
 	}
 	v, err := semver.StrictNewVersion(n.version)
 	if err != nil {
+		why := fmt.Sprintf("version %q is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE]", version)
 		if fixed := strictVersion(version); fixed != version {
-			return parsedName{}, fmt.Errorf("%w: version %q is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE] (%w); write %q",
-				ErrInvalidName, version, err, fixed)
+			return parsedName{}, &NameError{Reason: fmt.Sprintf("%s (%v); write %q", why, err, fixed), Cause: err}
 		}
-		return parsedName{}, fmt.Errorf("%w: version %q is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE]: %w",
-			ErrInvalidName, version, err)
+		return parsedName{}, &NameError{Reason: fmt.Sprintf("%s: %v", why, err), Cause: err}
 	}
 	if v.Metadata() != "" {
 		return parsedName{}, invalidName("version %q has build metadata, which does not order versions", version)
@@ -106,7 +110,39 @@ func isNameByte(c byte) bool {
 }
 
 func invalidName(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalidName, fmt.Sprintf(format, args...))
+	return &NameError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// NameError is the error of a name that breaks the rules of [ParseName]:
+// it wraps [ErrInvalidName] and says why in words of its own, so that a
+// caller that knows where the name came from (a metadata field, a flag)
+// can word the problem in those terms. It is immutable once returned and
+// safe for concurrent use.
+type NameError struct {
+	// Name is the name as given; "" where the caller names it itself.
+	Name string
+	// Reason says what is wrong, such as `version "1.2" is not a strict
+	// semantic version MAJOR.MINOR.PATCH[-PRERELEASE]`.
+	Reason string
+	// Cause is the underlying error, or nil; Reason includes its text.
+	Cause error
+}
+
+// Error implements error: `registry: invalid name "NAME": REASON`.
+func (e *NameError) Error() string {
+	msg := "registry: invalid name"
+	if e.Name != "" {
+		msg += fmt.Sprintf(" %q", e.Name)
+	}
+	return msg + ": " + e.Reason
+}
+
+// Unwrap returns [ErrInvalidName] and the cause.
+func (e *NameError) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{ErrInvalidName}
+	}
+	return []error{ErrInvalidName, e.Cause}
 }
 
 // lowerASCII maps 'A'-'Z' to 'a'-'z' and leaves every other byte alone. It

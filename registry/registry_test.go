@@ -196,7 +196,11 @@ func TestParseName(t *testing.T) {
 			_, _, err := registry.ParseName(tc.in)
 			require.ErrorIs(t, err, registry.ErrInvalidName)
 			assert.Contains(t, err.Error(), tc.why)
-			assert.True(t, strings.HasPrefix(err.Error(), fmt.Sprintf("registry: parse name %q: registry: invalid name: ", tc.in)), err.Error())
+			prefix := fmt.Sprintf("registry: invalid name %q: ", tc.in)
+			if tc.in == "" {
+				prefix = "registry: invalid name: "
+			}
+			assert.True(t, strings.HasPrefix(err.Error(), prefix), err.Error())
 
 			// Every method that takes a name rejects it the same way, and
 			// none of them registers it.
@@ -767,4 +771,23 @@ func FuzzParseName(f *testing.F) {
 		require.Equal(t, base, b2)
 		require.Equal(t, version, v2)
 	})
+}
+
+func TestNameErrorSaysWhyOnce(t *testing.T) {
+	for _, tc := range []struct{ in, reason string }{
+		{"bad name!@1.0.0", `base name has ' ' at byte 3`},
+		{"mlp@1.2", `version "1.2" is not a strict semantic version`},
+		{"mlp@v1.2.0", `version "v1.2.0" starts with "v"`},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			_, _, err := registry.ParseName(tc.in)
+			var ne *registry.NameError
+			require.ErrorAs(t, err, &ne)
+			require.ErrorIs(t, err, registry.ErrInvalidName)
+			assert.Equal(t, tc.in, ne.Name)
+			assert.Contains(t, ne.Reason, tc.reason)
+			assert.NotContains(t, ne.Reason, "registry:")
+			assert.Equal(t, 1, strings.Count(err.Error(), "registry:"), err.Error())
+		})
+	}
 }

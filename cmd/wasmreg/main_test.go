@@ -440,7 +440,7 @@ func TestInspect(t *testing.T) {
 	assert.Equal(t, digest, got["sha256"])
 
 	r = wasmreg(t, "", "inspect", hostFixture("missing_export.wasm"))
-	assertFails(t, r, 1, "function wasmreg_predict (i32) -> (i32) is not exported")
+	assertFails(t, r, 1, "function wasmreg_predict (len: i32) -> i32 is not exported")
 }
 
 // TestVersions checks name resolution in a directory holding several
@@ -485,7 +485,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"missing export", hostFixture("missing_export.wasm"), 1, []string{
 			hostFixture("missing_export.wasm") + ": does not speak wasmreg ABI v1 (1 problem):",
-			"  ✗ error: host: missing or mistyped export: function wasmreg_predict (i32) -> (i32) is not exported",
+			"  ✗ error: host: missing or mistyped export: function wasmreg_predict (len: i32) -> i32 is not exported",
 		}},
 		{"unknown import", hostFixture("unknown_import.wasm"), 1, []string{
 			hostFixture("unknown_import.wasm") + ": does not speak wasmreg ABI v1 (1 problem):",
@@ -494,10 +494,10 @@ func TestValidate(t *testing.T) {
 		{"every problem", filepath.Join("testdata", "many_problems.wasm"), 1, []string{
 			filepath.Join("testdata", "many_problems.wasm") + ": does not speak wasmreg ABI v1 (6 problems):",
 			`  ✗ error: host: missing or mistyped export: memory "memory" is not exported`,
-			"  ✗ error: host: missing or mistyped export: function wasmreg_build has type () -> (i32), want (i32) -> (i32)",
-			"  ✗ error: host: missing or mistyped export: function wasmreg_predict (i32) -> (i32) is not exported",
+			"  ✗ error: host: missing or mistyped export: function wasmreg_build is exported as () -> (i32); ABI v1 declares wasmreg_build (len: i32) -> i32 (docs/ABI.md §2)",
+			"  ✗ error: host: missing or mistyped export: function wasmreg_predict (len: i32) -> i32 is not exported",
 			"  ✗ error: host: unknown import: wasmreg.frobnicate is not part of ABI v1",
-			"  ✗ error: host: unknown import: wasmreg.output has type (i32) -> (), want (i32, i32) -> ()",
+			"  ✗ error: host: mistyped import: wasmreg.output is imported as (i32) -> (); ABI v1 declares output (ptr: i32, len: i32) -> () (docs/ABI.md §4)",
 			`  ✗ error: host: unknown import: env.abort: module "env" is not provided (only "wasmreg" and "wasi_snapshot_preview1" are)`,
 		}},
 		{"ok with grants", hostFixture("guest.wasm"), 0, []string{
@@ -512,7 +512,7 @@ func TestValidate(t *testing.T) {
 		}},
 		{"config_schema refused", filepath.Join("testdata", "bad_schema.wasm"), 1, []string{
 			filepath.Join("testdata", "bad_schema.wasm") + ": does not speak wasmreg ABI v1 (1 problem):",
-			`  ✗ error: host: bad metadata: module sha256:` + badSchemaDigest + `: wasmreg_info: field "config_schema" is not a schema the host accepts: ` +
+			`  ✗ error: host: bad metadata: wasmreg_info: field "config_schema" is not a schema the host accepts: ` +
 				`not valid against its draft's metaschema: /properties/layers/type: value must be one of 'array', 'boolean', 'integer', 'null', 'number', 'object', 'string'; ` +
 				`/properties/layers/type: got string, want array`,
 		}},

@@ -127,6 +127,3 @@ func TestValidateTrapReason(t *testing.T) {
 		})
 	}
 }
-
-// badSchemaDigest names testdata/bad_schema.wasm in the host's errors.
-const badSchemaDigest = "4ad352c780ba"

@@ -326,3 +326,19 @@ func TestModelFunc(t *testing.T) {
 }
 
 func fp32(name string) Tensor { return Tensor{Name: name, Datatype: "FP32", Shape: []int64{-1}} }
+
+// TestDisallowUnknownFieldsIgnoresCase pins what the README says of
+// encoding/json: DisallowUnknownFields accepts a key that differs from a
+// field's name only in case.
+func TestDisallowUnknownFieldsIgnoresCase(t *testing.T) {
+	for _, config := range []string{`{"greeting": "hi"}`, `{"Greeting": "hi"}`, `{"GREETING": "hi"}`} {
+		var cfg struct {
+			Greeting string `json:"greeting"`
+		}
+		dec := json.NewDecoder(strings.NewReader(config))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&cfg); err != nil || cfg.Greeting != "hi" {
+			t.Errorf("%s: %+v, %v; want greeting hi, no error", config, cfg, err)
+		}
+	}
+}

@@ -10,9 +10,11 @@
 // fatal "out of memory" that closes the instance. Use [ReadAt] to stream a
 // large artifact instead of [ReadAll].
 //
-// Outside a wasmreg host (GOOS other than wasip1) every function panics
-// with "wasmreg: artifact is only available inside a wasmreg host". Like
-// the guest instance, the package is single-threaded.
+// Outside a wasmreg host (GOOS other than wasip1) artifacts come from the
+// file system given to [UseFS], so that factory logic that reads artifacts
+// can be tested natively, as the clock and random packages read the
+// machine's clock and a local random stream there. Like the guest
+// instance, the package is single-threaded.
 //
 // [wasmreg.Info.Capabilities]: https://pkg.go.dev/github.com/wasmreg/wasmreg/guest-sdk/go#Info
 package artifact
@@ -21,11 +23,34 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 )
 
 // ErrNotFound means the host has no artifact of that name for this
 // factory. Errors wrap it with the artifact's name.
 var ErrNotFound = errors.New("artifact: not found")
+
+// native is where artifacts come from outside a host; nil: none.
+var native fs.FS
+
+// UseFS sets where artifacts come from outside a wasmreg host (GOOS other
+// than wasip1), and returns the previous setting: artifact NAME is the
+// file NAME of fsys, such as an [testing/fstest.MapFS] in a test or
+// [os.DirFS] of a directory of weights. With nil, the default, there are
+// no artifacts: [Size] reports false and the reads wrap [ErrNotFound].
+// Inside a wasmreg host it has no effect: the host's grants decide.
+//
+// A test restores the previous setting with
+//
+//	defer artifact.UseFS(artifact.UseFS(fstest.MapFS{"weights": {Data: w}}))
+//
+// UseFS is not safe for concurrent use with itself or with the package's
+// other functions.
+func UseFS(fsys fs.FS) fs.FS {
+	prev := native
+	native = fsys
+	return prev
+}
 
 // chunk is the most bytes one artifact_read call asks for.
 const chunk = 4 << 20

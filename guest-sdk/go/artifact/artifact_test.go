@@ -58,13 +58,3 @@ func TestReadErrorWrapsNotFound(t *testing.T) {
 		t.Errorf("readError(-1) = %v, does not wrap ErrNotFound", err)
 	}
 }
-
-func TestUnavailableOutsideHost(t *testing.T) {
-	defer func() {
-		if r := recover(); r != "wasmreg: artifact is only available inside a wasmreg host" {
-			t.Errorf("recovered %v", r)
-		}
-	}()
-	Size("w")
-	t.Error("Size did not panic")
-}

@@ -108,7 +108,61 @@ func loadForValidation(cCtx *cli.Context, scan scanOptions, path string) (*host.
 		return nil, nil, err
 	}
 	f, err := h.Load(cCtx.Context, wasm)
+	if need, ok := onlyMemoryProblem(err); ok {
+		// The host refuses the memory before it reads the metadata: read
+		// it on a host that allows that much, so that one problem does
+		// not hide the others.
+		err = withMetadataProblems(cCtx, err, need, wasm, pin.options())
+	}
 	return f, h, pin.refusal(err, path, wasm)
+}
+
+// maxValidateMemory is the most linear memory validate allows a module
+// whose minimum memory is over --memory-limit, to read its metadata.
+const maxValidateMemory = 1 << 30
+
+// onlyMemoryProblem reports whether err, from Load, refused the module
+// only for its minimum memory, and how many bytes that memory needs.
+func onlyMemoryProblem(err error) (uint64, bool) {
+	var me *host.ModuleError
+	if !errors.As(err, &me) {
+		return 0, false
+	}
+	var need uint64
+	for _, p := range me.Problems {
+		var le *host.LimitError
+		if !errors.As(p, &le) || !errors.Is(le.Kind, host.ErrMemoryLimit) || le.Got <= 0 {
+			return 0, false
+		}
+		need = uint64(le.Got)
+	}
+	return need, need <= maxValidateMemory
+}
+
+// withMetadataProblems loads wasm again on a host allowing need bytes of
+// memory, and returns err, the memory's refusal, with the problems that
+// load finds added (the module's metadata).
+func withMetadataProblems(cCtx *cli.Context, err error, need uint64, wasm []byte, opts []host.Option) error {
+	var me *host.ModuleError
+	errors.As(err, &me)
+	opts = append(slices.Clone(opts), host.WithMemoryLimit(need), host.WithMemoryBudget(2*need))
+	h, herr := newInspectionHost(cCtx, opts...)
+	if herr != nil {
+		return err
+	}
+	defer closeHost(cCtx, h)
+	_, lerr := h.Load(cCtx.Context, wasm)
+	if lerr == nil {
+		return err
+	}
+	all := slices.Clone(me.Problems)
+	var more *host.ModuleError
+	if errors.As(lerr, &more) {
+		all = append(all, more.Problems...)
+	} else {
+		all = append(all, lerr)
+	}
+	return &host.ModuleError{Module: me.Module, Problems: all}
 }
 
 // problems returns every problem that err reports, one message each: the
