@@ -165,7 +165,7 @@ func cFactory(t testing.TB, name, source string, flags ...string) []byte {
 	t.Helper()
 	wasm, err := wasmbuild.Shared.CFactory(context.Background(), name, source, flags...)
 	if errors.Is(err, wasmbuild.ErrToolMissing) {
-		t.Skipf("needs clang for wasm32-wasi: %v", err)
+		t.Fatalf("needs clang for wasm32-wasi (run make deps): %v", err)
 	}
 	require.NoError(t, err)
 	return wasm

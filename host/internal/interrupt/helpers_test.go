@@ -19,7 +19,7 @@ import (
 func watToWasm(t testing.TB, wat string) []byte {
 	t.Helper()
 	if _, err := exec.LookPath("wat2wasm"); err != nil {
-		t.Skip("wat2wasm (wabt) is not installed")
+		t.Fatal("wat2wasm (wabt) is not installed: run make deps")
 	}
 	dir := t.TempDir()
 	src, dst := filepath.Join(dir, "m.wat"), filepath.Join(dir, "m.wasm")

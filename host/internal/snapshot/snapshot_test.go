@@ -84,7 +84,7 @@ func TestRewriteForSnapshot(t *testing.T) {
 
 func TestRewriteRefusesWhatItCannotCopy(t *testing.T) {
 	if _, err := exec.LookPath("wat2wasm"); err != nil {
-		t.Skip("wat2wasm (wabt) is not installed")
+		t.Fatal("wat2wasm (wabt) is not installed: run make deps")
 	}
 	tests := []struct {
 		name, wat string
