@@ -1,9 +1,12 @@
 // Package wazeroerr holds every fragment of wazero's error text that
 // wasmreg matches, in one place, with the wazero version they were audited
 // against. Its test fails when go.mod requires another version: on every
-// upgrade, re-audit these fragments and the strict reader's claim
+// upgrade, re-audit these fragments, the strict reader's claim
 // (host/internal/wasmbin) that it decodes exactly what this version of
-// wazero accepts, then change Audited.
+// wazero accepts, and the recycling's reach into wazero's memory instance
+// (host/recycle.go: shrinkMemory sets its exported Buffer field and grows
+// it one page so that compiled code learns the length), then change
+// Audited.
 package wazeroerr
 
 import "strings"
