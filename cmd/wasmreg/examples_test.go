@@ -581,3 +581,22 @@ func TestExampleAptPackages(t *testing.T) {
 		}
 	}
 }
+
+// TestAptListsAgree checks that .ci/run installs the packages the
+// Makefile's APT_PACKAGES lists (and make, which runs the Makefile), so
+// that CI and make deps cannot drift apart.
+func TestAptListsAgree(t *testing.T) {
+	mk, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^APT_PACKAGES := (.*)$`).FindSubmatch(mk)
+	require.NotNil(t, m, "the Makefile's APT_PACKAGES")
+	ci, err := os.ReadFile(filepath.Join(repoRoot, ".ci", "run"))
+	require.NoError(t, err)
+	c := regexp.MustCompile(`(?m)^apt_packages=\((.*)\)$`).FindSubmatch(ci)
+	require.NotNil(t, c, ".ci/run's apt_packages")
+	want := append(strings.Fields(string(m[1])), "make")
+	slices.Sort(want)
+	got := strings.Fields(string(c[1]))
+	slices.Sort(got)
+	assert.Equal(t, want, got, ".ci/run's apt_packages and the Makefile's APT_PACKAGES (plus make)")
+}
