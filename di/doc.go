@@ -63,7 +63,8 @@
 // # Concurrency
 //
 // [Container] and [Scope] are safe for concurrent use by multiple
-// goroutines. Resolving a Singleton or Request value that already exists
+// goroutines, and so is every function of the package; a method is as
+// safe as its type unless its doc says otherwise. Resolving a Singleton or Request value that already exists
 // takes no lock and does not allocate; BeginRequest makes two small
 // allocations.
 //

@@ -23,6 +23,13 @@
 // a [*CallError] and has its instance closed; the host and every other model
 // keep working.
 //
+// # Concurrency
+//
+// Every function of this package is safe for concurrent use, and every
+// type's doc says whether its values are: [Host], [Factory] and [Model]
+// are, options and errors are plain values. A method is as safe as its
+// type unless its doc says otherwise.
+//
 // # Recycling
 //
 // A snapshotted factory (see [WithoutSnapshots]) recycles its sandboxes:

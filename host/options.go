@@ -109,8 +109,9 @@ func defaultConfig() config {
 	}
 }
 
-// Option configures a [Host]. Options are immutable values: one can be
-// shared by many goroutines and applied to many hosts. Each is validated when
+// Option configures a [Host]. Options are immutable values, safe for
+// concurrent use: one can be shared by many goroutines and applied to many
+// hosts. Each is validated when
 // [New] applies it, and an invalid one fails New with [ErrInvalidOption] and
 // the option's name.
 type Option func(*config) error
@@ -355,7 +356,8 @@ func WithCompileTimeout(d time.Duration) Option {
 // implementation limits where they are low enough, and below them what
 // keeps the compile of any module they admit to a few seconds
 // (docs/SECURITY.md; host/internal/compilecost has the measurements). A
-// ModuleLimits is a plain value, safe to share.
+// ModuleLimits is a plain value, safe for concurrent use as long as nobody
+// modifies it.
 type ModuleLimits struct {
 	Types           uint32 // entries of the type section
 	Functions       uint32 // imported and defined functions

@@ -50,7 +50,7 @@ type TensorSpec struct {
 // "tensors" field (docs/ABI.md §5). Either list may be empty: that side
 // keeps the generic mapping of docs/SERVE.md. It is a plain value, like
 // [TensorSpec]. A Signature returned by [Factory.Signature] is the
-// caller's own copy.
+// caller's own copy, safe for concurrent use as long as nobody modifies it.
 type Signature struct {
 	Inputs  []TensorSpec
 	Outputs []TensorSpec

@@ -23,8 +23,9 @@
 //
 // # Concurrency
 //
-// A [Registry] is safe for concurrent use by multiple goroutines. Its lock
-// (a sync.RWMutex) serialises the writers and is held only to change the
+// A [Registry] is safe for concurrent use by multiple goroutines, and so is
+// every function of the package (a method is as safe as its type unless
+// its doc says otherwise). Its lock (a sync.Mutex) serialises the writers and is held only to change the
 // maps, never across a call into a [Factory]. Readers take no lock: each
 // write publishes an immutable snapshot of the lookup maps (copy on write),
 // so lookups scale across cores. Build reads the factory from the current

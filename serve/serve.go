@@ -13,6 +13,13 @@
 // The generic tensor mapping (docs/SERVE.md) turns each row of an input
 // tensor into one JSON request to the factory, so every factory that speaks
 // the guest ABI v1 serves with no change.
+//
+// # Concurrency
+//
+// Every function of this package is safe for concurrent use, and every
+// type's doc says whether its values are: a [Server] is; options, specs and
+// isolations are plain values. A method is as safe as its type unless its
+// doc says otherwise.
 package serve
 
 import (
@@ -51,7 +58,8 @@ var (
 	ErrBadResponse = errors.New("serve: response does not match the model's signature")
 )
 
-// Isolation says how requests to a model share sandboxes.
+// Isolation says how requests to a model share sandboxes. It is a plain
+// value, safe for concurrent use.
 type Isolation string
 
 const (
@@ -64,7 +72,8 @@ const (
 )
 
 // ModelSpec says what to serve under a name. It is a plain value; the
-// Server copies what it needs.
+// Server copies what it needs, so a spec is safe for concurrent use as long
+// as nobody modifies it.
 type ModelSpec struct {
 	// Name is the OIP model name: 1–128 characters of [A-Za-z0-9._-].
 	Name string
@@ -99,7 +108,8 @@ func (s ModelSpec) validate() error {
 // to load by name. It must be safe for concurrent use.
 type Resolver func(ctx context.Context, name string) (*host.Factory, error)
 
-// Option configures a Server. Options are immutable and validated by New.
+// Option configures a Server. Options are immutable and validated by New;
+// one is safe for concurrent use and may configure many Servers.
 type Option func(*config) error
 
 type config struct {
