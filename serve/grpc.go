@@ -128,7 +128,7 @@ func (g grpcService) infer(ctx context.Context, m *served, r *oippb.ModelInferRe
 		data, err = rawData(t.Datatype, n, raw[0])
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: model %q: input %q: %v", ErrBadRequest, name, t.Name, err)
+		return nil, fmt.Errorf("%w: model %q: input %q: %w", ErrBadRequest, name, t.Name, err)
 	}
 	t.Data = data
 	var names []string

@@ -233,11 +233,11 @@ func (s *Server) inferJSON(r *http.Request, m *served) (*inferResponse, error) {
 		if errors.As(err, &mbe) {
 			return nil, fmt.Errorf("model %q: request body over the limit of %d bytes: %w", name, s.cfg.bodyLimit, err)
 		}
-		return nil, fmt.Errorf("%w: model %q: reading the body: %v", ErrBadRequest, name, err)
+		return nil, fmt.Errorf("%w: model %q: reading the body: %w", ErrBadRequest, name, err)
 	}
 	var req inferRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, fmt.Errorf("%w: model %q: malformed JSON: %v", ErrBadRequest, name, err)
+		return nil, fmt.Errorf("%w: model %q: malformed JSON: %w", ErrBadRequest, name, err)
 	}
 	if len(req.Inputs) != 1 {
 		return nil, fmt.Errorf("%w: model %q: %d inputs, the generic mapping takes exactly 1", ErrBadRequest, name, len(req.Inputs))
@@ -365,7 +365,7 @@ func (s *Server) repoLoad(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.Load(r.Context(), ModelSpec{Name: name, Factory: f, Config: []byte(body.Parameters.Config)}); err != nil {
 		if errors.Is(err, ErrInvalidSpec) || statusOf(err) == http.StatusInternalServerError {
-			err = fmt.Errorf("%w: %v", ErrBadRequest, err)
+			err = fmt.Errorf("%w: %w", ErrBadRequest, err)
 		}
 		writeError(w, err)
 		return

@@ -28,7 +28,7 @@ func requestedOutputs(model string, raw json.RawMessage) ([]string, error) {
 	}
 	var outs []requestedOutput
 	if err := json.Unmarshal(raw, &outs); err != nil {
-		return nil, fmt.Errorf("%w: model %q: outputs: %v", ErrBadRequest, model, err)
+		return nil, fmt.Errorf("%w: model %q: outputs: %w", ErrBadRequest, model, err)
 	}
 	names := make([]string, len(outs))
 	for i, o := range outs {
@@ -116,7 +116,7 @@ func flatten(model, input string, data json.RawMessage, limit int) ([]json.RawMe
 		}
 		var items []json.RawMessage
 		if err := json.Unmarshal(v, &items); err != nil {
-			return fmt.Errorf("%w: model %q: input %q: data: %v", ErrBadRequest, model, input, err)
+			return fmt.Errorf("%w: model %q: input %q: data: %w", ErrBadRequest, model, input, err)
 		}
 		for _, it := range items {
 			if err := walk(it, depth+1); err != nil {
@@ -169,7 +169,7 @@ func rowRequests(model string, t tensor) (reqs [][]byte, bytesIn bool, err error
 	for i, v := range vals {
 		x, err := number(t.Datatype, rng, v)
 		if err != nil {
-			return nil, false, fmt.Errorf("%w: model %q: input %q: element %d: %v", ErrBadRequest, model, t.Name, i, err)
+			return nil, false, fmt.Errorf("%w: model %q: input %q: element %d: %w", ErrBadRequest, model, t.Name, i, err)
 		}
 		row[i] = x
 	}
@@ -184,7 +184,7 @@ func rowRequests(model string, t tensor) (reqs [][]byte, bytesIn bool, err error
 	for r := range rows {
 		b, err := json.Marshal(row[r*width : (r+1)*width])
 		if err != nil {
-			return nil, false, fmt.Errorf("%w: model %q: input %q: %v", ErrBadRequest, model, t.Name, err)
+			return nil, false, fmt.Errorf("%w: model %q: input %q: %w", ErrBadRequest, model, t.Name, err)
 		}
 		reqs = append(reqs, b)
 	}

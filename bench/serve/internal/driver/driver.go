@@ -150,12 +150,12 @@ func (c Config) check() error {
 			return fmt.Errorf("%w: %s is empty", ErrConfig, name)
 		}
 		if _, err := os.Stat(p); err != nil {
-			return fmt.Errorf("%w: %s: %v (make deps installs hey and ghz; make examples wasmreg builds the rest)", ErrConfig, name, err)
+			return fmt.Errorf("%w: %s: %w (make deps installs hey and ghz; make examples wasmreg builds the rest)", ErrConfig, name, err)
 		}
 	}
 	for _, f := range []string{"echo.wasm", "linear.wasm", "mlpc.wasm"} {
 		if _, err := os.Stat(filepath.Join(c.Factories, f)); err != nil {
-			return fmt.Errorf("%w: Factories: %v (make examples builds it)", ErrConfig, err)
+			return fmt.Errorf("%w: Factories: %w (make examples builds it)", ErrConfig, err)
 		}
 	}
 	if c.Duration <= 0 {
@@ -529,12 +529,12 @@ func oipRow(datatype, data string, width int) string {
 func firstDigit(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return "", fmt.Errorf("%w: Heldout: %v", ErrConfig, err)
+		return "", fmt.Errorf("%w: Heldout: %w", ErrConfig, err)
 	}
 	defer f.Close()
 	rec, err := csv.NewReader(f).Read()
 	if err != nil || len(rec) != 65 {
-		return "", fmt.Errorf("%w: Heldout %s: first line: want 65 columns (64 pixels and a label), got %d (%v)", ErrConfig, path, len(rec), err)
+		return "", fmt.Errorf("%w: Heldout %s: first line: want 65 columns (64 pixels and a label), got %d (%w)", ErrConfig, path, len(rec), err)
 	}
 	return "[" + strings.Join(rec[:64], ",") + "]", nil
 }

@@ -62,14 +62,14 @@ func start(ctx context.Context, what string, argv []string) (*server, error) {
 	s := &server{cmd: cmd, stderr: &capped{}, done: make(chan struct{})}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrServer, what, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrServer, what, err)
 	}
 	errOut, err := cmd.StderrPipe()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrServer, what, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrServer, what, err)
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("%w: %s: start %s: %v", ErrServer, what, argv[0], err)
+		return nil, fmt.Errorf("%w: %s: start %s: %w", ErrServer, what, argv[0], err)
 	}
 	ready := make(chan struct{})
 	var once sync.Once
