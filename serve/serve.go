@@ -236,10 +236,12 @@ type Server struct {
 	mu     sync.RWMutex // guards models
 	models map[string]*served
 
-	// loadMu serializes Load/Unload of models, so that two replaces of
-	// one name cannot interleave their builds' outcomes. It is never held
-	// by a request.
-	loadMu sync.Mutex
+	// Loads and unloads of one name take turns (lockName), so that two
+	// replaces of a name cannot interleave their builds' outcomes; those of
+	// other names go on meanwhile, so a slow or hanging build blocks only
+	// its own name. No request ever waits on these locks.
+	namesMu sync.Mutex           // guards names
+	names   map[string]*nameLock // the names being loaded or unloaded
 
 	shutting atomic.Bool
 
@@ -258,7 +260,7 @@ func New(opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
-	s := &Server{cfg: cfg, models: map[string]*served{}}
+	s := &Server{cfg: cfg, models: map[string]*served{}, names: map[string]*nameLock{}}
 	var err error
 	if s.metrics, err = newMetrics(s, cfg.registerer); err != nil {
 		return nil, err
@@ -285,8 +287,7 @@ func (s *Server) load(ctx context.Context, spec ModelSpec) error {
 	if s.shutting.Load() {
 		return fmt.Errorf("%w: model %q: the server is shutting down", ErrNotReady, spec.Name)
 	}
-	s.loadMu.Lock()
-	defer s.loadMu.Unlock()
+	defer s.lockName(spec.Name)()
 	version := labelVersion(spec.Factory.Info().Version)
 	m, err := newServed(ctx, spec, s.cfg, s.metrics.forModel(spec.Name, version))
 	if err != nil {
@@ -309,7 +310,7 @@ func (s *Server) load(ctx context.Context, spec ModelSpec) error {
 // flight finish, then the model is closed. It waits for that drain up to
 // ctx. Unload is safe for concurrent use.
 func (s *Server) Unload(ctx context.Context, name string) error {
-	s.loadMu.Lock()
+	unlock := s.lockName(name)
 	s.mu.Lock()
 	m := s.models[name]
 	delete(s.models, name)
@@ -317,12 +318,40 @@ func (s *Server) Unload(ctx context.Context, name string) error {
 	if m != nil {
 		s.metrics.unloaded(name)
 	}
-	s.loadMu.Unlock()
+	unlock()
 	if m == nil {
 		return fmt.Errorf("%w: model %q", ErrModelNotFound, name)
 	}
 	m.retire()
 	return m.waitClosed(ctx)
+}
+
+// nameLock makes the loads and unloads of one name take turns.
+type nameLock struct {
+	mu    sync.Mutex
+	users int // holders and waiters; guarded by Server.namesMu
+}
+
+// lockName waits for the loads and unloads of name before it and returns
+// the unlock; the lock is forgotten once nobody holds or waits for it.
+func (s *Server) lockName(name string) (unlock func()) {
+	s.namesMu.Lock()
+	l := s.names[name]
+	if l == nil {
+		l = &nameLock{}
+		s.names[name] = l
+	}
+	l.users++
+	s.namesMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		s.namesMu.Lock()
+		if l.users--; l.users == 0 {
+			delete(s.names, name)
+		}
+		s.namesMu.Unlock()
+	}
 }
 
 // Models returns the names of the models served, sorted. It is safe for

@@ -335,3 +335,38 @@ func TestHammerReplace(t *testing.T) {
 	wg.Wait()
 	assert.Empty(t, bad)
 }
+
+// TestLoadOfOneNameDoesNotBlockOthers loads a model whose build spins
+// until stopped, and meanwhile loads and unloads another name: those
+// finish while the first is still building, since only loads of the same
+// name take turns.
+func TestLoadOfOneNameDoesNotBlockOthers(t *testing.T) {
+	fx := newFixture(t)
+	ctx := context.Background()
+	h, err := host.New(ctx, host.WithCallTimeout(time.Minute), host.WithGrants(host.CapClock, host.CapRandom, host.CapArtifact))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Close(ctx) })
+	spinning := loadFactory(t, h, "guest.wasm")
+
+	buildCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	stuck := make(chan error, 1)
+	go func() {
+		stuck <- fx.srv.Load(buildCtx, serve.ModelSpec{Name: "stuck", Factory: spinning, Config: []byte(`"L"`)})
+	}()
+	require.NoError(t, fx.srv.Load(ctx, serve.ModelSpec{Name: "other", Factory: fx.echo}))
+	require.NoError(t, fx.srv.Unload(ctx, "other"))
+	select {
+	case err := <-stuck:
+		t.Fatalf("the spinning build ended before the other name's load and unload: %v", err)
+	default:
+	}
+	stop()
+	select {
+	case err := <-stuck:
+		require.Error(t, err, "the spinning build was stopped")
+	case <-time.After(30 * time.Second):
+		t.Fatal("the spinning build did not stop when its context was canceled")
+	}
+	assert.NotContains(t, fx.srv.Models(), "stuck")
+}
