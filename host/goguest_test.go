@@ -19,7 +19,7 @@ import (
 // imports, _initialize, //go:wasmexport.
 func TestGoGuest(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and compiles a Go guest")
+		t.Skip("-short: builds and compiles a Go guest (make test runs it)")
 	}
 	wasm := goGuest(t)
 	h, logs := newHost(t)
@@ -82,7 +82,7 @@ func requireTrap(t *testing.T, err error, export, reason string) *host.CallError
 // the runtime's hundred lines of stacks in the log.
 func TestGoGuestTrapReason(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and compiles a Go guest")
+		t.Skip("-short: builds and compiles a Go guest (make test runs it)")
 	}
 	wasm := goGuest(t)
 	h, logs := newHost(t, host.WithMemoryLimit(256<<20))
@@ -129,7 +129,7 @@ func ce(t *testing.T, err error) *host.CallError {
 // or changed after the snapshot, reaches another.
 func TestGoGuestSnapshot(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and compiles a Go guest")
+		t.Skip("-short: builds and compiles a Go guest (make test runs it)")
 	}
 	wasm := goGuest(t)
 	ctx := context.Background()

@@ -342,7 +342,7 @@ func longestStopping(before, after []metrics.Sample) time.Duration {
 // 100 times.
 func TestHostileSoak(t *testing.T) {
 	if testing.Short() {
-		t.Skip("soak")
+		t.Skip("-short: the soak (make test runs it)")
 	}
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	hl, h, _ := hostileHosts(t)

@@ -334,7 +334,7 @@ func TestRecycleConcurrent(t *testing.T) {
 // recycle (a trap is not).
 func TestRecycleGoGuest(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds and compiles a Go guest")
+		t.Skip("-short: builds and compiles a Go guest (make test runs it)")
 	}
 	ctx := context.Background()
 	wasm := buildGoGuest(t)

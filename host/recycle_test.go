@@ -142,7 +142,7 @@ func TestHostileRecycled(t *testing.T) {
 // check, every time, that they see a fresh instance's state.
 func TestHostileSoakRecycled(t *testing.T) {
 	if testing.Short() {
-		t.Skip("soak")
+		t.Skip("-short: the soak (make test runs it)")
 	}
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	hl, h := recyclingHostileHosts(t)
