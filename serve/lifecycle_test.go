@@ -28,9 +28,19 @@ func TestReadyCheck(t *testing.T) {
 		assert.Equal(t, false, body["ready"], path)
 	}
 	assert.False(t, fx.srv.Ready())
+	// Not ready: a model not loaded yet gets 503 (try another replica),
+	// not 404; a loaded one still serves (as while draining).
+	infer := `{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1]}]}`
+	status, body, _ := fx.do(t, http.MethodPost, "/v2/models/later/infer", infer)
+	assert.Equal(t, http.StatusServiceUnavailable, status, "%v", body)
+	assert.Contains(t, body["error"], `model "later": the server is not ready`)
+	status, body, _ = fx.do(t, http.MethodPost, "/v2/models/echo/infer", infer)
+	assert.Equal(t, http.StatusOK, status, "%v", body)
 	loaded.Store(true)
 	assert.True(t, fx.srv.Ready())
-	status, body, _ := fx.do(t, http.MethodGet, "/v2/health/ready", "")
+	status, _, _ = fx.do(t, http.MethodPost, "/v2/models/later/infer", infer)
+	assert.Equal(t, http.StatusNotFound, status, "once ready, an unknown model is 404")
+	status, body, _ = fx.do(t, http.MethodGet, "/v2/health/ready", "")
 	assert.Equal(t, http.StatusOK, status)
 	assert.Equal(t, true, body["ready"])
 	require.NoError(t, fx.srv.Shutdown(context.Background()))

@@ -415,8 +415,18 @@ func (s *Server) acquire(name string) (*served, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	m := s.models[name]
-	if m == nil || !m.ref() {
-		return nil, fmt.Errorf("%w: model %q", ErrModelNotFound, name)
+	if m != nil && m.ref() {
+		return m, nil
 	}
-	return m, nil
+	switch {
+	case s.shutting.Load(): // Shutdown emptied the table since the check above
+		return nil, fmt.Errorf("%w: model %q: the server is shutting down", ErrNotReady, name)
+	case s.cfg.readyCheck != nil && !s.cfg.readyCheck():
+		// Still loading its models (or draining): the model may be one of
+		// them, and a load balancer that has not yet seen the server
+		// unready must be told to try another replica, not that the model
+		// does not exist.
+		return nil, fmt.Errorf("%w: model %q: the server is not ready", ErrNotReady, name)
+	}
+	return nil, fmt.Errorf("%w: model %q", ErrModelNotFound, name)
 }
