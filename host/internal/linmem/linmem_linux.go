@@ -30,6 +30,7 @@ type Memory struct {
 	mapped   bool       // and mapped from its memfd, not copied
 	heap     heapMemory // the fallback, if base is nil
 	released bool
+	entries  []byte // Reset's buffer of pagemap entries
 }
 
 // mapping is a reservation of address space.
@@ -225,13 +226,97 @@ func (m *Memory) Reset(image *Image) (int, error) {
 		}
 		return image.size, nil
 	}
-	if m.rw > 0 {
+	if m.rw > 0 && !m.restoreWritten(image) {
 		if err := unix.Madvise(m.all()[:m.rw], unix.MADV_DONTNEED); err != nil {
 			return 0, fmt.Errorf("linmem: reset: drop the pages written: %w", err)
 		}
 	}
 	return image.size, nil
 }
+
+// copyBackMaxPages bounds the pages restoreWritten copies back, and so
+// what a reset memory keeps resident: a memory that wrote more has them
+// dropped instead.
+var copyBackMaxPages = 256
+
+// restoreWritten makes the memory, mapped from image, what New made it
+// by copying back, from the image's read-only view, each page the
+// instance wrote, and zeroing each page it wrote past the image, and
+// reports whether it did. /proc/self/pagemap says which pages those are: a
+// page of the private mapping that is present and no longer the file's
+// (bit 63 set, bit 61 clear), or swapped out (bit 62), was written; any
+// other is still the image's, or was never touched past it. Copying back
+// the few pages a build writes costs a fraction of dropping them and
+// taking a fault on each at the next build (docs/PERFORMANCE.md §9). It
+// does nothing, and reports false, if the view or pagemap cannot be read
+// or more than copyBackMaxPages were written: the caller then drops every
+// page, which restores the image in every case.
+func (m *Memory) restoreWritten(image *Image) bool {
+	pm := pagemap()
+	if image.view == nil || pm == nil {
+		return false
+	}
+	pages := int(m.rw / osPageSize)
+	if cap(m.entries) < 8*pages {
+		m.entries = make([]byte, 8*pages)
+	}
+	entries := m.entries[:8*pages]
+	if n, err := pm.ReadAt(entries, int64(uintptr(m.base)/osPageSize*8)); err != nil || n != len(entries) {
+		return false
+	}
+	written := 0
+	for i := range pages {
+		if pageWritten(binary.LittleEndian.Uint64(entries[8*i:])) {
+			written++
+		}
+	}
+	if written > copyBackMaxPages {
+		return false
+	}
+	all, ps := m.all(), int(osPageSize)
+	for i := range pages {
+		if !pageWritten(binary.LittleEndian.Uint64(entries[8*i:])) {
+			continue
+		}
+		page := all[i*ps : (i+1)*ps]
+		if from := i * ps; from < image.size {
+			n := copy(page, image.view[from:])
+			clear(page[n:])
+		} else if !isZero(page) { // not the zero page a read maps, which stays shared
+			clear(page)
+		}
+	}
+	runtime.KeepAlive(image)
+	return true
+}
+
+func isZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// pageWritten reports whether a pagemap entry of a private mapping of a
+// file is of a page written since it was mapped or dropped: present and
+// anonymous (a copy of the file's page, or a page of its own), or swapped
+// out, which only anonymous pages are.
+func pageWritten(e uint64) bool {
+	const present, swapped, file = 1 << 63, 1 << 62, 1 << 61
+	return e&swapped != 0 || e&(present|file) == present
+}
+
+// pagemap returns /proc/self/pagemap, opened once for the process, or nil
+// if it cannot be read.
+var pagemap = sync.OnceValue(func() *os.File {
+	f, err := os.Open("/proc/self/pagemap")
+	if err != nil {
+		return nil
+	}
+	return f
+})
 
 // free gives the memory back: to the pool, zeroed, or to the system.
 func (m *Memory) free() {
@@ -261,10 +346,14 @@ func (m *Memory) free() {
 // makes the kernel flush the page tables of every core running the
 // process, so that resetting mapped memories from two goroutines got less
 // done than from one (docs/PERFORMANCE.md §9).
+//
+// A larger image is also mapped read-only and shared (view), for Reset to
+// copy back the pages an instance wrote.
 type Image struct {
 	fd    int
 	size  int
 	small []byte // the image, if it is small; never written
+	view  []byte // the image mapped read-only, if it is not small; nil if that failed
 }
 
 // smallImageMax is the largest image copied rather than mapped, and
@@ -284,10 +373,8 @@ func NewImage(b []byte) (*Image, error) {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
 	img := &Image{fd: fd, size: len(b)}
-	if len(b) <= smallImageMax {
-		img.small = append([]byte(nil), b...)
-	}
-	runtime.AddCleanup(img, func(fd int) { _ = unix.Close(fd) }, fd)
+	res := &imageResources{fd: fd}
+	runtime.AddCleanup(img, (*imageResources).close, res)
 	for off := 0; off < len(b); {
 		n, err := unix.Write(fd, b[off:])
 		if err != nil {
@@ -299,7 +386,26 @@ func NewImage(b []byte) (*Image, error) {
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE|unix.F_SEAL_SEAL); err != nil {
 		return nil, fmt.Errorf("seal memfd: %w", err)
 	}
+	if len(b) <= smallImageMax {
+		img.small = append([]byte(nil), b...)
+	} else if view, err := unix.Mmap(fd, 0, len(b), unix.PROT_READ, unix.MAP_SHARED); err == nil {
+		img.view, res.view = view, view
+	}
 	return img, nil
+}
+
+// imageResources are what an Image holds outside the Go heap, released
+// once the Image is garbage.
+type imageResources struct {
+	fd   int
+	view []byte
+}
+
+func (r *imageResources) close() {
+	if r.view != nil {
+		_ = unix.Munmap(r.view)
+	}
+	_ = unix.Close(r.fd)
 }
 
 // bytes reads the image back, for the fallbacks.
