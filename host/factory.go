@@ -38,8 +38,10 @@ type Factory struct {
 	info     registry.Info
 	sig      *Signature         // the declared tensor signature, nil if none
 	schema   *jsonschema.Schema // the compiled config_schema; nil without one or WithoutConfigValidation
-	shape    moduleShape
-	memory   wasmbin.MemoryType // the module's memory, as declared
+	// validConfig is the last config that passed the schema (schema.go).
+	validConfig atomic.Pointer[string]
+	shape       moduleShape
+	memory      wasmbin.MemoryType // the module's memory, as declared
 	// tableBytes is the host memory its tables may grow to (budget.go).
 	tableBytes uint64
 	modCfg     wazero.ModuleConfig // immutable; copied per instance

@@ -105,6 +105,19 @@ func TestConfigSchemaValidation(t *testing.T) {
 		assert.ErrorContains(t, err, fmt.Sprintf("; and %d more", ce.Omitted))
 	})
 
+	t.Run("the last valid config is remembered, exactly", func(t *testing.T) {
+		valid := `{"layers": [4, 2], "activation": "relu"}`
+		for _, config := range []string{valid, `{"layers": [4, 0], "activation": "relu"}`, valid[:len(valid)-1], valid + " ", valid} {
+			m, err := f.Build(ctx, []byte(config))
+			if config == valid || config == valid+" " {
+				require.NoError(t, err, config)
+				require.NoError(t, m.Close(ctx))
+				continue
+			}
+			require.ErrorIs(t, err, host.ErrInvalidConfig, "%s: one byte from a valid config", config)
+		}
+	})
+
 	t.Run("concurrent builds", func(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range 32 {
