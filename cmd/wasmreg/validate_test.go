@@ -39,7 +39,7 @@ func TestValidateMetadataProblems(t *testing.T) {
 		{"capabilities_not_array", []string{bad + `field "capabilities" must be an array of capability names such as ["clock"], not a string`}},
 		{"unknown_capability", []string{unknownCap + `field "capabilities"[0] "teleport" is not a capability this host knows ("artifact", "clock", "log", "random")`}},
 		{"schema_not_object", []string{bad + `field "config_schema" must be a JSON Schema object, not an array`}},
-		{"tensors_not_object", []string{bad + `field "tensors": is an array, not a JSON object`}},
+		{"tensors_not_object", []string{bad + `tensors: must be a JSON object such as {"inputs": [...], "outputs": [...]}, not an array`}},
 		{"many", []string{
 			bad + `unknown field "Name": did you mean "name"? Field names are matched exactly`,
 			bad + `field "version" appears 2 times; give it once`,
@@ -49,7 +49,7 @@ func TestValidateMetadataProblems(t *testing.T) {
 			bad + `field "config_schema" must be a JSON Schema object, not an array`,
 			unknownCap + `field "capabilities"[0] "teleport" is not a capability this host knows ("artifact", "clock", "log", "random")`,
 			bad + `field "capabilities"[1] must be a capability name (a string), not a number`,
-			bad + `field "tensors": field "inputs" is not an array of tensors`,
+			bad + `tensors.inputs: must be an array of tensors, not a number`,
 		}},
 		// A memory over --memory-limit does not hide the metadata's problems.
 		{"big_memory", []string{
