@@ -492,13 +492,15 @@ func TestValidate(t *testing.T) {
 			"  ✗ error: host: unknown import: wasmreg.frobnicate is not part of ABI v1",
 		}},
 		{"every problem", filepath.Join("testdata", "many_problems.wasm"), 1, []string{
-			filepath.Join("testdata", "many_problems.wasm") + ": does not speak wasmreg ABI v1 (6 problems):",
+			filepath.Join("testdata", "many_problems.wasm") + ": does not speak wasmreg ABI v1 (7 problems):",
 			`  ✗ error: host: missing or mistyped export: memory "memory" is not exported`,
 			"  ✗ error: host: missing or mistyped export: function wasmreg_build is exported as () -> (i32); ABI v1 declares wasmreg_build (len: i32) -> i32 (docs/ABI.md §2)",
 			"  ✗ error: host: missing or mistyped export: function wasmreg_predict (len: i32) -> i32 is not exported",
 			"  ✗ error: host: unknown import: wasmreg.frobnicate is not part of ABI v1",
 			"  ✗ error: host: mistyped import: wasmreg.output is imported as (i32) -> (); ABI v1 declares output (ptr: i32, len: i32) -> () (docs/ABI.md §4)",
 			`  ✗ error: host: unknown import: env.abort: module "env" is not provided (only "wasmreg" and "wasi_snapshot_preview1" are)`,
+			// and its metadata, read in spite of them
+			`  ✗ error: host: bad metadata: wasmreg_info: it is empty; it must write one JSON object such as {"name": "mlp", "version": "1.0.0"}`,
 		}},
 		{"ok with grants", hostFixture("guest.wasm"), 0, []string{
 			"ok: testguest@1.2.3 speaks wasmreg ABI v1 (" + hostFixture("guest.wasm") + ")",
