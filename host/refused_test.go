@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -236,4 +237,27 @@ func TestValidateRefusedHammer(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// ExampleHost_Validate lists every problem of a module refused for an
+// import: Load would stop at the import, Validate reads the metadata too.
+func ExampleHost_Validate() {
+	ctx := context.Background()
+	h, _ := host.New(ctx)
+	defer h.Close(ctx)
+	wasm, _ := os.ReadFile("testdata/refused_metadata.wasm")
+	_, err := h.Validate(ctx, wasm)
+	var me *host.ModuleError
+	if errors.As(err, &me) {
+		for _, p := range me.Problems {
+			fmt.Println(p)
+		}
+	}
+	_, err = h.Load(ctx, wasm)
+	fmt.Println(errors.As(err, &me), len(me.Problems))
+	// Output:
+	// host: unknown import: wasmreg.frobnicate is not part of ABI v1
+	// host: bad metadata: wasmreg_info: field "version": version "1.0" is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE] (invalid semantic version); write "1.0.0"
+	// host: unknown capability: wasmreg_info: field "capabilities"[0] "teleport" is not a capability this host knows ("artifact", "clock", "log", "random")
+	// true 1
 }

@@ -369,7 +369,7 @@ func TestList(t *testing.T) {
 	assert.Regexp(t, `^spin\s+1\.0\.0\s+counts to 2\^26\s+-\s+\d+B\s+[0-9a-f]{64}$`, lines[5])
 	assert.Regexp(t, `^testguest\s+1\.2\.3\s+exercises every import of ABI v1\s+artifact,clock,(log,)?random\s+1\.4KiB\s+[0-9a-f]{64}$`, lines[6])
 	for _, broken := range []string{"bad_metadata", "bad_version", "big_memory", "env_import", "info_fails",
-		"init_output", "missing_export", "unknown_capability", "unknown_import", "wrong_type"} {
+		"init_output", "missing_export", "refused_metadata", "unknown_capability", "unknown_import", "wrong_type"} {
 		assert.Regexp(t, regexp.MustCompile(`(?m)^wasmreg: warning: skipping \S*`+broken+`\.wasm: .+$`), r.stderr)
 	}
 
