@@ -127,15 +127,17 @@ func (h *Host) withRefusedMetadata(ctx context.Context, wasm []byte, r *refusal,
 	me := &ModuleError{Module: "sha256:" + short, Problems: r.problems}
 	cfg := h.cfg
 	cfg.shapeReported = true
-	// One instance, no cache, snapshot or recycling: nothing outlives the
-	// one Load.
+	// No cache, snapshot or recycling: nothing outlives the one Load.
 	cfg.noSnapshots, cfg.recycle, cfg.cacheDir, cfg.pinned = true, 0, "", nil
-	cfg.maxInstances, cfg.compileWorkers = 1, 1
 	th, err := newHost(ctx, cfg, r.stubs)
 	if err != nil {
 		me.Problems = append(me.Problems, fmt.Errorf("%w: the host could not read the metadata: %w", ErrBadMetadata, err))
 		return me
 	}
+	// Its compile and its instance take this host's compilation slot,
+	// instance slot and memory budget: a sandbox per Validate does not
+	// multiply what the host allows.
+	th.compileSem, th.instances, th.budget = h.compileSem, h.instances, h.budget
 	// Close waits for an abandoned compile until ctx is done, then closes
 	// the runtime when it ends.
 	defer func() { _ = th.Close(ctx) }()
@@ -166,7 +168,8 @@ func (h *Host) withRefusedMetadata(ctx context.Context, wasm []byte, r *refusal,
 // name@version too.
 //
 // The module is asked in a throw-away host with this host's limits and
-// grants, whose runtime stands a stub of the declared type in for each
+// grants, whose compile and instance take this host's compilation and
+// instance slots and memory budget, and whose runtime stands a stub of the declared type in for each
 // import the host does not provide as the module declares it: a call of a
 // stub traps, naming the import. A module that defines no memory, exports
 // no wasmreg_info of the ABI's type, has a mistyped _initialize, imports

@@ -82,7 +82,9 @@ func assertProblems(t *testing.T, err error, want []problem) {
 // export problems and then its metadata's, as Load lists them for a module
 // whose imports and exports are right; Load itself stops at the first set.
 func TestValidateRefusedMetadata(t *testing.T) {
-	h, _ := newHost(t, host.WithCallTimeout(500*time.Millisecond))
+	// A small output limit, so that the flood meets it long before the
+	// call timeout, under -race too.
+	h, _ := newHost(t, host.WithCallTimeout(500*time.Millisecond), host.WithOutputLimit(1<<20))
 	const badVersion = `{"name":"m","version":"1.0"}`
 	tests := []struct {
 		name   string
@@ -260,4 +262,28 @@ func ExampleHost_Validate() {
 	// host: bad metadata: wasmreg_info: field "version": version "1.0" is not a strict semantic version MAJOR.MINOR.PATCH[-PRERELEASE] (invalid semantic version); write "1.0.0"
 	// host: unknown capability: wasmreg_info: field "capabilities"[0] "teleport" is not a capability this host knows ("artifact", "clock", "log", "random")
 	// true 1
+}
+
+// TestValidateRefusedSharesSlots: the sandbox's instance takes one of this
+// host's instance slots, so Validate cannot go past WithMaxInstances.
+func TestValidateRefusedSharesSlots(t *testing.T) {
+	h, _ := newHost(t, host.WithMaxInstances(1), host.WithCallTimeout(300*time.Millisecond))
+	wasm := assemble(t, refusedModule(`(import "wasmreg" "frobnicate" (func))`, `{"name":"m","version":"1.0"}`, "", ""))
+	f := load(t, h, "echo.wasm")
+	defer f.Close(context.Background())
+	m, err := f.Build(context.Background(), nil)
+	require.NoError(t, err)
+
+	_, err = h.Validate(context.Background(), wasm)
+	assertProblems(t, err, []problem{
+		{host.ErrUnknownImport, "wasmreg.frobnicate"},
+		{host.ErrBusy, "all 1 instance slots are in use"},
+	})
+
+	require.NoError(t, m.Close(context.Background()))
+	_, err = h.Validate(context.Background(), wasm)
+	assertProblems(t, err, []problem{
+		{host.ErrUnknownImport, "wasmreg.frobnicate"},
+		{host.ErrBadMetadata, `field "version"`},
+	})
 }
