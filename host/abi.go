@@ -111,6 +111,10 @@ type moduleShape struct {
 	start        bool     // the module has a start function
 	imports      []Import // every imported function
 	exports      []string // names of exported functions, sorted
+	// broken holds the ABI's exports (and _initialize) that are missing
+	// or mistyped: a module refused for them may still be asked for its
+	// metadata (refused.go) through the others.
+	broken map[string]bool
 }
 
 // Import is one function a factory imports, and the capability a host
@@ -141,7 +145,7 @@ func shownImport(mod, name string) string {
 // them, against ABI v1 and the grants, and reports every problem it finds,
 // each wrapping its sentinel: before anything is rewritten or compiled.
 func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, []error) {
-	shape := moduleShape{start: m.HasStart}
+	shape := moduleShape{start: m.HasStart, broken: map[string]bool{}}
 	var errs []error
 
 	exports := map[string]signature{}
@@ -168,15 +172,18 @@ func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, []error) {
 		switch {
 		case !ok:
 			errs = append(errs, fmt.Errorf("%w: function %s %s is not exported", ErrMissingExport, req.name, req.sig.doc))
+			shape.broken[req.name] = true
 		case !req.sig.equal(got):
 			errs = append(errs, fmt.Errorf("%w: function %s is exported as %s; ABI v%d declares %s %s (docs/ABI.md §2)",
 				ErrMissingExport, req.name, got, ABIVersion, req.name, req.sig.doc))
+			shape.broken[req.name] = true
 		}
 	}
 	if got, ok := exports[ExportInitialize]; ok {
 		if !initializeSig.equal(got) {
 			errs = append(errs, fmt.Errorf("%w: function %s is exported as %s; ABI v%d declares %s %s (docs/ABI.md §2)",
 				ErrMissingExport, ExportInitialize, got, ABIVersion, ExportInitialize, initializeSig.doc))
+			shape.broken[ExportInitialize] = true
 		}
 		shape.initialize = true
 	}

@@ -5,6 +5,9 @@
 // A [Host] owns one wazero runtime. [Host.Load] compiles a module once,
 // checks its imports and exports against the ABI and the capabilities the
 // host grants, reads the factory's metadata, and returns a [Factory].
+// [Host.Validate] is Load for a factory's author: it reads the metadata of a
+// module refused for its imports or exports too, in a throw-away sandbox,
+// so that one error lists every problem.
 // [Factory.Build] instantiates a fresh, private module instance for every
 // model, outside any lock, and calls the guest's wasmreg_build with the
 // configuration; the instance is the [Model], and [Model.Predict] calls

@@ -99,13 +99,15 @@ func (f *Factory) load(ctx context.Context) error {
 	mod := inst.mod
 
 	stack := make([]uint64, 1)
-	c.export = ExportABIVersion
-	if _, err := h.invoke(c, mod.ExportedFunction(ExportABIVersion), stack); err != nil {
-		return err
-	}
-	if v := int32(stack[0]); v != ABIVersion {
-		return fmt.Errorf("%w: module %s: %s returned %d, this host speaks version %d",
-			ErrABIVersion, f.fullName, ExportABIVersion, v, ABIVersion)
+	if !f.shape.broken[ExportABIVersion] { // only a refused module's can be (refused.go)
+		c.export = ExportABIVersion
+		if _, err := h.invoke(c, mod.ExportedFunction(ExportABIVersion), stack); err != nil {
+			return err
+		}
+		if v := int32(stack[0]); v != ABIVersion {
+			return fmt.Errorf("%w: module %s: %s returned %d, this host speaks version %d",
+				ErrABIVersion, f.fullName, ExportABIVersion, v, ABIVersion)
+		}
 	}
 
 	c.export, stack[0] = ExportInfo, 0

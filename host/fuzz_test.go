@@ -161,3 +161,53 @@ func FuzzMetadata(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidate runs Validate on arbitrary bytes: a refused module runs in
+// its throw-away sandbox, and nothing may crash, hang or leak; every
+// problem it lists wraps a host sentinel, and a module it accepts works as
+// one Load accepts.
+func FuzzValidate(f *testing.F) {
+	for _, pattern := range []string{"testdata/*.wasm", "testdata/hostile/*.wasm"} {
+		paths, _ := filepath.Glob(pattern)
+		for _, p := range paths {
+			if b, err := os.ReadFile(p); err == nil {
+				f.Add(b)
+			}
+		}
+	}
+	h, _ := newHost(f, host.WithCallTimeout(100*time.Millisecond), host.WithOutputLimit(1<<16))
+	sentinels := []error{host.ErrInvalidModule, host.ErrModuleLimit, host.ErrModuleTooLarge, host.ErrABIVersion, host.ErrMissingExport,
+		host.ErrUnknownImport, host.ErrMistypedImport, host.ErrUnknownCapability, host.ErrNotGranted, host.ErrBadMetadata, host.ErrMemoryLimit,
+		host.ErrOutputLimit, host.ErrTimeout, host.ErrTrap, host.ErrGuest, host.ErrOutOfBounds, host.ErrOutsideCall}
+	wraps := func(err error) bool {
+		for _, s := range sentinels {
+			if errors.Is(err, s) {
+				return true
+			}
+		}
+		return false
+	}
+	f.Fuzz(func(t *testing.T, wasm []byte) {
+		ctx := context.Background()
+		fac, err := h.Validate(ctx, wasm)
+		if err != nil {
+			var me *host.ModuleError
+			if errors.As(err, &me) {
+				for _, p := range me.Problems {
+					if !wraps(p) {
+						t.Fatalf("problem wraps no host sentinel: %v", p)
+					}
+				}
+			} else if !wraps(err) {
+				t.Fatalf("Validate error wraps no host sentinel: %v", err)
+			}
+			return
+		}
+		defer fac.Close(ctx)
+		m, err := fac.Build(ctx, []byte(`{}`))
+		if err == nil {
+			_, _ = m.Predict(ctx, []byte("x"))
+			_ = m.Close(ctx)
+		}
+	})
+}

@@ -89,6 +89,12 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	if cfg.compileWorkers == 0 {
 		cfg.compileWorkers = runtime.GOMAXPROCS(0)
 	}
+	return newHost(ctx, cfg, nil)
+}
+
+// newHost returns a host of cfg whose runtime also provides stubs (for a
+// refused module's metadata, refused.go; nil for any other host).
+func newHost(ctx context.Context, cfg config, stubs importStubs) (*Host, error) {
 	h := &Host{cfg: cfg, container: cfg.container,
 		compileSem: make(chan struct{}, cfg.compileWorkers), live: map[*instance]struct{}{},
 		instances: make(chan struct{}, cfg.maxInstances), budget: budget.New(cfg.memoryBudget),
@@ -118,7 +124,7 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 		rc = rc.WithCompilationCache(cache)
 	}
 	var err error
-	if h.runtime, err = h.newRuntime(ctx, rc); err != nil {
+	if h.runtime, err = h.newRuntime(ctx, rc, stubs); err != nil {
 		_ = h.Close(ctx)
 		return nil, err
 	}
@@ -129,10 +135,11 @@ func New(ctx context.Context, opts ...Option) (*Host, error) {
 	return h, nil
 }
 
-// newRuntime returns a runtime with the WASI and wasmreg host modules.
-func (h *Host) newRuntime(ctx context.Context, rc wazero.RuntimeConfig) (wazero.Runtime, error) {
+// newRuntime returns a runtime with the WASI and wasmreg host modules, and
+// stubs in place of, or beside, their functions.
+func (h *Host) newRuntime(ctx context.Context, rc wazero.RuntimeConfig, stubs importStubs) (wazero.Runtime, error) {
 	r := wazero.NewRuntimeWithConfig(ctx, rc)
-	if err := instantiateWASI(ctx, r); err != nil {
+	if err := instantiateWASI(ctx, r, stubs[WASIModule]); err != nil {
 		_ = r.Close(ctx)
 		return nil, fmt.Errorf("host: instantiate %s: %w", WASIModule, err)
 	}
@@ -146,9 +153,14 @@ func (h *Host) newRuntime(ctx context.Context, rc wazero.RuntimeConfig) (wazero.
 			WithName(hi.name).
 			Export(hi.name)
 	}
+	stubs[ImportModule].export(b)
 	if _, err := b.Instantiate(ctx); err != nil {
 		_ = r.Close(ctx)
 		return nil, fmt.Errorf("host: instantiate %s: %w", ImportModule, err)
+	}
+	if err := stubs.instantiateOthers(ctx, r); err != nil {
+		_ = r.Close(ctx)
+		return nil, err
 	}
 	return r, nil
 }
@@ -290,7 +302,7 @@ func Digest(wasm []byte) string {
 // problem of its metadata at once, in another, each naming the field and
 // wrapping [ErrBadMetadata], [ErrUnknownCapability] or [ErrNotGranted]. A
 // minimum memory over the limit is refused with the first set, before
-// the metadata is read.
+// the metadata is read. [Host.Validate] lists both sets at once.
 //
 // Before wazero sees the module, Load reads it strictly and checks it
 // against the host's structural limits ([WithModuleLimits]; a refusal wraps
@@ -305,6 +317,12 @@ func Digest(wasm []byte) string {
 // instantiation that reads the metadata is bounded by ctx and the call
 // timeout. Load is safe for concurrent use.
 func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
+	return h.load(ctx, wasm, false)
+}
+
+// load is Load; with readRefused, a module refused for its imports or
+// exports has its metadata read too (Validate).
+func (h *Host) load(ctx context.Context, wasm []byte, readRefused bool) (*Factory, error) {
 	if len(wasm) > h.cfg.moduleSizeLimit {
 		return nil, overLimit(&LimitError{Kind: ErrModuleTooLarge, Option: "WithModuleSizeLimit",
 			Limit: int64(h.cfg.moduleSizeLimit), Got: int64(len(wasm)),
@@ -329,6 +347,10 @@ func (h *Host) Load(ctx context.Context, wasm []byte) (*Factory, error) {
 	}
 	p, err := h.prepare(wasm)
 	digest := <-digests
+	var r *refusal
+	if err != nil && readRefused && errors.As(err, &r) && r.stubs != nil {
+		return nil, h.withRefusedMetadata(ctx, wasm, r, digest[:12])
+	}
 	if err != nil {
 		return nil, named(err, digest[:12])
 	}
@@ -388,6 +410,10 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 	// Every problem of the module's shape and memory at once: a factory
 	// author fixes them in one go.
 	shape, problems := h.checkShape(m)
+	if h.cfg.shapeReported {
+		problems = nil // a throw-away host's (refused.go): its parent reported them
+	}
+	shapeProblems := len(problems)
 	p := prepared{wasm: wasm, shape: shape, tables: h.cfg.tableBytes(m), noRecycle: h.recyclable(m)}
 	if len(m.Memories) > 0 {
 		p.memory = m.Memories[0]
@@ -404,7 +430,11 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 			Detail: fmt.Sprintf("its memory needs at least %d pages (%d bytes), the limit is %d bytes", pages, pages*wasmPageSize, h.cfg.memoryLimit)}))
 	}
 	if len(problems) > 0 {
-		return prepared{}, &refusal{problems}
+		r := &refusal{problems: problems}
+		if len(problems) == shapeProblems { // a memory over the limit cannot be instantiated to ask
+			r.stubs = h.importStubs(m, shape)
+		}
+		return prepared{}, r
 	}
 	// A guest that can observe randomness or time must run its own
 	// _initialize: a snapshot would freeze what it saw there. A small
@@ -483,9 +513,15 @@ func moduleError(err error) error {
 // wrapping its sentinel. Load names the module in it (named).
 type refusal struct {
 	problems []error
+	// stubs stand in for the imports the host does not provide as the
+	// module declares them, if its metadata can be read in spite of its
+	// problems (refused.go); nil if not.
+	stubs importStubs
 }
 
-func refuse(kind, err error) *refusal { return &refusal{[]error{fmt.Errorf("%w: %w", kind, err)}} }
+func refuse(kind, err error) *refusal {
+	return &refusal{problems: []error{fmt.Errorf("%w: %w", kind, err)}}
+}
 
 func (r *refusal) Error() string { return errors.Join(r.problems...).Error() }
 

@@ -102,10 +102,8 @@ func (f *Factory) parseMetadata(out []byte) error {
 		md.Capabilities = f.checkCapabilities(raw, bad)
 	}
 	if raw, ok := fields["tensors"]; ok && !isNull(raw) {
-		sig, err := parseSignature(ExportInfo, raw)
-		if err != nil {
-			probs = append(probs, err)
-		}
+		sig, errs := parseSignature(ExportInfo, raw)
+		probs = append(probs, errs...)
 		f.sig = sig
 	}
 	if len(probs) > 0 {

@@ -80,6 +80,7 @@ type config struct {
 	cacheDir           string
 	grants             map[string]bool
 	ungranted          bool // Load accepts imports of capabilities not granted
+	shapeReported      bool // a throw-away host for a refused module's metadata (refused.go)
 	container          *di.Container
 	logger             *slog.Logger
 	loggerSet          bool

@@ -66,8 +66,9 @@ var wasiStateless = map[string]bool{
 
 // instantiateWASI instantiates wazero's WASI module, with every function
 // that may change an instance's WASI state (not in wasiStateless) wrapped
-// so that calling it marks the calling instance tainted.
-func instantiateWASI(ctx context.Context, r wazero.Runtime) error {
+// so that calling it marks the calling instance tainted, and stubs in place
+// of, or beside, its functions.
+func instantiateWASI(ctx context.Context, r wazero.Runtime, stubs moduleStubs) error {
 	probe := r.NewHostModuleBuilder(WASIModule)
 	wasi_snapshot_preview1.NewFunctionExporter().ExportFunctions(probe)
 	compiled, err := probe.Compile(ctx)
@@ -99,6 +100,7 @@ func instantiateWASI(ctx context.Context, r wazero.Runtime) error {
 		}
 		fb.Export(name)
 	}
+	stubs.export(b)
 	_, err = b.Instantiate(ctx)
 	return err
 }

@@ -1,8 +1,8 @@
 package host
 
 import (
+	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -79,18 +79,23 @@ func cloneSpecs(specs []TensorSpec) []TensorSpec {
 
 // parseSignature reads the metadata's "tensors" field strictly: only the
 // known keys, each once, every name, datatype and shape within the limits.
-// where names the factory for the errors, which wrap [ErrBadMetadata].
-func parseSignature(where string, raw json.RawMessage) (*Signature, error) {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s: field \"tensors\": %s", ErrBadMetadata, where, fmt.Sprintf(format, args...))
+// It reports every problem of the signature at once, each naming its path
+// (tensors.inputs[0].datatype) and the tensor, after where (which names
+// the export), and wrapping [ErrBadMetadata]; the signature is nil if there
+// is any.
+func parseSignature(where string, raw json.RawMessage) (*Signature, []error) {
+	var probs []error
+	bad := func(path, format string, args ...any) {
+		probs = append(probs, fmt.Errorf("%w: %s: tensors%s: %s", ErrBadMetadata, where, path, fmt.Sprintf(format, args...)))
 	}
 	// encoding/json would quietly read bad UTF-8 as U+FFFD.
 	if !utf8.Valid(raw) {
-		return nil, bad("not valid UTF-8")
+		bad("", "not valid UTF-8")
+		return nil, probs
 	}
-	fields, err := strictObject(raw, "inputs", "outputs")
-	if err != nil {
-		return nil, bad("%v", err)
+	fields, ok := objectFields(raw, []string{"inputs", "outputs"}, "", `{"inputs": [...], "outputs": [...]}`, bad)
+	if !ok {
+		return nil, probs
 	}
 	sig := &Signature{}
 	for _, side := range []struct {
@@ -102,71 +107,123 @@ func parseSignature(where string, raw json.RawMessage) (*Signature, error) {
 		if !ok {
 			continue
 		}
+		path := "." + side.key
 		var items []json.RawMessage
 		if err := json.Unmarshal(v, &items); err != nil || items == nil {
-			return nil, bad("field %q is not an array of tensors", side.key)
+			bad(path, "must be an array of tensors, not %s", jsonKind(v))
+			continue
 		}
 		if len(items) > side.max {
-			return nil, bad("field %q declares %d tensors, at most %d", side.key, len(items), side.max)
+			bad(path, "declares %d tensors, at most %d", len(items), side.max)
 		}
+		seen := map[string]int{}
 		for i, item := range items {
-			spec, err := parseTensorSpec(item)
-			if err != nil {
-				return nil, bad("%s[%d]%s", side.key, i, err)
+			at := fmt.Sprintf("%s[%d]", path, i)
+			spec, ok := parseTensorSpec(at, item, bad)
+			if !ok {
+				continue
 			}
-			for _, prev := range *side.dest {
-				if prev.Name == spec.Name {
-					return nil, bad("%s[%d]: name %q is declared twice", side.key, i, spec.Name)
-				}
+			if j, dup := seen[spec.Name]; dup {
+				bad(at+".name", "%s is declared twice (also %s[%d])", quoteField(spec.Name), side.key, j)
+				continue
 			}
+			seen[spec.Name] = i
 			*side.dest = append(*side.dest, spec)
 		}
 	}
+	if len(probs) > 0 {
+		return nil, probs
+	}
 	if len(sig.Inputs) == 0 && len(sig.Outputs) == 0 {
-		return nil, bad("declares no tensor: give \"inputs\" or \"outputs\", or leave the field out")
+		bad("", "declares no tensor: give \"inputs\" or \"outputs\", or leave the field out")
+		return nil, probs
 	}
 	return sig, nil
 }
 
-// parseTensorSpec reads one {"name", "datatype", "shape"} object. Its
-// errors begin with the tensor's name when it has a good one, so that
-// parseSignature's "inputs[0]" prefix reads on.
-func parseTensorSpec(raw json.RawMessage) (TensorSpec, error) {
-	fields, err := strictObject(raw, "name", "datatype", "shape")
-	if err != nil {
-		return TensorSpec{}, fmt.Errorf(": %w", err)
+// objectFields reads raw as a JSON object with keys among known, reporting
+// each problem at path through bad; ok is false if raw is not an object.
+// example shows what the object looks like.
+func objectFields(raw json.RawMessage, known []string, path, example string, bad func(path, format string, args ...any)) (map[string]json.RawMessage, bool) {
+	if jsonKind(raw) != "an object" {
+		bad(path, "must be a JSON object such as %s, not %s", example, jsonKind(raw))
+		return nil, false
 	}
-	var spec TensorSpec
+	fields, probs := readObject(raw, known)
+	if fields == nil { // cannot happen: the metadata was read as JSON
+		bad(path, "%s", strings.TrimPrefix(probs[0], "it "))
+		return nil, false
+	}
+	for _, p := range probs {
+		bad(path, "%s", p)
+	}
+	return fields, true
+}
+
+// parseTensorSpec reads one {"name", "datatype", "shape"} object at path,
+// reporting each of its problems through bad, after its name when it has a
+// good one; ok is false if there was any.
+func parseTensorSpec(path string, raw json.RawMessage, bad func(path, format string, args ...any)) (spec TensorSpec, ok bool) {
+	n := 0
+	report := func(p, format string, args ...any) {
+		n++
+		bad(p, format, args...)
+	}
+	fields, isObject := objectFields(raw, []string{"name", "datatype", "shape"}, path,
+		`{"name": "input", "datatype": "FP32", "shape": [-1, 64]}`, report)
+	if !isObject {
+		return TensorSpec{}, false
+	}
 	for _, key := range []string{"name", "datatype", "shape"} {
 		if _, ok := fields[key]; !ok {
-			return TensorSpec{}, fmt.Errorf(": field %q is required", key)
+			report(path, "field %q is required", key)
 		}
 	}
-	if err := json.Unmarshal(fields["name"], &spec.Name); err != nil {
-		return TensorSpec{}, fmt.Errorf(": field \"name\" is not a string")
-	}
-	if err := checkTensorName(spec.Name); err != nil {
-		return TensorSpec{}, fmt.Errorf(": field \"name\" %s: %w", strconv.QuoteToASCII(clipName(spec.Name)), err)
-	}
-	at := fmt.Sprintf(" %q", spec.Name)
-	if err := json.Unmarshal(fields["datatype"], &spec.Datatype); err != nil {
-		return TensorSpec{}, fmt.Errorf("%s: field \"datatype\" is not a string", at)
-	}
-	if !slices.Contains(Datatypes(), spec.Datatype) {
-		return TensorSpec{}, fmt.Errorf("%s: field \"datatype\" %s is not one of %s", at, strconv.QuoteToASCII(clipName(spec.Datatype)), quotedList(Datatypes()))
-	}
-	if err := json.Unmarshal(fields["shape"], &spec.Shape); err != nil || spec.Shape == nil {
-		return TensorSpec{}, fmt.Errorf("%s: field \"shape\" is not an array of integers (-1 for a variable dimension)", at)
-	}
-	if len(spec.Shape) > MaxTensorRank {
-		return TensorSpec{}, fmt.Errorf("%s: field \"shape\" has %d dimensions, at most %d", at, len(spec.Shape), MaxTensorRank)
-	}
-	for i, d := range spec.Shape {
-		if d < -1 || d > MaxTensorDim {
-			return TensorSpec{}, fmt.Errorf("%s: field \"shape\": dimension %d is %d, want -1 (variable) or 0 to %d", at, i, d, MaxTensorDim)
+	tensor := "" // " (tensor \"x\")" once the name is good
+	if v, ok := fields["name"]; ok {
+		switch err := json.Unmarshal(v, &spec.Name); {
+		case err != nil:
+			report(path+".name", "must be a string, not %s", jsonKind(v))
+		default:
+			if err := checkTensorName(spec.Name); err != nil {
+				report(path+".name", "%s: %v", quoteField(spec.Name), err)
+			} else {
+				tensor = fmt.Sprintf(" (tensor %s)", quoteField(spec.Name))
+			}
 		}
 	}
-	return spec, nil
+	if v, ok := fields["datatype"]; ok {
+		switch err := json.Unmarshal(v, &spec.Datatype); {
+		case err != nil:
+			report(path+".datatype"+tensor, "must be a string, not %s", jsonKind(v))
+		case !slices.Contains(Datatypes(), spec.Datatype):
+			report(path+".datatype"+tensor, "%s is not one of %s", quoteField(spec.Datatype), quotedList(Datatypes()))
+		}
+	}
+	if v, ok := fields["shape"]; ok {
+		var dims []json.RawMessage
+		switch err := json.Unmarshal(v, &dims); {
+		case err != nil || dims == nil:
+			report(path+".shape"+tensor, "must be an array of integers (-1 for a variable dimension), not %s", jsonKind(v))
+		case len(dims) > MaxTensorRank:
+			report(path+".shape"+tensor, "has %d dimensions, at most %d", len(dims), MaxTensorRank)
+		default:
+			spec.Shape = make([]int64, len(dims))
+			for i, dim := range dims {
+				at := fmt.Sprintf("%s.shape[%d]%s", path, i, tensor)
+				d := &spec.Shape[i]
+				switch err := json.Unmarshal(dim, d); {
+				case jsonKind(dim) != "a number":
+					report(at, "must be an integer (-1 for a variable dimension), not %s", jsonKind(dim))
+				case err != nil:
+					report(at, "%s is not an integer from -1 (variable) to %d", clipName(string(bytes.TrimSpace(dim))), MaxTensorDim)
+				case *d < -1 || *d > MaxTensorDim:
+					report(at, "%d is not -1 (variable) or 0 to %d", *d, MaxTensorDim)
+				}
+			}
+		}
+	}
+	return spec, n == 0
 }
 
 func checkTensorName(name string) error {
@@ -191,20 +248,6 @@ func clipName(s string) string {
 		return s[:48] + "…"
 	}
 	return s
-}
-
-// strictObject decodes a JSON object whose keys must be among known, each
-// at most once, matched exactly (encoding/json alone matches keys
-// case-insensitively and keeps the last of duplicates).
-func strictObject(raw json.RawMessage, known ...string) (map[string]json.RawMessage, error) {
-	fields, probs := readObject(raw, known)
-	if fields == nil {
-		return nil, errors.New(strings.TrimPrefix(probs[0], "it "))
-	}
-	if len(probs) > 0 {
-		return nil, errors.New(strings.Join(probs, "; "))
-	}
-	return fields, nil
 }
 
 // quotedList is names as an error lists them: "a", "b", "c".

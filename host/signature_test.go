@@ -81,54 +81,77 @@ func TestSignatureMetadata(t *testing.T) {
 	}
 
 	seventeen := strings.Repeat(`{"name":"o","datatype":"FP32","shape":[]},`, 17)
+	const datatypes = `"BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES"`
+	const dimRange = "-1 (variable) or 0 to 16777216"
 	bad := []struct {
 		name, tensors string
-		contains      []string
+		want          []string // every problem, after "wasmreg_info: tensors"
 	}{
-		{"not an object", `[]`, []string{`field "tensors": is an array, not a JSON object`}},
-		{"empty", `{}`, []string{"declares no tensor"}},
-		{"empty lists", `{"inputs":[],"outputs":[]}`, []string{"declares no tensor"}},
-		{"unknown key", `{"input":[]}`, []string{`unknown field "input"`}},
-		{"key in capitals", `{"Inputs":[]}`, []string{`unknown field "Inputs"`}},
-		{"duplicate key", `{"inputs":[],"inputs":[]}`, []string{`field "inputs" appears 2 times`}},
-		{"inputs not an array", `{"inputs":{}}`, []string{`field "inputs" is not an array`}},
-		{"inputs null", `{"inputs":null}`, []string{`field "inputs" is not an array`}},
-		{"two inputs", in(`{"name":"a","datatype":"FP32","shape":[]},{"name":"b","datatype":"FP32","shape":[]}`), []string{`"inputs" declares 2 tensors, at most 1`}},
-		{"17 outputs", `{"outputs":[` + strings.TrimSuffix(seventeen, ",") + `]}`, []string{`"outputs" declares 17 tensors, at most 16`}},
-		{"tensor not an object", in(`"x"`), []string{`inputs[0]: is a string, not a JSON object`}},
-		{"unknown tensor field", in(`{"name":"x","datatype":"FP32","shape":[],"dims":[]}`), []string{`inputs[0]: unknown field "dims"`}},
-		{"tensor field twice", in(`{"name":"x","name":"y","datatype":"FP32","shape":[]}`), []string{`inputs[0]: field "name" appears 2 times`}},
-		{"no name", in(`{"datatype":"FP32","shape":[]}`), []string{`inputs[0]: field "name" is required`}},
-		{"no datatype", in(`{"name":"x","shape":[]}`), []string{`field "datatype" is required`}},
-		{"no shape", in(`{"name":"x","datatype":"FP32"}`), []string{`field "shape" is required`}},
-		{"empty name", in(`{"name":"","datatype":"FP32","shape":[]}`), []string{`field "name" "": empty`}},
-		{"name not a string", in(`{"name":1,"datatype":"FP32","shape":[]}`), []string{`field "name" is not a string`}},
-		{"overlong name", in(`{"name":"` + strings.Repeat("n", 129) + `","datatype":"FP32","shape":[]}`), []string{"129 bytes, at most 128"}},
-		{"control char in name", in(`{"name":"a\nb","datatype":"FP32","shape":[]}`), []string{`"a\nb": control character U+000A at byte 1`}},
-		{"C1 control in name", in(`{"name":"a\u0085","datatype":"FP32","shape":[]}`), []string{"control character U+0085"}},
-		{"invalid UTF-8 name", in("{\"name\":\"a\xff\",\"datatype\":\"FP32\",\"shape\":[]}"), []string{"not valid UTF-8"}},
-		{"duplicate output", `{"outputs":[{"name":"o","datatype":"FP32","shape":[]},{"name":"o","datatype":"FP64","shape":[]}]}`, []string{`outputs[1]: name "o" is declared twice`}},
-		{"bad datatype", in(`{"name":"x","datatype":"FLOAT32","shape":[]}`), []string{`inputs[0] "x": field "datatype" "FLOAT32" is not one of "BOOL", "UINT8"`}},
-		{"datatype lowercase", in(`{"name":"x","datatype":"fp32","shape":[]}`), []string{`field "datatype" "fp32"`}},
-		{"datatype not a string", in(`{"name":"x","datatype":32,"shape":[]}`), []string{`field "datatype" is not a string`}},
-		{"shape not an array", in(`{"name":"x","datatype":"FP32","shape":64}`), []string{`"x": field "shape" is not an array of integers`}},
-		{"shape null", in(`{"name":"x","datatype":"FP32","shape":null}`), []string{`field "shape" is not an array`}},
-		{"fractional dim", in(`{"name":"x","datatype":"FP32","shape":[1.5]}`), []string{`field "shape" is not an array of integers`}},
-		{"float-spelled dim", in(`{"name":"x","datatype":"FP32","shape":[64.0]}`), []string{`field "shape" is not an array of integers`}},
-		{"dim below -1", in(`{"name":"x","datatype":"FP32","shape":[-1,-2]}`), []string{`"x": field "shape": dimension 1 is -2, want -1 (variable) or 0 to 16777216`}},
-		{"dim too large", in(`{"name":"x","datatype":"FP32","shape":[16777217]}`), []string{"dimension 0 is 16777217"}},
-		{"dim overflows int64", in(`{"name":"x","datatype":"FP32","shape":[99999999999999999999]}`), []string{`field "shape" is not an array of integers`}},
-		{"17 dims", in(`{"name":"x","datatype":"FP32","shape":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}`), []string{"17 dimensions, at most 16"}},
+		{"not an object", `[]`, []string{`: must be a JSON object such as {"inputs": [...], "outputs": [...]}, not an array`}},
+		{"empty", `{}`, []string{`: declares no tensor: give "inputs" or "outputs", or leave the field out`}},
+		{"empty lists", `{"inputs":[],"outputs":[]}`, []string{`: declares no tensor: give "inputs" or "outputs", or leave the field out`}},
+		{"unknown key", `{"input":[]}`, []string{`: unknown field "input" (fields are "inputs", "outputs")`}},
+		{"key in capitals", `{"Inputs":[]}`, []string{`: unknown field "Inputs": did you mean "inputs"? Field names are matched exactly`}},
+		{"duplicate key", `{"inputs":[],"inputs":[]}`, []string{`: field "inputs" appears 2 times; give it once`}},
+		{"inputs not an array", `{"inputs":{}}`, []string{`.inputs: must be an array of tensors, not an object`}},
+		{"inputs null", `{"inputs":null}`, []string{`.inputs: must be an array of tensors, not null`}},
+		{"two inputs", in(`{"name":"a","datatype":"FP32","shape":[]},{"name":"b","datatype":"FP32","shape":[]}`), []string{`.inputs: declares 2 tensors, at most 1`}},
+		{"17 outputs", `{"outputs":[` + strings.TrimSuffix(seventeen, ",") + `]}`, []string{
+			`.outputs: declares 17 tensors, at most 16`,
+			`.outputs[1].name: "o" is declared twice (also outputs[0])`, // and 15 more
+		}},
+		{"tensor not an object", in(`"x"`), []string{`.inputs[0]: must be a JSON object such as {"name": "input", "datatype": "FP32", "shape": [-1, 64]}, not a string`}},
+		{"unknown tensor field", in(`{"name":"x","datatype":"FP32","shape":[],"dims":[]}`), []string{`.inputs[0]: unknown field "dims" (fields are "name", "datatype", "shape")`}},
+		{"tensor field twice", in(`{"name":"x","name":"y","datatype":"FP32","shape":[]}`), []string{`.inputs[0]: field "name" appears 2 times; give it once`}},
+		{"no name", in(`{"datatype":"FP32","shape":[]}`), []string{`.inputs[0]: field "name" is required`}},
+		{"no datatype", in(`{"name":"x","shape":[]}`), []string{`.inputs[0]: field "datatype" is required`}},
+		{"no shape", in(`{"name":"x","datatype":"FP32"}`), []string{`.inputs[0]: field "shape" is required`}},
+		{"empty name", in(`{"name":"","datatype":"FP32","shape":[]}`), []string{`.inputs[0].name: "": empty`}},
+		{"name not a string", in(`{"name":1,"datatype":"FP32","shape":[]}`), []string{`.inputs[0].name: must be a string, not a number`}},
+		{"overlong name", in(`{"name":"` + strings.Repeat("n", 129) + `","datatype":"FP32","shape":[]}`), []string{`.inputs[0].name: "` + strings.Repeat("n", 48) + `\u2026": 129 bytes, at most 128`}},
+		{"control char in name", in(`{"name":"a\nb","datatype":"FP32","shape":[]}`), []string{`.inputs[0].name: "a\nb": control character U+000A at byte 1`}},
+		{"C1 control in name", in(`{"name":"a\u0085","datatype":"FP32","shape":[]}`), []string{`.inputs[0].name: "a\u0085": control character U+0085 at byte 1`}},
+		{"invalid UTF-8 name", in("{\"name\":\"a\xff\",\"datatype\":\"FP32\",\"shape\":[]}"), []string{`: not valid UTF-8`}},
+		{"duplicate output", `{"outputs":[{"name":"o","datatype":"FP32","shape":[]},{"name":"o","datatype":"FP64","shape":[]}]}`, []string{`.outputs[1].name: "o" is declared twice (also outputs[0])`}},
+		{"bad datatype", in(`{"name":"x","datatype":"FLOAT32","shape":[]}`), []string{`.inputs[0].datatype (tensor "x"): "FLOAT32" is not one of ` + datatypes}},
+		{"datatype lowercase", in(`{"name":"x","datatype":"fp32","shape":[]}`), []string{`.inputs[0].datatype (tensor "x"): "fp32" is not one of ` + datatypes}},
+		{"datatype not a string", in(`{"name":"x","datatype":32,"shape":[]}`), []string{`.inputs[0].datatype (tensor "x"): must be a string, not a number`}},
+		{"shape not an array", in(`{"name":"x","datatype":"FP32","shape":64}`), []string{`.inputs[0].shape (tensor "x"): must be an array of integers (-1 for a variable dimension), not a number`}},
+		{"shape null", in(`{"name":"x","datatype":"FP32","shape":null}`), []string{`.inputs[0].shape (tensor "x"): must be an array of integers (-1 for a variable dimension), not null`}},
+		{"fractional dim", in(`{"name":"x","datatype":"FP32","shape":[1.5]}`), []string{`.inputs[0].shape[0] (tensor "x"): 1.5 is not an integer from -1 (variable) to 16777216`}},
+		{"float-spelled dim", in(`{"name":"x","datatype":"FP32","shape":[64.0]}`), []string{`.inputs[0].shape[0] (tensor "x"): 64.0 is not an integer from -1 (variable) to 16777216`}},
+		{"dim not a number", in(`{"name":"x","datatype":"FP32","shape":["64"]}`), []string{`.inputs[0].shape[0] (tensor "x"): must be an integer (-1 for a variable dimension), not a string`}},
+		{"dim below -1", in(`{"name":"x","datatype":"FP32","shape":[-1,-2]}`), []string{`.inputs[0].shape[1] (tensor "x"): -2 is not ` + dimRange}},
+		{"dim too large", in(`{"name":"x","datatype":"FP32","shape":[16777217]}`), []string{`.inputs[0].shape[0] (tensor "x"): 16777217 is not ` + dimRange}},
+		{"dim overflows int64", in(`{"name":"x","datatype":"FP32","shape":[99999999999999999999]}`), []string{`.inputs[0].shape[0] (tensor "x"): 99999999999999999999 is not an integer from -1 (variable) to 16777216`}},
+		{"17 dims", in(`{"name":"x","datatype":"FP32","shape":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}`), []string{`.inputs[0].shape (tensor "x"): has 17 dimensions, at most 16`}},
+		// Every problem at once, each naming its tensor and field.
+		{"many", `{"inputs":[{"name":"x","datatype":"FP99","shape":[-2,1.5]}],"outputs":[{"datatype":"FP32","shape":[1]},{"name":"y","datatype":"FP32","shape":{}},{"name":"y","datatype":"INT64","shape":[]}],"extra":1}`, []string{
+			`: unknown field "extra" (fields are "inputs", "outputs")`,
+			`.inputs[0].datatype (tensor "x"): "FP99" is not one of ` + datatypes,
+			`.inputs[0].shape[0] (tensor "x"): -2 is not ` + dimRange,
+			`.inputs[0].shape[1] (tensor "x"): 1.5 is not an integer from -1 (variable) to 16777216`,
+			`.outputs[0]: field "name" is required`,
+			`.outputs[1].shape (tensor "y"): must be an array of integers (-1 for a variable dimension), not an object`,
+		}},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := host.ParseMetadata(h, []byte(head+tc.tensors+`}`))
 			require.ErrorIs(t, err, host.ErrBadMetadata)
-			assert.Contains(t, err.Error(), `wasmreg_info: field "tensors"`)
 			assert.Contains(t, err.Error(), `module f@1.0.0`)
-			for _, s := range tc.contains {
-				assert.Contains(t, err.Error(), s)
+			var me *host.ModuleError
+			require.ErrorAs(t, err, &me)
+			got := make([]string, len(me.Problems))
+			for i, p := range me.Problems {
+				assert.ErrorIs(t, p, host.ErrBadMetadata)
+				got[i] = strings.TrimPrefix(p.Error(), "host: bad metadata: wasmreg_info: tensors")
 			}
+			if tc.name == "17 outputs" {
+				require.Len(t, got, 17)
+				got = got[:2]
+			}
+			assert.Equal(t, tc.want, got)
 		})
 	}
 }
@@ -142,7 +165,7 @@ func TestSignatureRefusedAtLoad(t *testing.T) {
 	require.NotEqual(t, string(wasm), bad)
 	_, err := h.Load(context.Background(), []byte(bad))
 	require.ErrorIs(t, err, host.ErrBadMetadata)
-	assert.Contains(t, err.Error(), `wasmreg_info: field "tensors": outputs[0] "label": field "datatype" "INT65" is not one of "BOOL", "UINT8"`)
+	assert.Contains(t, err.Error(), `wasmreg_info: tensors.outputs[0].datatype (tensor "label"): "INT65" is not one of "BOOL", "UINT8"`)
 	assert.Contains(t, err.Error(), `module sigecho@1.0.0`)
 }
 

@@ -3,8 +3,9 @@
 package main_test
 
 // Every documented example runs: the Examples: blocks of every command's
-// --help, and the shell blocks of README.md, docs/*.md and the guest SDKs'
-// READMEs. They are collected mechanically, so that a new example cannot
+// --help, and the shell blocks of README.md, docs/*.md, the guest SDKs'
+// READMEs and the examples' (examples/*/README.md,
+// examples/factories/*/README.md). They are collected mechanically, so that a new example cannot
 // slip by untested: a help line, a ```sh or ```bash block (one script), a
 // ```console block ("$ " lines are commands, the others output that must
 // appear). Every fenced block of those files must say its language, so
@@ -18,7 +19,9 @@ package main_test
 // document's in order (a block may use what an earlier one made) and the
 // documents side by side, each in a sandbox directory of its own that holds a copy of build/factories, the binary under
 // test as build/bin/wasmreg and first on PATH, grpcurl where make deps puts
-// it, the repository's examples/ and serve/, copies of the guest SDKs, and
+// it, the module (go.mod and its packages, read only, so that go build,
+// go test and go run work as from the root), copies of examples/ and of the
+// guest SDKs, and
 // the files the help's examples name (model.wasm, requests.txt, ...). Ports
 // and /tmp/ are rewritten to the test's own: 127.0.0.1:5000 to a real
 // registry started for the test (or a fresh port for a block that starts
@@ -56,7 +59,7 @@ import (
 var repoRoot = filepath.Join("..", "..")
 
 // docFiles are the documents whose shell blocks are examples.
-var docFiles = []string{"README.md", "docs/*.md", "guest-sdk/*/README.md"}
+var docFiles = []string{"README.md", "docs/*.md", "guest-sdk/*/README.md", "examples/*/README.md", "examples/factories/*/README.md"}
 
 // docDirs are the directories, under the sandbox, that a document's blocks
 // run in, where it is not the repository root: the document says so.
@@ -260,8 +263,12 @@ func docExamples(t *testing.T) []example {
 				ex := example{source: source, doc: rel, console: true, fresh: true}
 				var cmds []string
 				for _, l := range body {
+					// A command ending in a pipe or a backslash goes on.
+					continued := len(cmds) > 0 && (strings.HasSuffix(cmds[len(cmds)-1], "|") || strings.HasSuffix(cmds[len(cmds)-1], `\`))
 					if c, ok := strings.CutPrefix(l, "$ "); ok {
 						cmds = append(cmds, c)
+					} else if continued {
+						cmds[len(cmds)-1] += "\n" + l
 					} else if o := strings.TrimSpace(l); o != "" && !strings.HasPrefix(o, "...") {
 						ex.outputs = append(ex.outputs, o)
 					}
@@ -313,10 +320,15 @@ func newSandbox(t *testing.T) *sandbox {
 	require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, rel)), 0o755))
 	require.NoError(t, os.Symlink(grpcurl, filepath.Join(dir, rel)))
 
-	// The repository's data, read only, and the SDKs, which builds write into.
-	for _, d := range []string{"examples", "serve"} {
+	// The module's packages, read only, for the examples that build or
+	// test them with go; the examples, which retrain and refit into their
+	// own directories, and the SDKs, which builds write into.
+	copyFile(t, filepath.Join(root, "go.mod"), filepath.Join(dir, "go.mod"))
+	copyFile(t, filepath.Join(root, "go.sum"), filepath.Join(dir, "go.sum"))
+	for _, d := range []string{"serve", "host", "registry", "di", "internal", "cmd", "bench"} {
 		require.NoError(t, os.Symlink(filepath.Join(root, d), filepath.Join(dir, d)))
 	}
+	copyTree(t, filepath.Join(root, "examples"), filepath.Join(dir, "examples"), nil)
 	copyTree(t, filepath.Join(root, "guest-sdk"), filepath.Join(dir, "guest-sdk"), map[string]bool{"node_modules": true, "target": true})
 	require.NoError(t, os.Symlink(filepath.Join(root, "guest-sdk", "assemblyscript", "node_modules"),
 		filepath.Join(dir, "guest-sdk", "assemblyscript", "node_modules")))
@@ -406,6 +418,7 @@ func freePort(t *testing.T) string {
 }
 
 var (
+	goTool       = regexp.MustCompile(`(?m)(^|\s)go (build|test|run) `)
 	durationFlag = regexp.MustCompile(`--duration[ =]\S+`)
 	foreground   = regexp.MustCompile(`^(build/bin/)?wasmreg serve\b[^&]*$`)
 )
@@ -432,7 +445,13 @@ func (sb *sandbox) run(t *testing.T, ex example) {
 		dir = filepath.Join(sb.dir, d)
 	}
 	env := append(slices.Clone(sb.env), "PORT="+rest, "WASMREG_GRPC_ADDR=127.0.0.1:"+grpc, "EXAMPLE_REST_PORT="+rest)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	timeout := 60 * time.Second
+	if goTool.MatchString(script) {
+		// A Go guest's build takes minutes under -race beside the other
+		// packages on CI, as in the mlp and Go SDK tests.
+		timeout = 5 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 
 	script = serveLines(script)

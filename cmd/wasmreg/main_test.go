@@ -369,7 +369,7 @@ func TestList(t *testing.T) {
 	assert.Regexp(t, `^spin\s+1\.0\.0\s+counts to 2\^26\s+-\s+\d+B\s+[0-9a-f]{64}$`, lines[5])
 	assert.Regexp(t, `^testguest\s+1\.2\.3\s+exercises every import of ABI v1\s+artifact,clock,(log,)?random\s+1\.4KiB\s+[0-9a-f]{64}$`, lines[6])
 	for _, broken := range []string{"bad_metadata", "bad_version", "big_memory", "env_import", "info_fails",
-		"init_output", "missing_export", "unknown_capability", "unknown_import", "wrong_type"} {
+		"init_output", "missing_export", "refused_metadata", "unknown_capability", "unknown_import", "wrong_type"} {
 		assert.Regexp(t, regexp.MustCompile(`(?m)^wasmreg: warning: skipping \S*`+broken+`\.wasm: .+$`), r.stderr)
 	}
 
@@ -492,13 +492,15 @@ func TestValidate(t *testing.T) {
 			"  ✗ error: host: unknown import: wasmreg.frobnicate is not part of ABI v1",
 		}},
 		{"every problem", filepath.Join("testdata", "many_problems.wasm"), 1, []string{
-			filepath.Join("testdata", "many_problems.wasm") + ": does not speak wasmreg ABI v1 (6 problems):",
+			filepath.Join("testdata", "many_problems.wasm") + ": does not speak wasmreg ABI v1 (7 problems):",
 			`  ✗ error: host: missing or mistyped export: memory "memory" is not exported`,
 			"  ✗ error: host: missing or mistyped export: function wasmreg_build is exported as () -> (i32); ABI v1 declares wasmreg_build (len: i32) -> i32 (docs/ABI.md §2)",
 			"  ✗ error: host: missing or mistyped export: function wasmreg_predict (len: i32) -> i32 is not exported",
 			"  ✗ error: host: unknown import: wasmreg.frobnicate is not part of ABI v1",
 			"  ✗ error: host: mistyped import: wasmreg.output is imported as (i32) -> (); ABI v1 declares output (ptr: i32, len: i32) -> () (docs/ABI.md §4)",
 			`  ✗ error: host: unknown import: env.abort: module "env" is not provided (only "wasmreg" and "wasi_snapshot_preview1" are)`,
+			// and its metadata, read in spite of them
+			`  ✗ error: host: bad metadata: wasmreg_info: it is empty; it must write one JSON object such as {"name": "mlp", "version": "1.0.0"}`,
 		}},
 		{"ok with grants", hostFixture("guest.wasm"), 0, []string{
 			"ok: testguest@1.2.3 speaks wasmreg ABI v1 (" + hostFixture("guest.wasm") + ")",

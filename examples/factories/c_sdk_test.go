@@ -154,8 +154,9 @@ func TestCSDKMinimal(t *testing.T) {
 			{"missing", `{}`, `config field "factor": missing`},
 			{"string", `{"factor": "2"}`, `config field "factor": is a string, want a number`},
 			{"out of range", `{"factor": 1e999}`, `config field "factor": number 1e999 is too large for a double`},
-			{"twice", `{"factor": 1, "factor": 2}`, `config field "factor": appears more than once`},
-			{"not an object", `[2]`, `config field "factor": is an array, want an object`},
+			{"twice", `{"factor": 1, "factor": 2}`, `config: field "factor" appears more than once`},
+			{"unknown field", `{"factor": 2, "facter": 3}`, `config: unknown field "facter" (fields are "factor")`},
+			{"not an object", `[2]`, `config: is an array, want an object`},
 			{"not JSON", `{"factor": 2`, `config: malformed JSON at byte 12 (end of input): unterminated object`},
 			{"trailing", `{"factor": 2} x`, `config: malformed JSON at byte 14 ('x'): data after the JSON value`},
 		} {
@@ -241,6 +242,21 @@ func TestCSDKCapabilities(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, string(out1), string(out2))
 		assert.Equal(t, hex.EncodeToString(chacha(42, 32)), string(out1))
+		// The seed is read as an integer, exactly: 2^53 + 1 is not 2^53.
+		big := cSDKBuild(t, f, `{"seed": 9007199254740993}`)
+		out, err := big.Predict(ctx, []byte("build-bytes"))
+		require.NoError(t, err)
+		assert.Equal(t, hex.EncodeToString(chacha(1<<53+1, 32)), string(out))
+		for _, tc := range []struct{ config, msg string }{
+			{`{"seed": 2.5}`, `config field "seed": is 2.5, want an integer`},
+			{`{"seed": -1}`, `config field "seed": is -1, want 0 to 9223372036854775807`},
+			{`{"seed": 9223372036854775808}`, `config field "seed": is 9223372036854775808, want 0 to 9223372036854775807`},
+			{`{"seed": "7"}`, `config field "seed": is a string, want a number`},
+			{`{"sead": 7}`, `config: unknown field "sead" (fields are "seed")`},
+		} {
+			_, err := f.Build(ctx, []byte(tc.config))
+			assert.Equal(t, tc.msg, guestError(t, err, host.ExportBuild, 2), tc.config)
+		}
 
 		// Seeded in wasmreg_predict, across a buffer refill of ChaCha8.
 		for _, seed := range []uint64{0, 7, 1 << 63} {
@@ -802,19 +818,19 @@ func TestCentroidConfig(t *testing.T) {
 			{"empty object", `{}`, `config field "centroids": missing, want an array of centroids such as [[0, 1], [2, 3]]`},
 			{"not an object", `[[1, 2]]`, `config: is an array, want an object`},
 			{"not JSON", `{"centroids": [[1, 2]`, `config: malformed JSON at byte 21 (end of input): unterminated array`},
-			{"unknown field", `{"centroids": [[1]], "metrik": "manhattan"}`, `config: unknown field "metrik" (known: "centroids", "labels", "metric")`},
-			{"duplicate field", `{"centroids": [[1]], "centroids": [[2]]}`, `config field "centroids": appears more than once`},
-			{"centroids not an array", `{"centroids": {"a": 1}}`, `config field "centroids": is an object, want an array`},
+			{"unknown field", `{"centroids": [[1]], "metrik": "manhattan"}`, `config: unknown field "metrik" (fields are "centroids", "labels", "metric")`},
+			{"duplicate field", `{"centroids": [[1]], "centroids": [[2]]}`, `config: field "centroids" appears more than once`},
+			{"centroids not an array", `{"centroids": {"a": 1}}`, `config field "centroids": is an object, want an array of arrays of numbers`},
 			{"no centroids", `{"centroids": []}`, `config field "centroids": empty, want at least one centroid`},
 			{"row not an array", `{"centroids": [[1, 2], 3]}`, `config field "centroids": row 1 is a number, want an array of numbers`},
 			{"empty row", `{"centroids": [[]]}`, `config field "centroids": row 0 is empty, want at least one number`},
-			{"short row", `{"centroids": [[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3]]}`, `config field "centroids": row 2 has 3 values, want 4 (as row 0)`},
-			{"long row", `{"centroids": [[1], [1, 2]]}`, `config field "centroids": row 1 has 2 values, want 1 (as row 0)`},
-			{"one value", `{"centroids": [[1, 2], [1]]}`, `config field "centroids": row 1 has 1 value, want 2 (as row 0)`},
+			{"short row", `{"centroids": [[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3]]}`, `config field "centroids": row 2 has 3 numbers, row 0 has 4`},
+			{"long row", `{"centroids": [[1], [1, 2]]}`, `config field "centroids": row 1 has 2 numbers, row 0 has 1`},
+			{"one value", `{"centroids": [[1, 2], [1]]}`, `config field "centroids": row 1 has 1 number, row 0 has 2`},
 			{"one label", `{"centroids": [[1], [2]], "labels": ["a"]}`, `config field "labels": has 1 label, want 2 (one per centroid)`},
-			{"string value", `{"centroids": [[1, 2], [3, "4"]]}`, `config field "centroids": row 1: element 1 is a string, want a number`},
-			{"null value", `{"centroids": [[null]]}`, `config field "centroids": row 0: element 0 is null, want a number`},
-			{"huge value", `{"centroids": [[1, -2e400]]}`, `config field "centroids": row 0: element 1: number -2e400 is too large for a double`},
+			{"string value", `{"centroids": [[1, 2], [3, "4"]]}`, `config field "centroids": element [1][1] is a string, want a number`},
+			{"null value", `{"centroids": [[null]]}`, `config field "centroids": element [0][0] is null, want a number`},
+			{"huge value", `{"centroids": [[1, -2e400]]}`, `config field "centroids": element [0][1]: number -2e400 is too large for a double`},
 			{"labels not an array", `{"centroids": [[1]], "labels": "a"}`, `config field "labels": is a string, want an array`},
 			{"too few labels", `{"centroids": [[1], [2], [3]], "labels": ["a", "b"]}`, `config field "labels": has 2 labels, want 3 (one per centroid)`},
 			{"too many labels", `{"centroids": [[1]], "labels": ["a", "b"]}`, `config field "labels": has 2 labels, want 1 (one per centroid)`},
@@ -875,4 +891,76 @@ func TestCentroidRequests(t *testing.T) {
 			assert.Equal(t, "setosa", centroidDecode(t, out).Label)
 		})
 	}
+}
+
+// TestCSDKIntegersAndNumbers checks, under the real host, the C SDK's
+// integer reader and writer (ccaps's "ints") and that its numbers
+// round-trip with encoding/json both ways: what Go writes, the SDK reads
+// to the same bits, and what the SDK writes, Go reads to the same bits.
+func TestCSDKIntegersAndNumbers(t *testing.T) {
+	t.Parallel()
+	m := cSDKCapsModel(t)
+	ctx := context.Background()
+	predict := func(cmd, payload string) (string, error) {
+		out, err := m.Predict(ctx, []byte(cmd+"\n"+payload))
+		return string(out), err
+	}
+
+	t.Run("ints", func(t *testing.T) {
+		for _, tc := range []struct{ in, want, msg string }{
+			{`[]`, `[]`, ""},
+			{`[0, -0, 1, -1]`, `[0,0,1,-1]`, ""},
+			{`[9223372036854775807, -9223372036854775808]`, `[9223372036854775807,-9223372036854775808]`, ""},
+			{`[1e3, 2.0, 25E-1]`, "", `-3 element 2 is 25E-1, want an integer`},
+			{`[1e3, 2.0]`, `[1000,2]`, ""},
+			{`[9223372036854775808]`, "", `-4 element 0 is 9223372036854775808, want -9223372036854775808 to 9223372036854775807`},
+			{`[1, "2"]`, "", `-3 element 1 is a string, want a number`},
+			{`{"a": 1}`, "", `-3 is an object, want an array`},
+		} {
+			got, err := predict("ints", tc.in)
+			if tc.msg != "" {
+				assert.Equal(t, tc.msg, guestError(t, err, host.ExportPredict, 3), tc.in)
+				continue
+			}
+			require.NoError(t, err, tc.in)
+			assert.Equal(t, tc.want, got, tc.in)
+		}
+
+		// Every value Go writes for an int64 reads back exactly.
+		r := rand.New(rand.NewPCG(3, 4))
+		want := []int64{math.MaxInt64, math.MinInt64, 1 << 53, 1<<53 + 1, -(1<<53 + 1)}
+		for range 200 {
+			want = append(want, int64(r.Uint64()))
+		}
+		b, err := json.Marshal(want)
+		require.NoError(t, err)
+		got, err := predict("ints", string(b))
+		require.NoError(t, err)
+		assert.Equal(t, string(b), got, "the SDK writes integers as encoding/json does")
+	})
+
+	t.Run("numbers", func(t *testing.T) {
+		// Edge values and random bit patterns: subnormals, the extremes,
+		// negative zero, integers past 2^53, and what Go writes with an
+		// exponent (1e-7, 1e+21).
+		want := []float64{0, math.Copysign(0, -1), 1, -1, 0.1, 1e-7, 1e21, 1e20, 123456789012345678,
+			math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64, 2.2250738585072014e-308,
+			4.9406564584124654e-324 * 3, 1<<53 + 2, 0.30000000000000004, 5e-324, 1.7976931348623157e308}
+		r := rand.New(rand.NewPCG(5, 6))
+		for len(want) < 1000 {
+			if f := math.Float64frombits(r.Uint64()); !math.IsNaN(f) && !math.IsInf(f, 0) {
+				want = append(want, f)
+			}
+		}
+		b, err := json.Marshal(want)
+		require.NoError(t, err)
+		got, err := predict("numbers", string(b))
+		require.NoError(t, err)
+		var back []float64
+		require.NoError(t, json.Unmarshal([]byte(got), &back), got)
+		require.Len(t, back, len(want))
+		for i := range want {
+			assert.Equal(t, math.Float64bits(want[i]), math.Float64bits(back[i]), "[%d]: %v, read back as %v", i, want[i], back[i])
+		}
+	})
 }

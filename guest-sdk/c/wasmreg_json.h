@@ -1149,7 +1149,7 @@ int wasmreg_json_parse_matrix(const char *json, size_t len, double *out, size_t 
     size_t c = 0;
     int t = wasmreg__jtype_at(v, vlen, 0);
     if (t != WASMREG_JSON_ARRAY)
-      return wasmreg__jfail(WASMREG_JSON_ETYPE, "element %zu is %s, want an array of numbers", r,
+      return wasmreg__jfail(WASMREG_JSON_ETYPE, "row %zu is %s, want an array of numbers", r,
                             wasmreg_json_type_name(t));
     wasmreg_json_array_begin(&row, v, vlen);
     while ((err = wasmreg_json_array_next(&row, &e, &elen)) > 0) {

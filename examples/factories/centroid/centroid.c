@@ -54,40 +54,21 @@ static int config_error(const char *field, const char *fmt, const char *why) {
 }
 
 static int parse_centroids(const char *v, size_t vlen) {
-  wasmreg_json_iter it;
-  const char *row;
-  size_t rlen, r, n;
-  if (wasmreg_json_array_begin(&it, v, vlen) != WASMREG_JSON_OK)
+  /* First pass: check every row and learn the sizes (out == NULL). */
+  if (wasmreg_json_parse_matrix(v, vlen, NULL, 0, &nclasses, &nfeatures) != WASMREG_JSON_OK)
     return config_error("centroids", "", wasmreg_json_error());
-  /* First pass: check every row and learn the sizes. */
-  for (r = 0; wasmreg_json_array_next(&it, &row, &rlen) > 0; r++) {
-    int t = wasmreg_json_type(row, rlen);
-    if (t != WASMREG_JSON_ARRAY)
-      return wasmreg_fail(CONFIG_ERROR, "config field \"centroids\": row %zu is %s, want an array of numbers", r,
-                          wasmreg_json_type_name(t));
-    if (wasmreg_json_parse_numbers(row, rlen, NULL, 0, &n) != WASMREG_JSON_OK)
-      return wasmreg_fail(CONFIG_ERROR, "config field \"centroids\": row %zu: %s", r, wasmreg_json_error());
-    if (r == 0 && n == 0)
-      return config_error("centroids", "row 0 is empty, want at least one number", "");
-    if (r == 0)
-      nfeatures = n;
-    else if (n != nfeatures)
-      return wasmreg_fail(CONFIG_ERROR, "config field \"centroids\": row %zu has %zu value%s, want %zu (as row 0)", r,
-                          n, n == 1 ? "" : "s", nfeatures);
-  }
-  if (r == 0)
+  if (nclasses == 0)
     return config_error("centroids", "empty, want at least one centroid", "");
-  nclasses = r;
+  if (nfeatures == 0)
+    return config_error("centroids", "row 0 is empty, want at least one number", "");
   if (nfeatures > SIZE_MAX / sizeof(double) / nclasses ||
       (centroids = malloc(nclasses * nfeatures * sizeof(double))) == NULL ||
       (request = malloc(nfeatures * sizeof(double))) == NULL ||
       (distances = malloc(nclasses * sizeof(double))) == NULL)
     return wasmreg_fail(CONFIG_ERROR, "config field \"centroids\": out of memory for %zu centroids of %zu values",
                         nclasses, nfeatures);
-  /* Second pass: read them. It cannot fail: the first pass checked. */
-  wasmreg_json_array_begin(&it, v, vlen);
-  for (r = 0; wasmreg_json_array_next(&it, &row, &rlen) > 0; r++)
-    wasmreg_json_parse_numbers(row, rlen, centroids + r * nfeatures, nfeatures, &n);
+  /* Second pass: read them, row by row. It cannot fail: the first checked. */
+  wasmreg_json_parse_matrix(v, vlen, centroids, nclasses * nfeatures, &nclasses, &nfeatures);
   return 0;
 }
 
@@ -136,32 +117,21 @@ static int parse_metric(const char *v, size_t vlen) {
 }
 
 int wasmreg_factory_build(const char *config, size_t len) {
-  static const char *const fields[] = {"centroids", "labels", "metric"};
-  const char *vals[3] = {NULL, NULL, NULL}, *key, *val;
-  size_t lens[3] = {0, 0, 0}, klen, vlen, f;
-  wasmreg_json_iter it;
+  static const char *const fields[] = {"centroids", "labels", "metric", NULL};
+  const char *v;
+  size_t vlen;
   int rc;
 
-  if (wasmreg_json_object_begin(&it, config, len) != WASMREG_JSON_OK)
+  /* Only the known fields, each once: a typo is an error, not a default. */
+  if (wasmreg_json_check_keys(config, len, fields) != WASMREG_JSON_OK)
     return wasmreg_fail(CONFIG_ERROR, "config: %s", wasmreg_json_error());
-  while (wasmreg_json_object_next(&it, &key, &klen, &val, &vlen) > 0) {
-    for (f = 0; f < 3 && !wasmreg_json_string_equals(key, klen, fields[f]); f++) {
-    }
-    if (f == 3) /* key is a valid JSON string: quote it as it is */
-      return wasmreg_fail(CONFIG_ERROR, "config: unknown field %.*s%s (known: \"centroids\", \"labels\", \"metric\")",
-                          (int)(klen > 64 ? 64 : klen), key, klen > 64 ? "..." : "");
-    if (vals[f] != NULL)
-      return wasmreg_fail(CONFIG_ERROR, "config field \"%s\": appears more than once", fields[f]);
-    vals[f] = val;
-    lens[f] = vlen;
-  }
-  if (vals[0] == NULL)
+  if (wasmreg_json_find(config, len, "centroids", &v, &vlen) != WASMREG_JSON_OK)
     return config_error("centroids", "missing, want an array of centroids such as [[0, 1], [2, 3]]", "");
-  if ((rc = parse_centroids(vals[0], lens[0])) != 0)
+  if ((rc = parse_centroids(v, vlen)) != 0)
     return rc;
-  if (vals[1] != NULL && (rc = parse_labels(vals[1], lens[1])) != 0)
+  if (wasmreg_json_find(config, len, "labels", &v, &vlen) == WASMREG_JSON_OK && (rc = parse_labels(v, vlen)) != 0)
     return rc;
-  if (vals[2] != NULL && (rc = parse_metric(vals[2], lens[2])) != 0)
+  if (wasmreg_json_find(config, len, "metric", &v, &vlen) == WASMREG_JSON_OK && (rc = parse_metric(v, vlen)) != 0)
     return rc;
   wasmreg_log(WASMREG_LOG_INFO, "centroid: %zu classes of %zu features, %s distance%s", nclasses, nfeatures,
               metric_names[metric], labels != NULL ? ", labelled" : "");
@@ -196,6 +166,7 @@ static double distance(const double *c, const double *x) {
 }
 
 int wasmreg_factory_predict(const char *input, size_t len) {
+  wasmreg_json_object response;
   size_t n, k, best = 0;
   int err = wasmreg_json_parse_numbers(input, len, request, nfeatures, &n);
   if (err != WASMREG_JSON_OK) {
@@ -219,13 +190,19 @@ int wasmreg_factory_predict(const char *input, size_t len) {
     if (distances[k] < distances[best])
       best = k; /* ties go to the lowest class */
   }
-  wasmreg_outputf("{\"class\":%zu,\"label\":", best);
-  if (labels != NULL)
+  wasmreg_output_json_object_begin(&response);
+  wasmreg_output_json_key(&response, "class");
+  wasmreg_output_json_int((int64_t)best);
+  wasmreg_output_json_key(&response, "label");
+  if (labels != NULL) {
     wasmreg_output_json_string(labels + best * (LABEL_MAX + 1), label_lens[best]);
-  else
-    wasmreg_outputf("\"%zu\"", best);
-  wasmreg_output_str(",\"distances\":");
+  } else {
+    char number[24];
+    int k = snprintf(number, sizeof number, "%zu", best);
+    wasmreg_output_json_string(number, (size_t)k);
+  }
+  wasmreg_output_json_key(&response, "distances");
   wasmreg_output_json_numbers(distances, nclasses);
-  wasmreg_output_str("}");
+  wasmreg_output_json_object_end(&response);
   return 0;
 }

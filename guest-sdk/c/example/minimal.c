@@ -24,7 +24,9 @@ WASMREG_INFO("{\"name\":\"scale\",\"version\":\"1.0.0\","
 static double factor; /* the model: what wasmreg_factory_build leaves in memory */
 
 int wasmreg_factory_build(const char *config, size_t len) {
-  if (wasmreg_json_validate(config, len, NULL) != WASMREG_JSON_OK)
+  static const char *const fields[] = {"factor", NULL};
+  /* An object of these fields only, each once: "facter" is an error. */
+  if (wasmreg_json_check_keys(config, len, fields) != WASMREG_JSON_OK)
     return wasmreg_fail(2, "config: %s", wasmreg_json_error());
   if (wasmreg_json_number(config, len, "factor", &factor) != WASMREG_JSON_OK)
     return wasmreg_fail(2, "config field \"factor\": %s", wasmreg_json_error());

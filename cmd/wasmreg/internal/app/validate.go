@@ -23,6 +23,8 @@ func ValidateCommand() *cli.Command {
 		Description: "Loads each module as `wasmreg run` would, but granting nothing (a module that uses a\n" +
 			"capability in its start code fails), and reports every problem found (missing or\n" +
 			"mistyped exports, unknown imports, bad metadata, ...), one per line after \"✗ error:\".\n" +
+			"The metadata is read even when imports or exports are wrong: in a throw-away sandbox\n" +
+			"where each import the host does not provide traps when called, naming the import.\n" +
 			"A module that passes is reported as\n" +
 			"\"ok: NAME@VERSION speaks wasmreg ABI v1\", with the grants `wasmreg run` will need\n" +
 			"and warnings about things that work but are probably mistakes. The exit status is\n" +
@@ -107,8 +109,8 @@ func loadForValidation(cCtx *cli.Context, scan scanOptions, path string) (*host.
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := h.Load(cCtx.Context, wasm)
-	if need, ok := onlyMemoryProblem(err); ok {
+	f, err := h.Validate(cCtx.Context, wasm)
+	if need, ok := memoryProblem(err); ok {
 		// The host refuses the memory before it reads the metadata: read
 		// it on a host that allows that much, so that one problem does
 		// not hide the others.
@@ -121,27 +123,27 @@ func loadForValidation(cCtx *cli.Context, scan scanOptions, path string) (*host.
 // whose minimum memory is over --memory-limit, to read its metadata.
 const maxValidateMemory = 1 << 30
 
-// onlyMemoryProblem reports whether err, from Load, refused the module
-// only for its minimum memory, and how many bytes that memory needs.
-func onlyMemoryProblem(err error) (uint64, bool) {
+// memoryProblem reports whether err, from Validate, refused the module
+// for its minimum memory, among other problems or alone, and how many
+// bytes that memory needs.
+func memoryProblem(err error) (uint64, bool) {
 	var me *host.ModuleError
 	if !errors.As(err, &me) {
 		return 0, false
 	}
-	var need uint64
 	for _, p := range me.Problems {
 		var le *host.LimitError
-		if !errors.As(p, &le) || !errors.Is(le.Kind, host.ErrMemoryLimit) || le.Got <= 0 {
-			return 0, false
+		if errors.As(p, &le) && errors.Is(le.Kind, host.ErrMemoryLimit) && le.Got > 0 {
+			return uint64(le.Got), uint64(le.Got) <= maxValidateMemory
 		}
-		need = uint64(le.Got)
 	}
-	return need, need <= maxValidateMemory
+	return 0, false
 }
 
-// withMetadataProblems loads wasm again on a host allowing need bytes of
-// memory, and returns err, the memory's refusal, with the problems that
-// load finds added (the module's metadata).
+// withMetadataProblems validates wasm again on a host allowing need bytes
+// of memory, and returns err, which refused the memory, with the problems
+// that validation finds and err does not list added (the module's
+// metadata), and the name it finds.
 func withMetadataProblems(cCtx *cli.Context, err error, need uint64, wasm []byte, opts []host.Option) error {
 	var me *host.ModuleError
 	errors.As(err, &me)
@@ -151,18 +153,31 @@ func withMetadataProblems(cCtx *cli.Context, err error, need uint64, wasm []byte
 		return err
 	}
 	defer closeHost(cCtx, h)
-	_, lerr := h.Load(cCtx.Context, wasm)
+	f, lerr := h.Validate(cCtx.Context, wasm)
 	if lerr == nil {
-		return err
+		// Nothing but the memory is wrong: name the module as it names itself.
+		module := f.Name() + " (" + me.Module + ")"
+		_ = f.Close(cCtx.Context)
+		return &host.ModuleError{Module: module, Problems: me.Problems}
 	}
 	all := slices.Clone(me.Problems)
+	module := me.Module
+	seen := map[string]bool{}
+	for _, p := range me.Problems {
+		seen[p.Error()] = true
+	}
 	var more *host.ModuleError
 	if errors.As(lerr, &more) {
-		all = append(all, more.Problems...)
+		module = more.Module
+		for _, p := range more.Problems {
+			if !seen[p.Error()] { // the imports' and exports' problems, found by both
+				all = append(all, p)
+			}
+		}
 	} else {
 		all = append(all, lerr)
 	}
-	return &host.ModuleError{Module: me.Module, Problems: all}
+	return &host.ModuleError{Module: module, Problems: all}
 }
 
 // problems returns every problem that err reports, one message each: the

@@ -8,7 +8,8 @@
  *   clang --target=wasm32-wasi -mexec-model=reactor -O2 -Wall -Werror \
  *       -I guest-sdk/c -o ccaps.wasm examples/factories/testdata/ccaps/ccaps.c
  *
- * Config: {"seed": N} (optional): wasmreg_factory_build seeds the random
+ * Config: {"seed": N} (optional; N an integer from 0 to 2^63 - 1, read with
+ * wasmreg_json_int; no other field): wasmreg_factory_build seeds the random
  * stream with N and keeps 32 bytes of it, which the request "build-bytes"
  * returns. Requests are one command line, optionally followed by a newline
  * and a payload:
@@ -29,6 +30,8 @@
  *   chunk N               N bytes in one wasmreg_output call
  *   longf N               "<" N 'x' ">" in one wasmreg_outputf call
  *   numbers               payload: a JSON array; echoes it with output_json_numbers
+ *   ints                  payload: a JSON array of integers, each read with
+ *                         wasmreg_json_parse_int; echoes it with output_json_ints
  *   string                payload: a JSON string; its decoded bytes
  *   quote                 payload: raw bytes; output_json_string of them
  *   validate              payload: "ok" or "<code> <offset> <wasmreg_json_error()>"
@@ -54,8 +57,13 @@ static void output_hex(const unsigned char *b, size_t n) {
 }
 
 int wasmreg_factory_build(const char *config, size_t len) {
-  double seed;
-  int err = wasmreg_json_number(config, len, "seed", &seed);
+  static const char *const fields[] = {"seed", NULL};
+  int64_t seed;
+  int err;
+  if (wasmreg_json_check_keys(config, len, fields) != WASMREG_JSON_OK)
+    return wasmreg_fail(2, "config: %s", wasmreg_json_error());
+  /* An integer, exactly: a double would round seeds past 2^53. */
+  err = wasmreg_json_int(config, len, "seed", 0, INT64_MAX, &seed);
   if (err == WASMREG_JSON_ENOTFOUND)
     return 0;
   if (err != WASMREG_JSON_OK)
@@ -197,6 +205,29 @@ int wasmreg_factory_predict(const char *input, size_t len) {
     if (err != WASMREG_JSON_OK || i != n)
       return wasmreg_fail(5, "second pass: %d %zu %zu", err, i, n);
     wasmreg_output_json_numbers(x, n);
+    free(x);
+    return 0;
+  }
+  if (is(input, cmd_len, "ints")) {
+    wasmreg_json_iter it;
+    const char *v;
+    size_t vlen;
+    int64_t *x = NULL, *grown;
+    int err;
+    if ((err = wasmreg_json_array_begin(&it, payload, plen)) != WASMREG_JSON_OK)
+      return wasmreg_fail(3, "%d %s", err, wasmreg_json_error());
+    for (n = 0; (err = wasmreg_json_array_next(&it, &v, &vlen)) > 0; n++) {
+      if ((grown = realloc(x, (n + 1) * sizeof *x)) == NULL) {
+        free(x);
+        return wasmreg_fail(4, "out of memory");
+      }
+      x = grown;
+      if ((err = wasmreg_json_parse_int(v, vlen, INT64_MIN, INT64_MAX, &x[n])) != WASMREG_JSON_OK) {
+        free(x);
+        return wasmreg_fail(3, "%d element %zu %s", err, n, wasmreg_json_error());
+      }
+    }
+    wasmreg_output_json_ints(x, n);
     free(x);
     return 0;
   }

@@ -150,7 +150,7 @@ static void selftest_matrix(void) {
       {"[]", WASMREG_JSON_OK, 0, 0, NULL},
       {"[[]]", WASMREG_JSON_OK, 1, 0, NULL},
       {"[[1], [2, 3]]", WASMREG_JSON_ETYPE, 0, 0, "row 1 has 2 numbers, row 0 has 1"},
-      {"[[1, 2], 3]", WASMREG_JSON_ETYPE, 0, 0, "element 1 is a number, want an array of numbers"},
+      {"[[1, 2], 3]", WASMREG_JSON_ETYPE, 0, 0, "row 1 is a number, want an array of numbers"},
       {"[[1, 2], [3, \"x\"]]", WASMREG_JSON_ETYPE, 0, 0, "element [1][1] is a string, want a number"},
       {"[[1, 1e999]]", WASMREG_JSON_ERANGE, 0, 0, "element [0][1]: number 1e999 is too large for a double"},
       {"[[1, 2, 3], [4, 5, 6]]", WASMREG_JSON_ETOOMANY, 2, 3, "has 6 numbers, want at most 4"},

@@ -1,0 +1,13 @@
+;; big_memory: needs 2000 pages of memory, imports a function ABI v1 does not have, and has a bad version.
+(module
+  (import "wasmreg" "output" (func $output (param i32 i32)))
+  (import "wasmreg" "frobnicate" (func (param i32)))
+  (memory (export "memory") 2000)
+  (data (i32.const 0) "{\"name\":\"big\",\"version\":\"1.0\"}")
+  (func (export "wasmreg_info") (result i32)
+
+    (call $output (i32.const 0) (i32.const 30))
+    (i32.const 0))
+  (func (export "wasmreg_abi_version") (result i32) (i32.const 1))
+  (func (export "wasmreg_build") (param i32) (result i32) (i32.const 0))
+  (func (export "wasmreg_predict") (param i32) (result i32) (i32.const 0)))
