@@ -48,7 +48,7 @@ PODMAN      := CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf podman
 .PHONY: image image-context test-deploy scale-test all proto deps deps-apt demo test examples bench bench-extism bench-serve check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
 
 # Every fuzz target, as package:Function.
-FUZZ_TARGETS := ./serve:FuzzTensor ./serve:FuzzRawTensor ./serve:FuzzDeclaredOutputs ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzMetadata ./host:FuzzImports ./host:FuzzConfigSchema ./host/internal/snapshot:FuzzRewriteForSnapshot \
+FUZZ_TARGETS := ./serve:FuzzTensor ./serve:FuzzRawTensor ./serve:FuzzDeclaredOutputs ./host:FuzzLoad ./host:FuzzPredict ./host:FuzzMetadata ./host:FuzzImports ./host:FuzzConfigSchema ./host/internal/snapshot:FuzzRewriteForSnapshot ./host/internal/snapshot:FuzzDecodePlan ./host/internal/loadcache:FuzzDecode \
 	./host/internal/wasmbin:FuzzDecode ./host/internal/wasmbin:FuzzDecodeWazero \
 	./host/internal/wasmbin:FuzzDecodeObjdump ./host/internal/wasmbin:FuzzBody \
 	./host/internal/interrupt:FuzzInstrument ./host/internal/interrupt:FuzzInstrumentSemantics \
