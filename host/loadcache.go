@@ -189,6 +189,22 @@ func decodePrepared(entry []byte, key [loadcache.KeySize]byte, wasm []byte) (pre
 	return p, nil
 }
 
+// checkPrepared checks an entry's findings against what prepare could
+// have found on this host, for a module of size bytes: the key already
+// says the settings are the same, but a check costs nothing.
+func (h *Host) checkPrepared(p prepared, size int) error {
+	c := &h.cfg
+	switch {
+	case (p.checks == nil) != c.noInterrupt:
+		return fmt.Errorf("%w: the interrupt checks are not as the host makes them", loadcache.ErrCorrupt)
+	case p.snapshot != nil && (c.noSnapshots || c.grants[CapRandom] || c.grants[CapClock] || size < snapshot.MinSize):
+		return fmt.Errorf("%w: a snapshot plan where the host makes none", loadcache.ErrCorrupt)
+	case uint64(p.memory.Min)*wasmPageSize > c.memoryLimit:
+		return fmt.Errorf("%w: a memory over the host's limit", loadcache.ErrCorrupt)
+	}
+	return nil
+}
+
 // cachedPrepare returns the entry for wasm, of the given digest, if the
 // load cache holds a sound one; on a miss it logs why at debug level.
 func (h *Host) cachedPrepare(ctx context.Context, wasm []byte, digest string) (prepared, bool) {
@@ -198,6 +214,9 @@ func (h *Host) cachedPrepare(ctx context.Context, wasm []byte, digest string) (p
 	var p prepared
 	if err == nil {
 		p, err = decodePrepared(entry, key, wasm)
+	}
+	if err == nil {
+		err = h.checkPrepared(p, len(wasm))
 	}
 	if err != nil {
 		h.logger().LogAttrs(ctx, slog.LevelDebug, "load cache: no usable entry, preparing the module afresh",

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"hash/crc32"
 	"log/slog"
 	"os"
@@ -234,6 +235,7 @@ func TestLoadCacheBadEntries(t *testing.T) {
 		{"findings followed by more", write(loadcache.Encode(key, append(bytes.Clone(fields[0]), `{}`...), fields[1], fields[2])), "after the JSON value"},
 		{"no module", write(loadcache.Encode(key, fields[0], nil, fields[2])), "no module"},
 		{"a plan without a snapshot", write(loadcache.Encode(key, fields[0], fields[1], []byte{0, 0, 0, 0, 0, 0, 0, 0})), "without a snapshot"},
+		{"no interrupt checks", write(loadcache.Encode(key, []byte(noChecks(t, fields[0])), fields[1], fields[2])), "interrupt checks"},
 		{"too large", write(append(bytes.Clone(good), make([]byte, maxLoadCacheEntry(len(wasm)))...)), "expected"},
 		{"writable by others", func(t *testing.T, path string) {
 			write(good)(t, path)
@@ -286,6 +288,17 @@ func TestLoadCacheBadEntries(t *testing.T) {
 			assert.True(t, hit)
 		})
 	}
+}
+
+// noChecks returns findings with the interrupt plan removed.
+func noChecks(t *testing.T, findings []byte) string {
+	var f cachedFindings
+	require.NoError(t, json.Unmarshal(findings, &f))
+	require.NotNil(t, f.Checks)
+	f.Checks = nil
+	b, err := json.Marshal(f)
+	require.NoError(t, err)
+	return string(b)
 }
 
 // TestLoadKey: every setting prepare reads changes the key, so an entry
