@@ -65,8 +65,9 @@ all: wasmreg examples
 demo: wasmreg
 	$(WASMREG) run
 
+# Static, as the image's (nothing needs cgo): no dynamic loader at every start (docs/PERFORMANCE.md §5).
 wasmreg:
-	$(GO) build -o $(WASMREG) ./cmd/wasmreg
+	CGO_ENABLED=0 $(GO) build -o $(WASMREG) ./cmd/wasmreg
 
 ## examples: build every example factory into build/factories
 examples:
