@@ -37,10 +37,12 @@
 // model's instance to the state right after _initialize and hands it to
 // the next Build of the same factory, which then skips wazero's
 // instantiation (most of it the Go guest's function table resolved again,
-// docs/PERFORMANCE.md §9). A factory keeps at most [WithRecycling]'s
+// docs/PERFORMANCE.md §9). With recycling on, small modules are
+// snapshotted too, for the state to reset to. A factory keeps at most [WithRecycling]'s
 // number of reset instances, [DefaultRecycling] unless told; a kept
 // instance holds no instance slot and no memory budget (its written pages
-// are dropped), and Factory.Close and Host.Close close them.
+// are dropped; one of a small image keeps its copy, at most 320 KiB), and
+// Factory.Close and Host.Close close them.
 //
 // A reset must leave nothing the previous model could have changed, so a
 // module is recycled only if Load proves it can be, and an instance only if
@@ -53,9 +55,10 @@
 //     that every mutable global of it is exported (the snapshot rewrite)
 //     and the state after _initialize is a memory image and the globals'
 //     values, the same for every instance.
-//   - The reset: the memory's written pages dropped, so that the image shows
-//     through again and what the model grew past it reads zero
-//     (linmem.Memory.Reset); the memory's length back to the image's;
+//   - The reset: the memory back to the image and what the model grew past
+//     it zero again (linmem.Memory.Reset: a small image, of up to 256 KiB,
+//     copied back; a larger one's written pages dropped, so that the image,
+//     mapped copy-on-write, shows through again); the memory's length back to the image's;
 //     every mutable global back to the snapshot's value, and the interrupt
 //     rewrite's stop flag and stack budget to their values after
 //     instantiation; the instance's WASI clocks rewound (each recycling

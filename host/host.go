@@ -424,8 +424,11 @@ func (h *Host) prepareWithout(wasm []byte, noSnapshot bool) (prepared, error) {
 		return prepared{}, &refusal{problems}
 	}
 	// A guest that can observe randomness or time must run its own
-	// _initialize: a snapshot would freeze what it saw there.
-	if !noSnapshot && !h.cfg.noSnapshots && len(wasm) >= snapshot.MinSize && !h.cfg.grants[CapRandom] && !h.cfg.grants[CapClock] {
+	// _initialize: a snapshot would freeze what it saw there. A small
+	// module instantiates fast enough without a snapshot, but recycling
+	// one needs the snapshot's state to reset to.
+	worthIt := len(wasm) >= snapshot.MinSize || h.cfg.recycle > 0
+	if !noSnapshot && !h.cfg.noSnapshots && worthIt && !h.cfg.grants[CapRandom] && !h.cfg.grants[CapClock] {
 		if rw, plan, err := snapshot.Rewrite(m); err == nil {
 			// The interrupt rewrite reads the snapshot rewrite's output.
 			if m, err = wasmbin.Decode(rw, h.cfg.moduleLimits); err != nil {

@@ -14,9 +14,10 @@ import (
 // TestGrowClosesOutsideTheModelLock: an instance a model built for a
 // Predict after the model was closed is closed again, and never under the
 // model's lock (closing takes the host's lock: the model's is a leaf).
+// Recycling is off: a recycled instance is reset, not closed.
 func TestGrowClosesOutsideTheModelLock(t *testing.T) {
 	ctx := context.Background()
-	h, err := New(ctx, WithModelInstances(2), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	h, err := New(ctx, WithModelInstances(2), WithRecycling(0), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	require.NoError(t, err)
 	defer h.Close(ctx)
 	wasm, err := os.ReadFile("testdata/echo.wasm")

@@ -283,13 +283,17 @@ func WithoutConfigValidation() Option {
 }
 
 // WithoutSnapshots makes every build instantiate its module from scratch.
-// By default a factory module of 256 KiB or more built by Go's toolchain is
-// snapshotted at Load right after _initialize, on a host that grants
-// neither random nor clock (so that _initialize saw nothing a later run
-// could see differently), and every build starts a fresh instance from a
-// copy of that memory image and those globals: the same state, as
-// isolated, about three times faster (docs/PERFORMANCE.md). Turn it off to
-// see _initialize's log lines at every build.
+// By default a factory module is snapshotted at Load right after
+// _initialize when it is 256 KiB or more, or when the host recycles
+// instances (see [WithRecycling]), on a host that grants neither random
+// nor clock (so that _initialize saw nothing a later run could see
+// differently), if it has no instruction that changes a table or drops a
+// segment (which a snapshot of memory and globals would not hold), no
+// start section and numbers only in its mutable globals. Every build then
+// starts a fresh instance from a copy of that memory image and those
+// globals: the same state, as isolated, about three times faster for a Go
+// guest (docs/PERFORMANCE.md). Turn it off to see _initialize's log lines
+// at every build.
 func WithoutSnapshots() Option {
 	return func(c *config) error {
 		c.noSnapshots = true

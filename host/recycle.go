@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"sync"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
@@ -334,19 +335,32 @@ func checkShrinkable(mem api.Memory) error {
 
 var bytesType = reflect.TypeFor[[]byte]()
 
+// bufferFields caches, by wazero's memory type, the indexes of its Shared
+// and Buffer fields, so that a reset does not look them up by name.
+var bufferFields sync.Map // reflect.Type → [2]int
+
 func memoryBuffer(mem api.Memory) (reflect.Value, error) {
 	v := reflect.ValueOf(mem)
 	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
 		return reflect.Value{}, fmt.Errorf("wazero's memory is a %s, not a pointer to a struct", v.Type())
 	}
-	if shared := v.Elem().FieldByName("Shared"); !shared.IsValid() || shared.Kind() != reflect.Bool || shared.Bool() {
+	e := v.Elem()
+	if idx, ok := bufferFields.Load(v.Type()); ok {
+		if e.Field(idx.([2]int)[0]).Bool() {
+			return reflect.Value{}, errors.New("wazero's memory is shared")
+		}
+		return e.Field(idx.([2]int)[1]), nil
+	}
+	shared, ok := e.Type().FieldByName("Shared")
+	if !ok || len(shared.Index) != 1 || shared.Type.Kind() != reflect.Bool || e.Field(shared.Index[0]).Bool() {
 		return reflect.Value{}, errors.New("wazero's memory is shared, or has no Shared field")
 	}
-	buf := v.Elem().FieldByName("Buffer")
-	if !buf.IsValid() || buf.Type() != bytesType || !buf.CanSet() {
+	buf, ok := e.Type().FieldByName("Buffer")
+	if !ok || len(buf.Index) != 1 || buf.Type != bytesType || !e.Field(buf.Index[0]).CanSet() {
 		return reflect.Value{}, errors.New("wazero's memory has no settable Buffer []byte field")
 	}
-	return buf, nil
+	bufferFields.Store(v.Type(), [2]int{shared.Index[0], buf.Index[0]})
+	return e.Field(buf.Index[0]), nil
 }
 
 // shrinkMemory makes mem, whose buffer the allocator has already brought

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
 // dressedAsGo returns the fixture testdata/recycle/name.wasm with a
@@ -95,12 +97,48 @@ func recordBuilds(t *testing.T) (insts *[]*instance, dumps *[]instanceDump) {
 // and the guest sees what it sees in a fresh instance, on a host that does
 // not recycle too.
 func TestRecycleIsolation(t *testing.T) {
+	plain, err := os.ReadFile(filepath.Join("testdata", "recycle", "dirty.wasm"))
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name  string
+		wasm  []byte
+		pages uint32 // of memory the module declares
+	}{
+		// Any module the snapshot rewrite takes is recycled: a small
+		// image is copied into each memory and back at every reset, a
+		// large one mapped copy-on-write and its written pages dropped.
+		{"small module, copied image", plain, 2},
+		{"as a Go guest, copied image", dressedAsGo(t, "dirty"), 2},
+		{"as a Go guest, mapped image", withMemoryPages(t, dressedAsGo(t, "dirty"), 5), 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testRecycleIsolation(t, tc.wasm, tc.pages) })
+	}
+}
+
+// withMemoryPages returns wasm with its memory's minimum set to pages.
+func withMemoryPages(t *testing.T, wasm []byte, pages uint32) []byte {
+	t.Helper()
+	m, err := wasmbin.Decode(wasm, wasmbin.DefaultLimits())
+	require.NoError(t, err)
+	out := append([]byte(nil), wasm[:8]...)
+	for i := range m.Sections {
+		sec := &m.Sections[i]
+		if sec.ID == wasmbin.SecMemory {
+			out = wasmbin.AppendSection(out, sec.ID, wasmbin.AppendU32([]byte{1, 0}, pages))
+			continue
+		}
+		out = append(out, wasm[sec.Offset:sec.End()]...)
+	}
+	return out
+}
+
+func testRecycleIsolation(t *testing.T, wasm []byte, pages uint32) {
 	ctx := context.Background()
-	wasm := dressedAsGo(t, "dirty")
 	h := recycleHost(t, WithRecycling(2))
 	f, err := h.Load(ctx, wasm)
 	require.NoError(t, err)
-	require.NotNil(t, f.snap, "snapshotted, as a Go guest is")
+	require.NotNil(t, f.snap, "snapshotted")
+	require.Equal(t, int(pages*wasmPageSize), f.snap.Size(), "an image of the whole memory")
 	require.NotNil(t, f.recycle, "and recycled")
 	insts, dumps := recordBuilds(t)
 
@@ -117,7 +155,7 @@ func TestRecycleIsolation(t *testing.T) {
 		dirty, err := m.Predict(ctx, []byte("l"))
 		require.NoError(t, err)
 		require.NotEqual(t, look, dirty, "the guest did change its state")
-		require.Equal(t, uint32(7*wasmPageSize), m.all[0].mod.Memory().Size(), "and grew its memory")
+		require.Equal(t, (pages+5)*wasmPageSize, m.all[0].mod.Memory().Size(), "and grew its memory")
 		require.NoError(t, m.Close(ctx))
 	}
 	require.Len(t, *insts, rounds)
@@ -225,8 +263,8 @@ func TestRecycleRefused(t *testing.T) {
 		h := recycleHost(t, WithRecycling(4))
 		f, err := h.Load(ctx, dressedAsGo(t, "table"))
 		require.NoError(t, err)
-		require.NotNil(t, f.snap, "snapshotted")
-		assert.Nil(t, f.recycle, "but never recycled")
+		assert.Nil(t, f.snap, "not snapshotted: _initialize could change the table, which a snapshot does not hold")
+		assert.Nil(t, f.recycle, "nor recycled")
 		assert.ErrorContains(t, f.noRecycle, "changes a table")
 		m, err := f.BuildModel(ctx, nil)
 		require.NoError(t, err)

@@ -10,14 +10,21 @@
 // (linmem_linux.go), made readable and writable as the guest grows it and
 // reused, zeroed, by later instances; and for an instance restored from a
 // snapshot, the snapshot's [Image] mapped copy-on-write, so that a build
-// copies only the pages it writes. Elsewhere, or where a mapping fails, the
-// memory falls back to the Go heap.
+// copies only the pages it writes, or, for an image of at most 256 KiB,
+// copied into the reservation, which costs less than the faults of a
+// mapping's first writes. Elsewhere, or where a mapping fails, the memory
+// falls back to the Go heap.
 //
 // A memory made from an image can be brought back to it ([Memory.Reset]),
 // for the host to reuse the instance instead of making a new one
-// (recycling, package host's doc): madvise(MADV_DONTNEED) drops every
-// page the instance wrote, so that the image shows through again and what
-// it grew past the image reads zero, without changing any mapping.
+// (recycling, package host's doc). A copied image is copied back, and what
+// the instance grew past it zeroed: no system call, so resets on many
+// cores do not wait on each other. For a mapped image,
+// madvise(MADV_DONTNEED) drops every page the instance wrote, so that the
+// image shows through again and what it grew past the image reads zero,
+// without changing any mapping; the kernel then flushes the page tables of
+// every core running the process, which is why small images are copied
+// instead (docs/PERFORMANCE.md §9).
 //
 // Such memory is unmapped or reused when released, so it must never be
 // released under a running call. wazero frees an instance's memory when

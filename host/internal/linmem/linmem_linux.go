@@ -111,6 +111,17 @@ func New(image *Image, capBytes, maxBytes uint64) *Memory {
 		return m
 	}
 	m.base, m.reserved = base, reserved
+	if image != nil && image.small != nil {
+		// Small enough to copy: see Image.
+		if m.protect(uintptr(image.size)) != nil {
+			m.free()
+			m.heap = newHeapMemory(image.bytes(), capBytes, maxBytes)
+			return m
+		}
+		copy(m.all(), image.small)
+		m.rw, m.cow = roundUpPage(uintptr(image.size)), true
+		return m
+	}
 	if image != nil && image.size > 0 {
 		_, err := unix.MmapPtr(image.fd, 0, base, uintptr(image.size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED)
 		runtime.KeepAlive(image) // its cleanup closes the fd
@@ -187,6 +198,18 @@ func (m *Memory) Reset(image *Image) (int, error) {
 	if !m.cow || uintptr(image.size) > m.reserved || m.rw < uintptr(image.size) {
 		return 0, fmt.Errorf("linmem: reset: the memory was not made from this image (%d bytes mapped, the image has %d)", m.rw, image.size)
 	}
+	if image.small != nil {
+		// Copied, not mapped (see Image): copy it back, and zero what
+		// the instance grew past it.
+		all := m.all()
+		copy(all, image.small)
+		if grown := all[image.size:m.rw]; len(grown) <= smallGrowthMax {
+			clear(grown)
+		} else if err := unix.Madvise(grown, unix.MADV_DONTNEED); err != nil {
+			return 0, fmt.Errorf("linmem: reset: drop the pages grown past the image: %w", err)
+		}
+		return image.size, nil
+	}
 	if !m.mapped && image.size > 0 {
 		_, err := unix.MmapPtr(image.fd, 0, m.base, uintptr(image.size), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED)
 		runtime.KeepAlive(image)
@@ -230,10 +253,27 @@ func (m *Memory) free() {
 // restored from the snapshot maps copy-on-write. The fd is closed when the
 // image is garbage: mappings keep the file alive, and a build racing
 // Factory.Close must still find it open.
+//
+// An image of at most smallImageMax bytes is also kept on the Go heap,
+// and memories are made from it by copying instead: a copy of a few pages
+// costs less than the page faults of first writes to a mapping, and a
+// reset that copies it back makes no system call. madvise(MADV_DONTNEED)
+// makes the kernel flush the page tables of every core running the
+// process, so that resetting mapped memories from two goroutines got less
+// done than from one (docs/PERFORMANCE.md §9).
 type Image struct {
-	fd   int
-	size int
+	fd    int
+	size  int
+	small []byte // the image, if it is small; never written
 }
+
+// smallImageMax is the largest image copied rather than mapped, and
+// smallGrowthMax the most memory past a copied image that Reset zeroes
+// rather than drops: a reset memory keeps at most their sum resident.
+const (
+	smallImageMax  = 256 << 10
+	smallGrowthMax = 64 << 10
+)
 
 // MemfdCreate is unix.MemfdCreate; the tests make it fail.
 var MemfdCreate = unix.MemfdCreate
@@ -244,6 +284,9 @@ func NewImage(b []byte) (*Image, error) {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
 	img := &Image{fd: fd, size: len(b)}
+	if len(b) <= smallImageMax {
+		img.small = append([]byte(nil), b...)
+	}
 	runtime.AddCleanup(img, func(fd int) { _ = unix.Close(fd) }, fd)
 	for off := 0; off < len(b); {
 		n, err := unix.Write(fd, b[off:])

@@ -72,24 +72,23 @@ func (e *GrowError) Error() string {
 
 // Rewrite returns m's bytes with its mutable globals exported,
 // its data section emptied and the segments it held, or ErrNotSuited
-// (wrapped) for a module it does not handle: not built by Go's toolchain,
-// a start section, passive segments, segments of another memory or with a
-// non-constant offset, mutable globals that are not numbers. m was
+// (wrapped) for a module it does not handle: an instruction that changes a
+// table or drops a segment (the snapshot holds memory and globals only, so
+// _initialize must leave the tables as instantiation made them), a start
+// section, no memory of its own, passive segments, segments of another
+// memory or with a non-constant offset, mutable globals that are not
+// numbers. m was
 // decoded strictly (wasmbin.Decode), so every section it keeps is valid.
 func Rewrite(m *wasmbin.Module) ([]byte, *Plan, error) {
-	goBuilt := false
-	for i := range m.Sections {
-		if s := &m.Sections[i]; s.ID == wasmbin.SecCustom && s.Name == "go:buildid" {
-			goBuilt = true
-		}
-	}
-	switch {
-	case !goBuilt:
-		return nil, nil, fmt.Errorf("%w: not built by Go's toolchain", ErrNotSuited)
+	switch fn, stateOp := m.StateOp(); {
+	case stateOp: // _initialize could change a table, which a snapshot does not hold
+		return nil, nil, fmt.Errorf("%w: function[%d] has an instruction that changes a table or drops a segment", ErrNotSuited, fn)
 	case m.HasStart: // it would have to run before the snapshot too
 		return nil, nil, fmt.Errorf("%w: start section", ErrNotSuited)
 	case m.Section(wasmbin.SecExport) == nil:
 		return nil, nil, fmt.Errorf("%w: no export section", ErrNotSuited)
+	case len(m.Memories) == 0:
+		return nil, nil, fmt.Errorf("%w: no memory of its own", ErrNotSuited)
 	}
 	plan := &Plan{}
 	var mutable []uint32
