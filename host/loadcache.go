@@ -96,8 +96,8 @@ func (h *Host) loadKey(digest string) [loadcache.KeySize]byte {
 	slices.Sort(grants)
 	w := sha256.New()
 	fmt.Fprintf(w, "wasmreg load cache %d\n%s\nmodule sha256:%s\n", loadcache.Version, buildIdentity(), digest)
-	fmt.Fprintf(w, "limits %+v\nstack %d table %d memory %d\ninterrupt %t snapshots %t ungranted %t\ngrants %q\n",
-		c.moduleLimits, c.stackLimit, c.tableLimit, c.memoryLimit, !c.noInterrupt, !c.noSnapshots, c.ungranted, grants)
+	fmt.Fprintf(w, "limits %+v\nstack %d table %d memory %d\ninterrupt %t snapshots %t recycling %t ungranted %t\ngrants %q\n",
+		c.moduleLimits, c.stackLimit, c.tableLimit, c.memoryLimit, !c.noInterrupt, !c.noSnapshots, c.recycle > 0, c.ungranted, grants)
 	return [loadcache.KeySize]byte(w.Sum(nil))
 }
 
@@ -197,7 +197,7 @@ func (h *Host) checkPrepared(p prepared, size int) error {
 	switch {
 	case (p.checks == nil) != c.noInterrupt:
 		return fmt.Errorf("%w: the interrupt checks are not as the host makes them", loadcache.ErrCorrupt)
-	case p.snapshot != nil && (c.noSnapshots || c.grants[CapRandom] || c.grants[CapClock] || size < snapshot.MinSize):
+	case p.snapshot != nil && (c.noSnapshots || c.grants[CapRandom] || c.grants[CapClock] || (size < snapshot.MinSize && c.recycle == 0)):
 		return fmt.Errorf("%w: a snapshot plan where the host makes none", loadcache.ErrCorrupt)
 	case uint64(p.memory.Min)*wasmPageSize > c.memoryLimit:
 		return fmt.Errorf("%w: a memory over the host's limit", loadcache.ErrCorrupt)

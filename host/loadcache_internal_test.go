@@ -96,6 +96,8 @@ func TestLoadCacheWarmIsCold(t *testing.T) {
 			[]Option{WithGrants(CapClock, CapRandom, CapArtifact)}, []build{{`{}`, []string{"hi"}}}},
 		{"wat, without interruption", func(t testing.TB) []byte { return testdataModule(t, "echo.wasm") },
 			[]Option{WithoutInterruption()}, []build{{`{}`, []string{"hi"}}}},
+		{"wat, without recycling: not snapshotted", func(t testing.TB) []byte { return testdataModule(t, "echo.wasm") },
+			[]Option{WithRecycling(0)}, []build{{`{"b":1}`, []string{"hi"}}}},
 		{"wat, clock", func(t testing.TB) []byte { return testdataModule(t, "clock.wasm") },
 			[]Option{WithGrants(CapClock)}, nil},
 	}
@@ -234,8 +236,14 @@ func TestLoadCacheBadEntries(t *testing.T) {
 		{"findings not strict JSON", write(loadcache.Encode(key, []byte(`{"Tables":1,"Extra":true}`), fields[1], fields[2])), "unknown field"},
 		{"findings followed by more", write(loadcache.Encode(key, append(bytes.Clone(fields[0]), `{}`...), fields[1], fields[2])), "after the JSON value"},
 		{"no module", write(loadcache.Encode(key, fields[0], nil, fields[2])), "no module"},
-		{"a plan without a snapshot", write(loadcache.Encode(key, fields[0], fields[1], []byte{0, 0, 0, 0, 0, 0, 0, 0})), "without a snapshot"},
-		{"no interrupt checks", write(loadcache.Encode(key, []byte(noChecks(t, fields[0])), fields[1], fields[2])), "interrupt checks"},
+		{"a plan without a snapshot", write(loadcache.Encode(key, editFindings(t, fields[0], func(f *cachedFindings) { f.Snapshot = false }),
+			fields[1], []byte{0, 0, 0, 0, 0, 0, 0, 0})), "without a snapshot"},
+		{"a snapshot without a plan", write(loadcache.Encode(key, editFindings(t, fields[0], func(f *cachedFindings) { f.Snapshot = true }),
+			fields[1], nil)), "truncated"},
+		{"no interrupt checks", write(loadcache.Encode(key, editFindings(t, fields[0], func(f *cachedFindings) { f.Checks = nil }),
+			fields[1], fields[2])), "interrupt checks"},
+		{"memory over the limit", write(loadcache.Encode(key, editFindings(t, fields[0], func(f *cachedFindings) { f.Memory.Min = 1 << 16 }),
+			fields[1], fields[2])), "over the host's limit"},
 		{"too large", write(append(bytes.Clone(good), make([]byte, maxLoadCacheEntry(len(wasm)))...)), "expected"},
 		{"writable by others", func(t *testing.T, path string) {
 			write(good)(t, path)
@@ -290,15 +298,14 @@ func TestLoadCacheBadEntries(t *testing.T) {
 	}
 }
 
-// noChecks returns findings with the interrupt plan removed.
-func noChecks(t *testing.T, findings []byte) string {
+// editFindings returns findings changed by edit.
+func editFindings(t *testing.T, findings []byte, edit func(*cachedFindings)) []byte {
 	var f cachedFindings
 	require.NoError(t, json.Unmarshal(findings, &f))
-	require.NotNil(t, f.Checks)
-	f.Checks = nil
+	edit(&f)
 	b, err := json.Marshal(f)
 	require.NoError(t, err)
-	return string(b)
+	return b
 }
 
 // TestLoadKey: every setting prepare reads changes the key, so an entry
@@ -325,7 +332,8 @@ func TestLoadKey(t *testing.T) {
 		{"without snapshots", WithoutSnapshots(), false},
 		{"a grant", WithGrants(CapRandom), false},
 		{"call timeout", WithCallTimeout(DefaultCallTimeout / 2), true},
-		{"recycling", WithRecycling(1), true},
+		{"recycling off", WithRecycling(0), false}, // small modules are snapshotted only to be recycled
+		{"recycling more", WithRecycling(DefaultRecycling + 1), true},
 		{"model instances", WithModelInstances(2), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,15 +12,14 @@ import (
 	"github.com/wasmreg/wasmreg/host/internal/wasmbin"
 )
 
-// rewrittenFixtures returns the host's test modules the rewrite accepts
-// (marked as Go-built), each with its plan.
+// rewrittenFixtures returns the host's test modules the rewrite accepts,
+// each with its plan.
 func rewrittenFixtures(t testing.TB) (modules [][]byte, plans []*Plan) {
 	paths, err := filepath.Glob("../../testdata/*.wasm")
 	require.NoError(t, err)
 	for _, p := range paths {
 		b, err := os.ReadFile(p)
 		require.NoError(t, err)
-		b = goBuilt(b)
 		m, err := wasmbin.Decode(b, wasmbin.DefaultLimits())
 		if err != nil {
 			continue
