@@ -48,7 +48,7 @@ PODMAN      := CONTAINERS_CONF=$(CURDIR)/deploy/podman/containers.conf podman
 .PHONY: image image-context test-deploy scale-test all proto deps deps-apt demo test examples bench bench-extism bench-serve check fixtures demo-assets fuzz fuzz-smoke clean wasmreg
 
 # Every fuzz target, as package:Function.
-FUZZ_TARGETS := ./serve:FuzzTensor ./serve:FuzzRawTensor ./serve:FuzzDeclaredOutputs ./host:FuzzLoad ./host:FuzzValidate ./host:FuzzPredict ./host:FuzzMetadata ./host:FuzzImports ./host:FuzzConfigSchema ./host/internal/snapshot:FuzzRewriteForSnapshot \
+FUZZ_TARGETS := ./serve:FuzzTensor ./serve:FuzzRawTensor ./serve:FuzzDeclaredOutputs ./host:FuzzLoad ./host:FuzzValidate ./host:FuzzPredict ./host:FuzzMetadata ./host:FuzzImports ./host:FuzzConfigSchema ./host/internal/snapshot:FuzzRewriteForSnapshot ./host/internal/snapshot:FuzzDecodePlan ./host/internal/loadcache:FuzzDecode \
 	./host/internal/wasmbin:FuzzDecode ./host/internal/wasmbin:FuzzDecodeWazero \
 	./host/internal/wasmbin:FuzzDecodeObjdump ./host/internal/wasmbin:FuzzBody \
 	./host/internal/interrupt:FuzzInstrument ./host/internal/interrupt:FuzzInstrumentSemantics \
@@ -65,8 +65,9 @@ all: wasmreg examples
 demo: wasmreg
 	$(WASMREG) run
 
+# Static, as the image's (nothing needs cgo): no dynamic loader at every start (docs/PERFORMANCE.md §5).
 wasmreg:
-	$(GO) build -o $(WASMREG) ./cmd/wasmreg
+	CGO_ENABLED=0 $(GO) build -o $(WASMREG) ./cmd/wasmreg
 
 ## examples: build every example factory into build/factories
 examples:

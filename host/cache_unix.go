@@ -67,3 +67,9 @@ func checkCacheEntry(path string, info fs.FileInfo, uid int) error {
 	}
 	return nil
 }
+
+// checkCacheFile is checkCacheDir's check of one file, for the load cache
+// to apply to each entry as it opens it.
+func checkCacheFile(path string, info fs.FileInfo) error {
+	return checkCacheEntry(path, info, os.Geteuid())
+}

@@ -328,10 +328,16 @@ func (h *Host) load(ctx context.Context, wasm []byte, readRefused bool) (*Factor
 			Limit: int64(h.cfg.moduleSizeLimit), Got: int64(len(wasm)),
 			Detail: fmt.Sprintf("module sha256:%s is %d bytes, the limit is %d", Digest(wasm)[:12], len(wasm), h.cfg.moduleSizeLimit)})
 	}
-	digests := make(chan string, 1)
-	if h.cfg.pinned != nil {
-		digest := Digest(wasm)
-		if !h.cfg.pinned[digest] {
+	var (
+		digest string
+		p      prepared
+		err    error
+		cached bool // p comes from the load cache (loadcache.go)
+	)
+	if h.cfg.pinned != nil || h.loadCacheOn() {
+		// The pins and the load cache's key need the digest first.
+		digest = Digest(wasm)
+		if h.cfg.pinned != nil && !h.cfg.pinned[digest] {
 			pinned := make([]string, 0, len(h.cfg.pinned))
 			for d := range h.cfg.pinned {
 				pinned = append(pinned, d)
@@ -339,14 +345,20 @@ func (h *Host) load(ctx context.Context, wasm []byte, readRefused bool) (*Factor
 			slices.Sort(pinned)
 			return nil, fmt.Errorf("%w: module sha256 %s is not pinned (pinned: %s)", ErrDigestMismatch, digest, strings.Join(pinned, ", "))
 		}
-		digests <- digest
+		if h.loadCacheOn() {
+			p, cached = h.cachedPrepare(ctx, wasm, digest)
+		}
+		if !cached {
+			p, err = h.prepare(wasm)
+		}
 	} else {
 		// Nothing needs the digest before the compile: hash on another
 		// core meanwhile (2 ms of a Go guest's 40 ms warm compile).
+		digests := make(chan string, 1)
 		go func() { digests <- Digest(wasm) }()
+		p, err = h.prepare(wasm)
+		digest = <-digests
 	}
-	p, err := h.prepare(wasm)
-	digest := <-digests
 	var r *refusal
 	if err != nil && readRefused && errors.As(err, &r) && r.stubs != nil {
 		return nil, h.withRefusedMetadata(ctx, wasm, r, digest[:12])
@@ -367,6 +379,7 @@ func (h *Host) load(ctx context.Context, wasm []byte, readRefused bool) (*Factor
 		if p, err = h.prepareWithout(wasm, true); err != nil {
 			return nil, named(err, digest[:12])
 		}
+		cached = false // the entry, if any, is the snapshot rewrite's
 		compiled, err = h.compile(ctx, p.wasm)
 	}
 	if err != nil {
@@ -375,6 +388,10 @@ func (h *Host) load(ctx context.Context, wasm []byte, readRefused bool) (*Factor
 		}
 		err = safetext.Wrap(err, MaxErrorMessage) // wazero's text names imports and exports
 		return nil, fmt.Errorf("%w: module sha256:%s: %w", ErrInvalidModule, digest[:12], err)
+	}
+	if !cached && h.loadCacheOn() {
+		// What Load compiles for these inputs, the fallback included.
+		h.storePrepared(ctx, wasm, digest, p)
 	}
 	f := &Factory{h: h, compiled: compiled, plan: p.snapshot, checks: p.checks, memory: p.memory, shape: p.shape, tableBytes: p.tables,
 		digest: digest, size: len(wasm), fullName: "sha256:" + digest[:12], noRecycle: p.noRecycle}

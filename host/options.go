@@ -532,7 +532,11 @@ func WithoutInterruption() Option {
 }
 
 // WithCompilationCacheDir keeps wazero's compiled code in dir, so that a
-// module compiled once is not compiled again by a later process. The
+// module compiled once is not compiled again by a later process, and, in
+// its subdirectory wasmreg-load, what Load computed for the module (its
+// strict reading and its rewrites, keyed by the module's digest, the
+// wasmreg build and the settings they depend on), so that a later process
+// loading the same module does not compute it again. The
 // directory is created with owner-only permissions if it does not exist;
 // [New] refuses one that another user owns or could write to, or anything
 // in it, with [ErrUnsafeCacheDir]: compiled code found there runs as it is.

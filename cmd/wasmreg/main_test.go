@@ -52,6 +52,7 @@ func testMain(m *testing.M) int {
 		goTool = "go"
 	}
 	build := exec.Command(goTool, "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make wasmreg builds it
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build ./cmd/wasmreg: %v\n%s", err, out)
 		return 1

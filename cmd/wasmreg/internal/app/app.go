@@ -139,7 +139,7 @@ func globalFlags() []cli.Flag {
 		},
 		&cli.StringFlag{
 			Name:    flagCacheDir,
-			Usage:   "directory of wazero's compilation cache, so that a module is compiled once across runs; \"\" disables it",
+			Usage:   "directory of wazero's compilation cache and of the host's load cache, so that a module is read, rewritten and compiled once across runs; \"\" disables it",
 			Value:   defaultCacheDir(),
 			EnvVars: []string{"WASMREG_CACHE_DIR"},
 		},
