@@ -114,7 +114,15 @@ type moduleShape struct {
 	// broken holds the ABI's exports (and _initialize) that are missing
 	// or mistyped: a module refused for them may still be asked for its
 	// metadata (refused.go) through the others.
-	broken map[string]bool
+	broken map[string]bool // nil if none is
+}
+
+// breaks records that the export name is missing or mistyped.
+func (s *moduleShape) breaks(name string) {
+	if s.broken == nil {
+		s.broken = map[string]bool{}
+	}
+	s.broken[name] = true
 }
 
 // Import is one function a factory imports, and the capability a host
@@ -145,7 +153,7 @@ func shownImport(mod, name string) string {
 // them, against ABI v1 and the grants, and reports every problem it finds,
 // each wrapping its sentinel: before anything is rewritten or compiled.
 func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, []error) {
-	shape := moduleShape{start: m.HasStart, broken: map[string]bool{}}
+	shape := moduleShape{start: m.HasStart}
 	var errs []error
 
 	exports := map[string]signature{}
@@ -172,18 +180,18 @@ func (h *Host) checkShape(m *wasmbin.Module) (moduleShape, []error) {
 		switch {
 		case !ok:
 			errs = append(errs, fmt.Errorf("%w: function %s %s is not exported", ErrMissingExport, req.name, req.sig.doc))
-			shape.broken[req.name] = true
+			shape.breaks(req.name)
 		case !req.sig.equal(got):
 			errs = append(errs, fmt.Errorf("%w: function %s is exported as %s; ABI v%d declares %s %s (docs/ABI.md §2)",
 				ErrMissingExport, req.name, got, ABIVersion, req.name, req.sig.doc))
-			shape.broken[req.name] = true
+			shape.breaks(req.name)
 		}
 	}
 	if got, ok := exports[ExportInitialize]; ok {
 		if !initializeSig.equal(got) {
 			errs = append(errs, fmt.Errorf("%w: function %s is exported as %s; ABI v%d declares %s %s (docs/ABI.md §2)",
 				ErrMissingExport, ExportInitialize, got, ABIVersion, ExportInitialize, initializeSig.doc))
-			shape.broken[ExportInitialize] = true
+			shape.breaks(ExportInitialize)
 		}
 		shape.initialize = true
 	}
