@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"time"
 
 	"errors"
 	"fmt"
@@ -113,6 +114,13 @@ func callFrom(ctx context.Context) *call {
 		}
 	}
 	if c.inst != nil && c.inst.guard.Fired() {
+		hostPanic(errCallStopped)
+	}
+	// The caller's deadline, read from the clock: the guard learns of it
+	// from a goroutine of the context's timer, which may not have run yet
+	// (a collection waiting for a guest that cannot be preempted stops it).
+	if d, ok := c.ctx.Deadline(); ok && c.inst != nil && !time.Now().Before(d) {
+		c.stopErr = context.DeadlineExceeded
 		hostPanic(errCallStopped)
 	}
 	return c
