@@ -115,7 +115,7 @@ func TestEscapedEverywhere(t *testing.T) {
 
 		r = wasmreg(t, "x\n", "run", escapeFixture("escape_error"))
 		assert.Contains(t, r.stderr,
-			`line 1: factory "hostile-escape-error@1.0.0" export wasmreg_predict returned code 3: bad \x1b[2J\x1b]0;pwned\x07 \u009b31m \u202e \xff\x0d\x0asecond line`)
+			`line 1: host: factory "hostile-escape-error@1.0.0" export wasmreg_predict returned code 3: bad \x1b[2J\x1b]0;pwned\x07 \u009b31m \u202e \xff\x0d\x0asecond line`)
 
 		r = wasmreg(t, "", "validate", escapeFixture("escape_import_names"))
 		assert.Contains(t, r.stdout, `  ✗ error: host: unknown import: \x1b[2J\u202e.\u009bfield: module "\x1b[2J\u202e" is not provided`)

@@ -201,7 +201,7 @@ func TestRunGuestCapabilities(t *testing.T) {
 	assert.Equal(t, `"cfg"hello`, lines[3])
 	assert.NotEmpty(t, lines[4], "clock")
 	assert.Equal(t, []string{
-		`line 5: factory "testguest@1.2.3" export wasmreg_predict returned code 2: bad request`,
+		`line 5: host: factory "testguest@1.2.3" export wasmreg_predict returned code 2: bad request`,
 		"wasmreg: 1 of 6 requests failed",
 	}, r.stderrLines())
 }
@@ -215,9 +215,9 @@ func TestRunFailingRequestKeepsGoing(t *testing.T) {
 	assert.Equal(t, "{}h1\n{}h2\n", r.stdout, "the other lines are still answered, in order")
 	lines := r.stderrLines()
 	require.Len(t, lines, 4, r.stderr)
-	assert.Equal(t, `line 3: factory "testguest@1.2.3" export wasmreg_predict returned code 2: bad request`, lines[0],
+	assert.Equal(t, `line 3: host: factory "testguest@1.2.3" export wasmreg_predict returned code 2: bad request`, lines[0],
 		"blank lines count for line numbers")
-	assert.Equal(t, `line 4: factory "testguest@1.2.3" export wasmreg_predict: wasm error: unreachable`, lines[1])
+	assert.Equal(t, `line 4: host: factory "testguest@1.2.3" export wasmreg_predict: wasm error: unreachable`, lines[1])
 	assert.Equal(t, "wasmreg: warning: building the model again for line 5: an earlier failure closed it", lines[2])
 	assert.Equal(t, "wasmreg: 2 of 4 requests failed", lines[3])
 }
@@ -234,7 +234,7 @@ func TestRunHostileModule(t *testing.T) {
 	assert.Empty(t, r.stdout)
 	lines := r.stderrLines()
 	require.NotEmpty(t, lines)
-	assert.Regexp(t, `^line 1: factory "testguest@1\.2\.3" export wasmreg_predict: .*time limit.*\b1s\b`, lines[0])
+	assert.Regexp(t, `^line 1: host: factory "testguest@1\.2\.3" export wasmreg_predict: .*time limit.*\b1s\b`, lines[0])
 	assert.NotContains(t, lines[0], "host.With", "advice names the CLI's flags, not Go options")
 	assert.LessOrEqual(t, len(lines), 2, "the error and the summary: %q", r.stderr)
 }
@@ -674,7 +674,7 @@ func TestBench(t *testing.T) {
 		assert.Regexp(t, row("predictions", "0", `[1-9]\d*`), r.stdout)
 		m := regexp.MustCompile(`(?m)^predictions\s+\S+\s+0\s+(\d+)\s`).FindStringSubmatch(r.stdout)
 		require.NotNil(t, m, r.stdout)
-		assert.Contains(t, r.stdout, `first prediction error: factory "testguest@1.2.3" export wasmreg_predict: wasm error: unreachable`)
+		assert.Contains(t, r.stdout, `first prediction error: host: factory "testguest@1.2.3" export wasmreg_predict: wasm error: unreachable`)
 		assert.Regexp(t, `(?m)^models built again because a failure closed them: [1-9]\d*$`, r.stdout)
 		assert.Equal(t, []string{"wasmreg: all " + m[1] + " predictions failed"}, r.stderrLines())
 	})

@@ -28,7 +28,7 @@ func TestRunEscapesOnTerminal(t *testing.T) {
 		{"response on stdout", "escape_response", false,
 			strings.Repeat(`\x1b[2J\x1b]0;pwned\x07\x1b[31mred\u009b2J\x9b\u202eevil\u2066x\x7f`+"\n", 2)},
 		{"error on stderr", "escape_error", true,
-			`line 1: factory "hostile-escape-error@1.0.0" export wasmreg_predict returned code 3: ` +
+			`line 1: host: factory "hostile-escape-error@1.0.0" export wasmreg_predict returned code 3: ` +
 				`bad \x1b[2J\x1b]0;pwned\x07 \u009b31m \u202e \xff\x0d\x0asecond line` + "\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -60,18 +60,18 @@ func TestRunTrapReason(t *testing.T) {
 		want    []string
 	}{
 		{"c", cTrapGuest("cmd-ctrap"), nil, "trap",
-			[]string{`line 1: factory "ctrap@1.0.0" export wasmreg_predict: ctrap: asked to trap with 42 (wasm error: unreachable)`}},
+			[]string{`line 1: host: factory "ctrap@1.0.0" export wasmreg_predict: ctrap: asked to trap with 42 (wasm error: unreachable)`}},
 		{"rust", func(ctx context.Context) ([]byte, error) {
 			return wasmbuild.Shared.RustFactory(ctx, "cmd-rust-scale", "guest-sdk/rust/example", "scale")
 		}, []string{"--config", `{"factor": 1}`}, "panic",
-			[]string{`line 1: factory "scale-rs@1.0.0" export wasmreg_predict: panicked at src/lib.rs:`, `: asked to panic (wasm error: unreachable)`}},
+			[]string{`line 1: host: factory "scale-rs@1.0.0" export wasmreg_predict: panicked at src/lib.rs:`, `: asked to panic (wasm error: unreachable)`}},
 		{"assemblyscript", func(ctx context.Context) ([]byte, error) {
 			return wasmbuild.Shared.ASFactory(ctx, "cmd-as-scale", "example/scale.ts")
 		}, []string{"--config", `{"factor": 1}`}, "abort",
-			[]string{`line 1: factory "scale-as@1.0.0" export wasmreg_predict: abort: asked to abort at example/scale.ts:`}},
+			[]string{`line 1: host: factory "scale-as@1.0.0" export wasmreg_predict: abort: asked to abort at example/scale.ts:`}},
 		{"go", goTrapGuest("cmd-gocaps", "./examples/factories/testdata/gocaps"),
 			[]string{"--grant", "clock", "--grant", "random", "--grant", "artifact=w=main.go"}, `{"op": "oom"}`,
-			[]string{`line 1: factory "gocaps@0.1.0" export wasmreg_predict: runtime: out of memory: cannot allocate `, `; fatal error: out of memory (wasm error: unreachable)`}},
+			[]string{`line 1: host: factory "gocaps@0.1.0" export wasmreg_predict: runtime: out of memory: cannot allocate `, `; fatal error: out of memory (wasm error: unreachable)`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

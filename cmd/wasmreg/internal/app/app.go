@@ -450,11 +450,3 @@ var optionFlags = []struct{ option, flag string }{
 func warnf(w io.Writer, format string, args ...any) {
 	fmt.Fprintf(w, "wasmreg: warning: %s\n", errLine(fmt.Errorf(format, args...)))
 }
-
-// trimHost drops the "host: " prefix of the host's errors where the
-// context already says that the message comes from running a guest. It
-// reads no message's meaning, only the package prefix every host error
-// starts with (its sentinels' and CallError's), so nothing depends on it.
-func trimHost(msg string) string {
-	return strings.TrimPrefix(msg, "host: ")
-}

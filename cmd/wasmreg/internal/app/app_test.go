@@ -256,9 +256,9 @@ func TestRunRebuildsAfterTrap(t *testing.T) {
 	assert.Equal(t, "\x01\x00\x00\x00\n\x02\x00\x00\x00\n\x01\x00\x00\x00\n\x02\x00\x00\x00\n", stdout)
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	require.Len(t, lines, 4, stderr)
-	assert.Equal(t, `line 3: factory "testguest@1.2.3" export wasmreg_predict: wasm error: unreachable`, lines[0])
+	assert.Equal(t, `line 3: host: factory "testguest@1.2.3" export wasmreg_predict: wasm error: unreachable`, lines[0])
 	assert.Contains(t, lines[1], "warning: building the model again for line 4")
-	assert.Equal(t, `line 5: factory "testguest@1.2.3" export wasmreg_predict returned code 2: bad request`, lines[2])
+	assert.Equal(t, `line 5: host: factory "testguest@1.2.3" export wasmreg_predict returned code 2: bad request`, lines[2])
 	assert.Equal(t, "wasmreg: 2 of 6 requests failed", lines[3])
 }
 

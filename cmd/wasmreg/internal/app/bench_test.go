@@ -418,7 +418,7 @@ func TestBenchReport(t *testing.T) {
 		"PHASE        TIME   COUNT  ERRORS  THROUGHPUT  P50     P90     P99     MAX\n"+
 		"builds       5.00s  1000   2       200/s       5.00ms  9.00ms  10.0ms  10.0ms\n"+
 		"predictions  -      -      -       -           -       -       -       -\n"+
-		"first build error: build failed\n"+
+		"first build error: host: build failed\n"+
 		"predictions not run: interrupted\n", b.String())
 }
 

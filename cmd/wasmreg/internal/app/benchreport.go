@@ -109,7 +109,7 @@ func (r benchReport) write(out io.Writer) error {
 		r    phaseResult
 	}{{"build", r.result.builds}, {"prediction", r.result.predictions}} {
 		if p.r.firstErr != nil {
-			fmt.Fprintf(w, "first %s error: %s\n", p.noun, trimHost(errLine(p.r.firstErr)))
+			fmt.Fprintf(w, "first %s error: %s\n", p.noun, errLine(p.r.firstErr))
 		}
 	}
 	if n := r.result.predictions.rebuilds; n > 0 {

@@ -365,7 +365,7 @@ func (b *batch) serve(r *bufio.Reader, out *bufio.Writer) (answered, failed int,
 					return answered, failed + 1, fatal.err
 				}
 				failed++
-				fmt.Fprintf(b.stderr, "line %d: %s\n", lineNo, trimHost(errLine(perr)))
+				fmt.Fprintf(b.stderr, "line %d: %s\n", lineNo, errLine(perr))
 			} else {
 				answered++
 				line := responseLine(resp)
